@@ -1,0 +1,1 @@
+"""Auth core: credentials model, claims, storage, the AuthManager and login restrictions."""
