@@ -1,0 +1,76 @@
+"""The bubblewrap argument builder: a pure function from a layout to an argv.
+
+Hardened for root (see /work/shared/reference/linux-sandbox.md §3.1): `--cap-drop ALL` stops
+`mount -o remount,rw /`, and `--remount-ro /proc` stops global sysctl writes through
+/proc/sys. `--tmpfs /tmp` comes before any bind under /tmp, or writes vanish into the tmpfs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from codex_lsp.sandbox.layout import FilesystemLayout
+
+DEV_NULL = "/dev/null"
+TMP = Path("/tmp")
+
+
+def _under(path: Path, parent: Path) -> bool:
+    return path == parent or parent in path.parents
+
+
+def _filesystem_args(layout: FilesystemLayout, cwd: Path) -> list[str]:
+    args = ["--ro-bind", "/", "/"]
+    if layout.host_tmp_writable:
+        args += ["--bind", "/tmp", "/tmp"]
+    else:
+        args += ["--tmpfs", "/tmp"]
+        # The private tmpfs would hide a cwd that lives under /tmp: show it again, read-only.
+        in_roots = any(_under(cwd, root.path) for root in layout.writable_roots)
+        if _under(cwd, TMP) and not in_roots:
+            args += ["--ro-bind", str(cwd), str(cwd)]
+    # Roots are sorted parents first, so a nested root's bind lands on top of its parent's.
+    for root in layout.writable_roots:
+        if root.path != TMP:
+            args += ["--bind", str(root.path), str(root.path)]
+    # Protected paths last, so no writable bind covers them again.
+    for root in layout.writable_roots:
+        for path in root.read_only_paths:
+            args += ["--ro-bind", str(path), str(path)]
+        for path in root.blocked_paths:
+            args += ["--ro-bind", DEV_NULL, str(path)]
+    # After every bind, so even a writable root of "/" cannot expose a writable /proc/sys.
+    args += ["--dev", "/dev", "--proc", "/proc", "--remount-ro", "/proc"]
+    return args
+
+
+def build_bwrap_args(
+    argv: Sequence[str],
+    *,
+    layout: FilesystemLayout,
+    cwd: Path,
+    is_root: bool,
+    seccomp_fd: int | None = None,
+    bwrap_path: str = "bwrap",
+) -> list[str]:
+    """The full command line: `bwrap <options> -- argv`."""
+    args = [bwrap_path, *_filesystem_args(layout, cwd)]
+    if not layout.network_access:
+        args.append("--unshare-net")
+    args += ["--unshare-pid", "--die-with-parent", "--new-session"]
+    if is_root:
+        args += ["--cap-drop", "ALL"]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
+    args += ["--chdir", str(cwd), "--", *argv]
+    return args
+
+
+def probe_args(bwrap_path: str, *, is_root: bool) -> list[str]:
+    """A minimal run that fails where user namespaces are off or /proc cannot be mounted."""
+    args = [bwrap_path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    args += ["--unshare-net", "--unshare-pid"]
+    if is_root:
+        args += ["--cap-drop", "ALL"]
+    return [*args, "--", "true"]

@@ -1,0 +1,358 @@
+"""Run one command under a sandbox policy: capped streaming output, timeout, tree kill.
+
+`command/exec` maps onto this directly:
+
+    policy = policy_from_wire(params["sandboxPolicy"]) if params.get("sandboxPolicy") else default
+    result = await run_command(params["command"], cwd=Path(params.get("cwd") or server_cwd),
+                               policy=policy, timeout_s=params.get("timeoutMs", 10_000) / 1000)
+    return {"exitCode": result.exit_code, "stdout": result.stdout, "stderr": result.stderr}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import stat
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Literal
+
+import attrs
+
+from codex_lsp.errors import InvalidParams
+from codex_lsp.sandbox import landlock, seatbelt, seccomp
+from codex_lsp.sandbox.bwrap import build_bwrap_args
+from codex_lsp.sandbox.detect import (
+    BWRAP,
+    LANDLOCK,
+    NONE,
+    SEATBELT,
+    Detection,
+    SandboxUnavailable,
+    available_backend,
+    detect,
+    unavailable_error,
+)
+from codex_lsp.sandbox.layout import FilesystemLayout, canonical, compute_layout
+from codex_lsp.sandbox.policy import DangerFullAccess, SandboxPolicy, mode_name, network_allowed
+
+__all__ = [
+    "CommandResult",
+    "OutputCallback",
+    "SandboxUnavailable",
+    "TIMEOUT_EXIT_CODE",
+    "available_backend",
+    "run_command",
+]
+
+log = logging.getLogger(__name__)
+
+StreamName = Literal["stdout", "stderr"]
+OutputCallback = Callable[[StreamName, bytes], None]
+
+TIMEOUT_EXIT_CODE = 124  # what coreutils `timeout` reports
+NETWORK_DISABLED_ENV = "CODEX_SANDBOX_NETWORK_DISABLED"
+_READ_CHUNK = 64 * 1024
+# After the command exits, how long a leftover holder of its pipes may keep them open.
+_DRAIN_GRACE_S = 2.0
+_REAP_TIMEOUT_S = 5.0
+
+
+@attrs.frozen
+class CommandResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+    duration_ms: int
+    timed_out: bool
+    stdout_truncated: bool
+    stderr_truncated: bool
+    sandbox_backend: str
+
+
+@attrs.define
+class _Launch:
+    """Everything needed to spawn one sandboxed command."""
+
+    argv: list[str]
+    env: dict[str, str]
+    backend: str
+    pass_fds: tuple[int, ...] = ()
+    preexec_fn: Callable[[], None] | None = None
+    close_after_spawn: Callable[[], None] = lambda: None
+    placeholders: tuple[Path, ...] = ()
+
+
+@attrs.define
+class _Capture:
+    name: StreamName
+    cap: int
+    data: bytearray = attrs.field(factory=bytearray)
+    truncated: bool = False
+
+
+# Empty files bwrap creates on the host as mount points for blocked .git/.codex paths,
+# with the number of running commands that rely on each (removed when it drops to zero).
+_placeholder_users: dict[Path, int] = {}
+
+
+def _validate_argv(argv: Sequence[str]) -> list[str]:
+    if isinstance(argv, str) or not argv:
+        raise InvalidParams("command must be a non-empty array of strings")
+    if not all(isinstance(arg, str) for arg in argv):
+        raise InvalidParams("command must contain only strings")
+    return list(argv)
+
+
+def _validate_cwd(cwd: Path) -> Path:
+    if not cwd.is_absolute():
+        raise InvalidParams(f"cwd must be an absolute path, got {str(cwd)!r}")
+    if not cwd.is_dir():
+        raise InvalidParams(f"cwd {str(cwd)!r} is not an existing directory")
+    return canonical(cwd)
+
+
+def _child_env(policy: SandboxPolicy, overrides: Mapping[str, str] | None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(overrides or {})
+    env.pop("CODEX_SANDBOX_BACKEND", None)
+    if network_allowed(policy):
+        env.pop(NETWORK_DISABLED_ENV, None)
+    else:
+        env[NETWORK_DISABLED_ENV] = "1"
+    return env
+
+
+def _bwrap_launch(
+    argv: list[str], cwd: Path, layout: FilesystemLayout, env: dict[str, str], bwrap_path: str
+) -> _Launch:
+    writable = {root.path for root in layout.writable_roots}
+    tmpdir = env.get("TMPDIR")
+    if tmpdir and canonical(tmpdir) not in writable:
+        env["TMPDIR"] = "/tmp"  # private tmpfs or host /tmp: writable either way
+    fd = seccomp.filter_pipe(seccomp.build_filter(deny_network=not layout.network_access))
+    args = build_bwrap_args(
+        argv, layout=layout, cwd=cwd, is_root=os.geteuid() == 0, seccomp_fd=fd, bwrap_path=bwrap_path
+    )
+    placeholders = [path for root in layout.writable_roots for path in root.blocked_paths]
+    placeholders += [
+        path
+        for root in layout.writable_roots
+        for path in root.read_only_paths
+        if path in _placeholder_users
+    ]
+    return _Launch(
+        args, env, BWRAP, pass_fds=(fd,), close_after_spawn=lambda: os.close(fd),
+        placeholders=tuple(placeholders),
+    )
+
+
+def _landlock_launch(
+    argv: list[str], layout: FilesystemLayout, env: dict[str, str], abi: int
+) -> _Launch:
+    confinement = landlock.prepare_confinement(layout, abi=abi)
+    return _Launch(
+        argv, env, LANDLOCK, preexec_fn=confinement.preexec_fn,
+        close_after_spawn=confinement.close,
+    )
+
+
+def _prepare(
+    argv: list[str], cwd: Path, policy: SandboxPolicy, env: dict[str, str], detection: Detection
+) -> _Launch:
+    """Blocking preparation (filesystem inspection); called in a worker thread."""
+    if isinstance(policy, DangerFullAccess):
+        return _Launch(argv, env, NONE)
+    layout = compute_layout(policy, cwd, env)
+    if detection.backend == BWRAP and detection.bwrap_path:
+        return _bwrap_launch(argv, cwd, layout, env, detection.bwrap_path)
+    if detection.backend == LANDLOCK:
+        return _landlock_launch(argv, layout, env, detection.landlock_abi)
+    if detection.backend == SEATBELT:
+        env["CODEX_SANDBOX"] = SEATBELT
+        return _Launch(seatbelt.build_seatbelt_command(argv, layout), env, SEATBELT)
+    raise unavailable_error(detection, mode_name(policy))
+
+
+def _acquire_placeholders(paths: tuple[Path, ...]) -> None:
+    for path in paths:
+        _placeholder_users[path] = _placeholder_users.get(path, 0) + 1
+
+
+def _release_placeholders(paths: tuple[Path, ...]) -> list[Path]:
+    unused: list[Path] = []
+    for path in paths:
+        remaining = _placeholder_users.get(path, 1) - 1
+        if remaining > 0:
+            _placeholder_users[path] = remaining
+        else:
+            _placeholder_users.pop(path, None)
+            unused.append(path)
+    return unused
+
+
+def _remove_placeholders(paths: list[Path]) -> None:
+    """Remove the empty mount-point files bwrap left, so `git init` still works later."""
+    for path in paths:
+        try:
+            info = os.lstat(path)
+            if stat.S_ISREG(info.st_mode) and info.st_size == 0:
+                os.unlink(path)
+        except OSError as error:
+            log.info("sandbox: could not remove placeholder %s (%s)", path, error.strerror)
+
+
+async def _pump(stream: asyncio.StreamReader, capture: _Capture, on_output: OutputCallback | None) -> None:
+    # Keep reading past the cap so the child never blocks on a full pipe.
+    while chunk := await stream.read(_READ_CHUNK):
+        room = capture.cap - len(capture.data)
+        if room > 0:
+            kept = chunk[:room]
+            capture.data += kept
+            on_output = _deliver(on_output, capture.name, bytes(kept))
+        if len(chunk) > room:
+            capture.truncated = True
+
+
+def _deliver(on_output: OutputCallback | None, name: StreamName, chunk: bytes) -> OutputCallback | None:
+    """Call the streaming callback; a failing callback is logged and dropped, capture goes on."""
+    if on_output is None:
+        return None
+    try:
+        on_output(name, chunk)
+    except Exception:
+        log.exception("sandbox: output callback failed; no further chunks are streamed")
+        return None
+    return on_output
+
+
+def _kill_tree(process: asyncio.subprocess.Process) -> None:
+    """SIGKILL the command's process group; for bwrap this also ends its pid namespace."""
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+async def _finish(process: asyncio.subprocess.Process, readers: list[asyncio.Task[None]]) -> None:
+    """Kill leftovers, reap, and give the pipes a bounded time to reach EOF."""
+    _kill_tree(process)
+    try:
+        await asyncio.wait_for(process.wait(), _REAP_TIMEOUT_S)
+    except TimeoutError:
+        log.warning("sandbox: process %d did not exit after SIGKILL", process.pid)
+    _done, pending = await asyncio.wait(readers, timeout=_DRAIN_GRACE_S)
+    for reader in pending:
+        reader.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _exit_code(returncode: int | None, timed_out: bool) -> int:
+    if timed_out:
+        return TIMEOUT_EXIT_CODE
+    if returncode is None:
+        return -1
+    return 128 - returncode if returncode < 0 else returncode
+
+
+async def _spawn(launch: _Launch, cwd: Path) -> asyncio.subprocess.Process:
+    try:
+        return await asyncio.create_subprocess_exec(
+            *launch.argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=cwd,
+            env=launch.env,
+            start_new_session=True,  # own process group, killed as a whole
+            pass_fds=launch.pass_fds,
+            preexec_fn=launch.preexec_fn,  # noqa: PLW1509 - raw ctypes calls only
+        )
+    except subprocess.SubprocessError as error:
+        # Only the Landlock preexec_fn raises this: the child never exec'd the command.
+        raise SandboxUnavailable(
+            f"The {launch.backend} sandbox could not confine the command ({error}); it was not run."
+        ) from None
+    finally:
+        launch.close_after_spawn()
+
+
+async def run_command(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    policy: SandboxPolicy,
+    timeout_s: float | None = 10.0,
+    env: Mapping[str, str] | None = None,
+    output_cap: int = 1024 * 1024,
+    on_output: OutputCallback | None = None,
+) -> CommandResult:
+    """Run argv under `policy` and collect its output (each stream capped at output_cap bytes).
+
+    Raises InvalidParams for a bad argv/cwd and SandboxUnavailable when a restricted policy
+    cannot be enforced. On timeout the whole tree is killed and `timed_out` is set; when the
+    calling task is cancelled the tree is killed too and CancelledError propagates.
+    """
+    command = _validate_argv(argv)
+    workdir = await asyncio.to_thread(_validate_cwd, Path(cwd))
+    child_env = _child_env(policy, env)
+    detection = Detection(NONE) if isinstance(policy, DangerFullAccess) else await asyncio.to_thread(detect)
+    launch = await asyncio.to_thread(_prepare, command, workdir, policy, child_env, detection)
+    _acquire_placeholders(launch.placeholders)
+    try:
+        return await _run(launch, workdir, timeout_s, output_cap, on_output)
+    finally:
+        unused = _release_placeholders(launch.placeholders)
+        if unused:
+            await asyncio.shield(asyncio.to_thread(_remove_placeholders, unused))
+
+
+async def _run(
+    launch: _Launch,
+    cwd: Path,
+    timeout_s: float | None,
+    output_cap: int,
+    on_output: OutputCallback | None,
+) -> CommandResult:
+    started = time.monotonic()
+    try:
+        process = await _spawn(launch, cwd)
+    except OSError as error:  # e.g. the executable does not exist (no sandbox case)
+        message = f"{launch.argv[0]}: {error.strerror or 'cannot execute'}\n"
+        return CommandResult(127, "", message, 0, False, False, False, launch.backend)
+    assert process.stdout is not None and process.stderr is not None
+    captures = (_Capture("stdout", output_cap), _Capture("stderr", output_cap))
+    readers = [
+        asyncio.create_task(_pump(process.stdout, captures[0], on_output)),
+        asyncio.create_task(_pump(process.stderr, captures[1], on_output)),
+    ]
+    timed_out = False
+    try:
+        try:
+            async with asyncio.timeout(timeout_s):
+                await process.wait()
+        except TimeoutError:
+            timed_out = True
+        await _finish(process, readers)
+    except BaseException:
+        # Cancellation (turn interrupt): leave nothing running, then propagate.
+        await asyncio.shield(_finish(process, readers))
+        raise
+    stdout, stderr = captures
+    return CommandResult(
+        exit_code=_exit_code(process.returncode, timed_out),
+        stdout=stdout.data.decode("utf-8", errors="replace"),
+        stderr=stderr.data.decode("utf-8", errors="replace"),
+        duration_ms=int((time.monotonic() - started) * 1000),
+        timed_out=timed_out,
+        stdout_truncated=stdout.truncated,
+        stderr_truncated=stderr.truncated,
+        sandbox_backend=launch.backend,
+    )

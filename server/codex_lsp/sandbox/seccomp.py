@@ -1,0 +1,105 @@
+"""A tiny classic-BPF seccomp filter built with struct (no libseccomp dependency).
+
+It always denies io_uring (IORING_OP_SOCKET creates sockets without socket(2), which would
+bypass the socket rule) and, when network is off, denies socket/socketpair for every family
+except AF_UNIX. Denied calls fail with EPERM; a foreign architecture (e.g. x32) is killed.
+The same bytes go to bwrap (`--seccomp FD`) or to prctl in the fallback's preexec_fn.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import platform
+import struct
+
+import attrs
+
+# BPF opcodes (linux/filter.h, linux/bpf_common.h).
+_BPF_LD_W_ABS = 0x20
+_BPF_JMP_JEQ_K = 0x15
+_BPF_JMP_JGE_K = 0x35
+_BPF_RET_K = 0x06
+
+_SECCOMP_RET_KILL_PROCESS = 0x80000000
+_SECCOMP_RET_ERRNO = 0x00050000
+_SECCOMP_RET_ALLOW = 0x7FFF0000
+
+# struct seccomp_data offsets: nr (u32), arch (u32), ip (u64), args[6] (u64, little-endian).
+_OFFSET_NR = 0
+_OFFSET_ARCH = 4
+_OFFSET_ARG0_LOW = 16
+
+_AF_UNIX = 1
+_X32_SYSCALL_BIT = 0x40000000
+
+
+@attrs.frozen
+class _Arch:
+    audit_arch: int
+    socket: int
+    socketpair: int
+    reject_x32: bool
+
+
+# io_uring_setup/enter/register are 425/426/427 on every architecture (unified numbering).
+_IO_URING_SYSCALLS = (425, 426, 427)
+_ARCHES = {
+    "x86_64": _Arch(audit_arch=0xC000003E, socket=41, socketpair=53, reject_x32=True),
+    "aarch64": _Arch(audit_arch=0xC00000B7, socket=198, socketpair=199, reject_x32=False),
+}
+
+
+def supported() -> bool:
+    """Whether we know this machine's syscall numbers."""
+    return platform.machine() in _ARCHES
+
+
+def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
+    return struct.pack("=HBBI", code, jt, jf, k)
+
+
+def build_filter(*, deny_network: bool, machine: str | None = None) -> bytes:
+    """The raw `struct sock_filter[]` program (8 bytes per instruction)."""
+    arch = _ARCHES.get(machine or platform.machine())
+    if arch is None:
+        raise OSError(errno.ENOSYS, f"no seccomp syscall table for {machine or platform.machine()}")
+    deny = _SECCOMP_RET_ERRNO | errno.EPERM
+    denied = list(_IO_URING_SYSCALLS)
+    socket_calls = [arch.socket, arch.socketpair] if deny_network else []
+
+    program = [_insn(_BPF_LD_W_ABS, 0, 0, _OFFSET_ARCH), _insn(_BPF_JMP_JEQ_K, 1, 0, arch.audit_arch)]
+    program.append(_insn(_BPF_RET_K, 0, 0, _SECCOMP_RET_KILL_PROCESS))
+    program.append(_insn(_BPF_LD_W_ABS, 0, 0, _OFFSET_NR))
+    if arch.reject_x32:
+        program.append(_insn(_BPF_JMP_JGE_K, 0, 1, _X32_SYSCALL_BIT))
+        program.append(_insn(_BPF_RET_K, 0, 0, _SECCOMP_RET_KILL_PROCESS))
+    # Layout after the checks: [deny jumps][socket jumps] ALLOW, DENY, [family check].
+    checks = len(denied) + len(socket_calls)
+    for index, number in enumerate(denied):
+        to_deny = checks - index  # skip the remaining checks and ALLOW
+        program.append(_insn(_BPF_JMP_JEQ_K, to_deny, 0, number))
+    for index, number in enumerate(socket_calls):
+        to_family_check = len(socket_calls) - index + 1  # skip remaining checks, ALLOW, DENY
+        program.append(_insn(_BPF_JMP_JEQ_K, to_family_check, 0, number))
+    program.append(_insn(_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW))
+    program.append(_insn(_BPF_RET_K, 0, 0, deny))
+    if socket_calls:
+        program.append(_insn(_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG0_LOW))
+        program.append(_insn(_BPF_JMP_JEQ_K, 0, 1, _AF_UNIX))
+        program.append(_insn(_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW))
+        program.append(_insn(_BPF_RET_K, 0, 0, deny))
+    return b"".join(program)
+
+
+def filter_pipe(program: bytes) -> int:
+    """A pipe read end holding the program, for bwrap's `--seccomp FD` (pass it in pass_fds).
+
+    The program is far smaller than a pipe buffer, so the write never blocks.
+    """
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, program)
+    finally:
+        os.close(write_end)
+    return read_end
