@@ -1,0 +1,2 @@
+"""HTTP clients for the Codex backend: provider resolution, the shared httpx client, the
+Responses streaming client, rate limits and usage."""
