@@ -1,0 +1,111 @@
+"""Helpers shared by the sandbox tests (importable as `sandbox_support`)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import attrs
+
+SCRATCH_PARENT = Path("/var/tmp")
+
+IO_URING_PROBE_SOURCE = r"""
+/* Create a TCP socket with io_uring IORING_OP_SOCKET (no socket(2) call), then connect it.
+ * Exit codes: 0 connected (breach), 2 io_uring_setup failed, 3 mmap failed,
+ * 4 the socket op failed, 5 connect failed. */
+#include <arpa/inet.h>
+#include <linux/io_uring.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int main(int argc, char **argv) {
+    if (argc < 2) return 64;
+    struct io_uring_params params;
+    memset(&params, 0, sizeof params);
+    int ring = syscall(__NR_io_uring_setup, 4, &params);
+    if (ring < 0) { perror("io_uring_setup"); return 2; }
+    size_t sq_size = params.sq_off.array + params.sq_entries * sizeof(unsigned);
+    size_t cq_size = params.cq_off.cqes + params.cq_entries * sizeof(struct io_uring_cqe);
+    char *sq = mmap(0, sq_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQ_RING);
+    char *cq = mmap(0, cq_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_CQ_RING);
+    struct io_uring_sqe *sqes = mmap(0, params.sq_entries * sizeof(struct io_uring_sqe),
+                                     PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
+    if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED) { perror("mmap"); return 3; }
+    memset(&sqes[0], 0, sizeof sqes[0]);
+    sqes[0].opcode = IORING_OP_SOCKET;
+    sqes[0].fd = AF_INET;
+    sqes[0].off = SOCK_STREAM;
+    unsigned *tail = (unsigned *)(sq + params.sq_off.tail);
+    unsigned *array = (unsigned *)(sq + params.sq_off.array);
+    array[*tail & *(unsigned *)(sq + params.sq_off.ring_mask)] = 0;
+    __atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+    if (syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0) {
+        perror("io_uring_enter"); return 4;
+    }
+    struct io_uring_cqe *cqes = (struct io_uring_cqe *)(cq + params.cq_off.cqes);
+    unsigned head = *(unsigned *)(cq + params.cq_off.head);
+    int fd = cqes[head & *(unsigned *)(cq + params.cq_off.ring_mask)].res;
+    if (fd < 0) { fprintf(stderr, "IORING_OP_SOCKET: %s\n", strerror(-fd)); return 4; }
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(atoi(argv[1]));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) { perror("connect"); return 5; }
+    write(fd, "uring", 5);
+    puts("connected");
+    return 0;
+}
+"""
+
+
+@attrs.define
+class Dirs:
+    """A workspace (the command's cwd) and an OUTSIDE directory next to it."""
+
+    base: Path
+    ws: Path
+    outside: Path
+
+
+@attrs.define
+class Listener:
+    """TCP and UDP on the same 127.0.0.1 port, recording what arrives."""
+
+    port: int
+    tcp_connections: int = 0
+    tcp_payload: bytearray = attrs.field(factory=bytearray)
+    udp_datagrams: list[bytes] = attrs.field(factory=list)
+
+
+class UdpRecorder(asyncio.DatagramProtocol):
+    def __init__(self, listener: Listener) -> None:
+        self.listener = listener
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.listener.udp_datagrams.append(data)
+
+
+async def settle() -> None:
+    """Give the in-loop listener a moment to record anything already in flight."""
+    await asyncio.sleep(0.1)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purposes.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
