@@ -73,7 +73,7 @@ def _decode_claims(token: str) -> dict[str, Any]:
     parts = token.split(".")
     if len(parts) != 3 or not parts[0] or not parts[1]:
         raise MalformedTokenError(
-            f"expected three dot-separated parts (header.payload.signature), got {len(parts)}"
+            f"expected three dot-separated parts, got {len(parts)} (a JWT is header.payload.signature)"
         )
     _json_object(_base64url(parts[0], "header"), "header")
     _json_object(_base64url(parts[1], "payload"), "payload")
