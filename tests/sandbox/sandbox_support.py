@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import attrs
+
+from codex_lsp.sandbox.policy import SandboxPolicy
+from codex_lsp.sandbox.runner import CommandResult, run_command
 
 SCRATCH_PARENT = Path("/var/tmp")
 
@@ -109,3 +117,53 @@ def pid_alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
+
+
+def processes_with(marker: str) -> list[int]:
+    """Live pids whose command line contains marker (zombies excluded)."""
+    needle = marker.encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if needle in cmdline and pid_alive(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+async def wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+    """Poll predicate every 20 ms for at most timeout_s; return its last value."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.02)
+    return predicate()
+
+
+def kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+async def run(
+    argv: list[str], cwd: Path, policy: SandboxPolicy, **kwargs: Any
+) -> CommandResult:
+    """run_command with a test-sized timeout."""
+    kwargs.setdefault("timeout_s", 15.0)
+    return await run_command(argv, cwd=cwd, policy=policy, **kwargs)
+
+
+def sh(script: str) -> list[str]:
+    return ["/bin/sh", "-c", script]
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
