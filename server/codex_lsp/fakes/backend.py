@@ -67,7 +67,15 @@ class ShellCallStep:
     timeout_ms: int | None = None
 
 
-Step = TextStep | ReasoningStep | ShellCallStep
+@attrs.frozen
+class FailStep:
+    """Ends the stream with ``response.failed`` carrying this error code and message."""
+
+    code: str
+    message: str
+
+
+Step = TextStep | ReasoningStep | ShellCallStep | FailStep
 Script = list[Step]
 
 
@@ -90,6 +98,10 @@ def shell_call(
     timeout_ms: int | None = None,
 ) -> ShellCallStep:
     return ShellCallStep(tuple(argv), call_id=call_id, workdir=workdir, timeout_ms=timeout_ms)
+
+
+def failure(code: str, message: str = "The model failed.") -> FailStep:
+    return FailStep(code, message)
 
 
 def _last_input_item(body: Any) -> dict[str, Any]:
@@ -136,6 +148,8 @@ class Faults:
     usage_limit: bool = False  # 429 answers carry a usage_limit_reached body
     stall_after_events: int | None = None  # next stream stops sending after N events
     disconnect_after_events: int | None = None  # next stream drops the connection after N events
+    slow_responses: int = 0  # the next N requests wait slow_response_s before answering
+    slow_response_s: float = 2.0
     path_suffix: str | None = None
 
 
@@ -323,6 +337,17 @@ class FakeBackend:
                 return "500"
             return None
 
+    def _maybe_delay(self, path: str) -> None:
+        with self._lock:
+            f = self.faults
+            if f.slow_responses <= 0 or (
+                f.path_suffix is not None and not path.endswith(f.path_suffix)
+            ):
+                return
+            f.slow_responses -= 1
+            delay = min(f.slow_response_s, STALL_LIMIT_S)
+        self._stopping.wait(delay)
+
     def _take_stream_fault(self, path: str) -> tuple[str, int] | None:
         with self._lock:
             f = self.faults
@@ -410,6 +435,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.command, path, dict(parse_qsl(parts.query)), headers, body
         )
         self.fake._record(request)
+        self.fake._maybe_delay(path)
         fault = self.fake._take_fault(path, self._authorized(request))
         if fault is not None:
             self._send_fault(fault)
@@ -518,6 +544,10 @@ def _render_script(fake: FakeBackend, script: Script, body: Any) -> Iterator[dic
     yield {"type": "response.created", "response": {"id": response_id}}
     output_tokens = 0
     for index, step in enumerate(script):
+        if isinstance(step, FailStep):
+            error = {"code": step.code, "message": step.message}
+            yield {"type": "response.failed", "response": {"id": response_id, "error": error}}
+            return
         if isinstance(step, TextStep):
             yield from _render_text(fake, index, step)
         elif isinstance(step, ReasoningStep):
