@@ -51,12 +51,20 @@ async def increment(home: Path, tag: str, count: int) -> None:
     print(json.dumps({"written": written}))
 
 
+def mark_ready(go_file: Path) -> None:
+    Path(f"{go_file}.ready.{os.getpid()}").write_text("ready")
+
+
+def exists(path: Path) -> bool:
+    return path.exists()
+
+
 async def refresh(home: Path, token_url: str, go_file: Path) -> None:
     manager = AuthManager(home, env={}, refresh_token_url=token_url)
     await manager.load()
-    Path(f"{go_file}.ready.{os.getpid()}").write_text("ready")
+    mark_ready(go_file)
     deadline = time.monotonic() + 20
-    while not go_file.exists():
+    while not exists(go_file):
         if time.monotonic() > deadline:
             raise SystemExit("go file never appeared")
         await asyncio.sleep(0.005)

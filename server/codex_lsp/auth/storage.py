@@ -433,14 +433,16 @@ class AutoStore:
 
     async def delete(self) -> None:
         async with self.lock():
-            keyring_error: KeyringUnavailable | None = None
             try:
                 await self._keyring.delete()
             except KeyringUnavailable as exc:
-                keyring_error = exc
+                # Same policy as load/save; the entry may survive, so say so.
+                log.warning(
+                    "keyring unavailable while logging out; credentials stored there (if any) "
+                    "were not removed: %s",
+                    exc,
+                )
             await self._file.delete()
-        if keyring_error is not None:
-            raise keyring_error
 
 
 class EphemeralStore:
