@@ -206,52 +206,74 @@ def _remove_placeholders(paths: list[Path]) -> None:
             log.info("sandbox: could not remove placeholder %s (%s)", path, error.strerror)
 
 
-async def _pump(stream: asyncio.StreamReader, capture: _Capture, on_output: OutputCallback | None) -> None:
-    # Keep reading past the cap so the child never blocks on a full pipe.
-    while chunk := await stream.read(_READ_CHUNK):
+class _CommandProtocol(asyncio.SubprocessProtocol):
+    """Captures output as it arrives and reports exit separately from pipe closure.
+
+    (asyncio's Process.wait() only returns once the pipes close too, which a background child
+    holding stdout could delay forever.)
+    """
+
+    def __init__(self, captures: dict[int, _Capture], on_output: OutputCallback | None) -> None:
+        loop = asyncio.get_running_loop()
+        self.captures = captures
+        self.on_output = on_output
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.pipes_closed: asyncio.Future[None] = loop.create_future()
+        self._open_pipes = set(captures)
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        capture = self.captures[fd]
         room = capture.cap - len(capture.data)
         if room > 0:
-            kept = chunk[:room]
+            kept = data[:room]
             capture.data += kept
-            on_output = _deliver(on_output, capture.name, bytes(kept))
-        if len(chunk) > room:
-            capture.truncated = True
+            self._deliver(capture.name, bytes(kept))
+        if len(data) > room:
+            capture.truncated = True  # keep reading so the child never blocks on a full pipe
+
+    def _deliver(self, name: StreamName, chunk: bytes) -> None:
+        """A failing callback is logged and dropped; capture goes on."""
+        if self.on_output is None:
+            return
+        try:
+            self.on_output(name, chunk)
+        except Exception:
+            log.exception("sandbox: output callback failed; no further chunks are streamed")
+            self.on_output = None
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        self._open_pipes.discard(fd)
+        if not self._open_pipes and not self.pipes_closed.done():
+            self.pipes_closed.set_result(None)
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
 
 
-def _deliver(on_output: OutputCallback | None, name: StreamName, chunk: bytes) -> OutputCallback | None:
-    """Call the streaming callback; a failing callback is logged and dropped, capture goes on."""
-    if on_output is None:
-        return None
-    try:
-        on_output(name, chunk)
-    except Exception:
-        log.exception("sandbox: output callback failed; no further chunks are streamed")
-        return None
-    return on_output
-
-
-def _kill_tree(process: asyncio.subprocess.Process) -> None:
+def _kill_tree(pid: int) -> None:
     """SIGKILL the command's process group; for bwrap this also ends its pid namespace."""
     try:
         if hasattr(os, "killpg"):
-            os.killpg(process.pid, signal.SIGKILL)
+            os.killpg(pid, signal.SIGKILL)
         else:
-            process.kill()
+            os.kill(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
 
 
-async def _finish(process: asyncio.subprocess.Process, readers: list[asyncio.Task[None]]) -> None:
-    """Kill leftovers, reap, and give the pipes a bounded time to reach EOF."""
-    _kill_tree(process)
+async def _finish(transport: asyncio.SubprocessTransport, protocol: _CommandProtocol) -> None:
+    """Kill leftovers, wait (bounded) for exit and for the pipes to reach EOF, then close."""
+    _kill_tree(transport.get_pid())
     try:
-        await asyncio.wait_for(process.wait(), _REAP_TIMEOUT_S)
+        await asyncio.wait_for(asyncio.shield(protocol.exited), _REAP_TIMEOUT_S)
     except TimeoutError:
-        log.warning("sandbox: process %d did not exit after SIGKILL", process.pid)
-    _done, pending = await asyncio.wait(readers, timeout=_DRAIN_GRACE_S)
-    for reader in pending:
-        reader.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
+        log.warning("sandbox: process %d did not exit after SIGKILL", transport.get_pid())
+    try:
+        await asyncio.wait_for(asyncio.shield(protocol.pipes_closed), _DRAIN_GRACE_S)
+    except TimeoutError:
+        log.info("sandbox: output pipes still open after exit; closing them")
+    transport.close()
 
 
 def _exit_code(returncode: int | None, timed_out: bool) -> int:
@@ -262,18 +284,22 @@ def _exit_code(returncode: int | None, timed_out: bool) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-async def _spawn(launch: _Launch, cwd: Path) -> asyncio.subprocess.Process:
+async def _spawn(
+    launch: _Launch, cwd: Path, protocol: _CommandProtocol
+) -> asyncio.SubprocessTransport:
+    loop = asyncio.get_running_loop()
     try:
-        return await asyncio.create_subprocess_exec(
+        transport, _ = await loop.subprocess_exec(
+            lambda: protocol,
             *launch.argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             cwd=cwd,
             env=launch.env,
             start_new_session=True,  # own process group, killed as a whole
             pass_fds=launch.pass_fds,
-            preexec_fn=launch.preexec_fn,  # noqa: PLW1509 - raw ctypes calls only
+            preexec_fn=launch.preexec_fn,  # raw ctypes calls only
         )
     except subprocess.SubprocessError as error:
         # Only the Landlock preexec_fn raises this: the child never exec'd the command.
@@ -282,6 +308,7 @@ async def _spawn(launch: _Launch, cwd: Path) -> asyncio.subprocess.Process:
         ) from None
     finally:
         launch.close_after_spawn()
+    return transport
 
 
 async def run_command(
@@ -322,32 +349,28 @@ async def _run(
     on_output: OutputCallback | None,
 ) -> CommandResult:
     started = time.monotonic()
+    captures = {1: _Capture("stdout", output_cap), 2: _Capture("stderr", output_cap)}
+    protocol = _CommandProtocol(captures, on_output)
     try:
-        process = await _spawn(launch, cwd)
+        transport = await _spawn(launch, cwd, protocol)
     except OSError as error:  # e.g. the executable does not exist (no sandbox case)
         message = f"{launch.argv[0]}: {error.strerror or 'cannot execute'}\n"
         return CommandResult(127, "", message, 0, False, False, False, launch.backend)
-    assert process.stdout is not None and process.stderr is not None
-    captures = (_Capture("stdout", output_cap), _Capture("stderr", output_cap))
-    readers = [
-        asyncio.create_task(_pump(process.stdout, captures[0], on_output)),
-        asyncio.create_task(_pump(process.stderr, captures[1], on_output)),
-    ]
     timed_out = False
     try:
         try:
             async with asyncio.timeout(timeout_s):
-                await process.wait()
+                await asyncio.shield(protocol.exited)
         except TimeoutError:
             timed_out = True
-        await _finish(process, readers)
+        await _finish(transport, protocol)
     except BaseException:
         # Cancellation (turn interrupt): leave nothing running, then propagate.
-        await asyncio.shield(_finish(process, readers))
+        await asyncio.shield(_finish(transport, protocol))
         raise
-    stdout, stderr = captures
+    stdout, stderr = captures[1], captures[2]
     return CommandResult(
-        exit_code=_exit_code(process.returncode, timed_out),
+        exit_code=_exit_code(transport.get_returncode(), timed_out),
         stdout=stdout.data.decode("utf-8", errors="replace"),
         stderr=stderr.data.decode("utf-8", errors="replace"),
         duration_ms=int((time.monotonic() - started) * 1000),
