@@ -14,7 +14,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -432,7 +432,7 @@ class ResponsesClient:
             idle_timeout_s + 1.0, connect=connect_timeout_s, pool=connect_timeout_s
         )
 
-    async def stream(self, request: ResponsesRequest) -> AsyncIterator[ResponseEvent]:
+    async def stream(self, request: ResponsesRequest) -> AsyncGenerator[ResponseEvent, None]:
         """Yield events for one model call, ending with ``ResponseCompleted``.
 
         Raises ``StreamError`` (with ``codexErrorInfo``) on failure; other ``CodexError``s
