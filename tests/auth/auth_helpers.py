@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from keyring.backend import KeyringBackend
+from keyring.compat import properties
 
 TESTS_DIR = Path(__file__).parent
 WORKER_SCRIPT = TESTS_DIR / "proc_worker.py"
+
 
 def write_chatgpt_auth_json(
     codex_home: Path,
@@ -61,10 +63,16 @@ async def run_worker(*args: str, limit: float = 60.0) -> tuple[int, str, str]:
 
 
 # -- keyring backends (real keyring backends, registered with keyring.set_keyring) -------------
-class SleepyKeyring(KeyringBackend):
-    """Simulates a locked Secret Service: every call blocks for `delay` seconds."""
+class _TestOnlyBackend(KeyringBackend):
+    """Installed explicitly with keyring.set_keyring; never picked by keyring's auto-discovery."""
 
-    priority = 1  # type: ignore[assignment]
+    @properties.classproperty
+    def priority(cls) -> float:
+        raise RuntimeError("test-only keyring backend")
+
+
+class SleepyKeyring(_TestOnlyBackend):
+    """Simulates a locked Secret Service: every call blocks for `delay` seconds."""
 
     def __init__(self, delay: float = 5.0) -> None:
         super().__init__()
@@ -86,10 +94,8 @@ class SleepyKeyring(KeyringBackend):
         self._block()
 
 
-class BrokenKeyring(KeyringBackend):
+class BrokenKeyring(_TestOnlyBackend):
     """A backend whose every call raises (its message carries a fake secret we must not echo)."""
-
-    priority = 1  # type: ignore[assignment]
 
     def get_password(self, service: str, username: str) -> str | None:
         raise RuntimeError("dbus exploded near sk-secret-in-backend-message")
@@ -103,3 +109,20 @@ class BrokenKeyring(KeyringBackend):
 
 def entry_names(directory: Path) -> list[str]:
     return sorted(entry.name for entry in directory.iterdir())
+
+
+def file_exists(path: Path) -> bool:
+    return path.exists()
+
+
+def ready_files(directory: Path, prefix: str) -> list[Path]:
+    return [entry for entry in directory.iterdir() if entry.name.startswith(prefix + ".ready.")]
+
+
+async def wait_until(predicate: Any, limit: float = 20.0) -> None:
+    """Poll a sync predicate until true; bounded in time."""
+    deadline = time.monotonic() + limit
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.01)

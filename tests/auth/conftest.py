@@ -18,7 +18,10 @@ from codex_lsp.fakes.issuer import FakeIssuer
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Every auth test finishes by itself: a hang becomes a failure after 60 s.
     for item in items:
-        if TESTS_DIR in Path(str(item.fspath)).parents and item.get_closest_marker("timeout") is None:
+        if (
+            TESTS_DIR in Path(str(item.fspath)).parents
+            and item.get_closest_marker("timeout") is None
+        ):
             item.add_marker(pytest.mark.timeout(60))
 
 
@@ -65,7 +68,7 @@ def restore_keyring() -> Iterator[None]:
 def file_keyring(tmp_path: Path, restore_keyring: None) -> PlaintextKeyring:
     """keyrings.alt's plaintext file backend, stored under the test's tmp dir."""
     backend = PlaintextKeyring()
-    backend.file_path = str(tmp_path / "keyring" / "keyring_pass.cfg")  # type: ignore[misc]
+    backend.file_path = str(tmp_path / "keyring" / "keyring_pass.cfg")
     keyring.set_keyring(backend)
     return backend
 

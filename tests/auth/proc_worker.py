@@ -1,8 +1,8 @@
 """Separate-process worker for the auth tests (not collected by pytest).
 
-  write <codex_home> <tag> <count>        plain atomic saves
-  increment <codex_home> <tag> <count>    read-modify-write under the inter-process lock
-  refresh <codex_home> <token_url> <go>   load, signal ready, wait for <go>, refresh_managed
+write <codex_home> <tag> <count>        plain atomic saves
+increment <codex_home> <tag> <count>    read-modify-write under the inter-process lock
+refresh <codex_home> <token_url> <go>   load, signal ready, wait for <go>, refresh_managed
 """
 
 from __future__ import annotations

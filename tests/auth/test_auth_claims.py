@@ -42,7 +42,10 @@ def test_parses_issuer_token_claims() -> None:
 def test_user_id_falls_back_and_unknown_plan_maps_to_unknown() -> None:
     token = unsigned(
         {
-            "https://api.openai.com/auth": {"user_id": "legacy-user", "chatgpt_plan_type": "diamond"},
+            "https://api.openai.com/auth": {
+                "user_id": "legacy-user",
+                "chatgpt_plan_type": "diamond",
+            },
             "exp": 2000000000,
         }
     )
@@ -65,7 +68,9 @@ def test_missing_namespace_and_exp_give_nones() -> None:
 
 
 def test_signature_is_not_verified() -> None:
-    token = jwt.encode({"email": "e@example.com"}, "some-other-key-that-we-never-see-123456", algorithm="HS256")
+    token = jwt.encode(
+        {"email": "e@example.com"}, "some-other-key-that-we-never-see-123456", algorithm="HS256"
+    )
     assert parse_jwt_claims(token).email == "e@example.com"
 
 
@@ -83,12 +88,14 @@ SECRET_PAYLOAD = b64(b'{"email": "secret-person@example.com"}')
         (f"{b64(b'{}')}.{SECRET_PAYLOAD}!*.sig", "payload is not valid base64url"),
         (f"%%%.{SECRET_PAYLOAD}.sig", "header is not valid base64url"),
         (f"{b64(b'{}')}.{b64(b'not json at all')}.sig", "payload is not JSON"),
-        (f"{b64(b'{}')}.{b64(bytes([0xff, 0xfe]))}.sig", "payload is not JSON"),
+        (f"{b64(b'{}')}.{b64(bytes([0xFF, 0xFE]))}.sig", "payload is not JSON"),
         (f"{b64(b'{}')}.{b64(b'[1, 2]')}.sig", "payload is not a JSON object"),
         (f"{b64(b'[]')}.{SECRET_PAYLOAD}.sig", "header is not a JSON object"),
     ],
 )
-def test_malformed_tokens_raise_typed_errors_that_say_which(token: str, reason_fragment: str) -> None:
+def test_malformed_tokens_raise_typed_errors_that_say_which(
+    token: str, reason_fragment: str
+) -> None:
     with pytest.raises(MalformedTokenError) as caught:
         parse_jwt_claims(token)
     error = caught.value
@@ -119,7 +126,9 @@ def test_token_expiry_is_lenient_for_opaque_tokens() -> None:
 
 
 def test_editor_tokens_current_shape_overrides_account_and_plan() -> None:
-    access = FakeIssuer().make_jwt(email="ed@example.com", plan_type="plus", account_id="acct-claim")
+    access = FakeIssuer().make_jwt(
+        email="ed@example.com", plan_type="plus", account_id="acct-claim"
+    )
     tokens = chatgpt_auth_tokens_from_editor(
         access, chatgpt_account_id="acct-given", chatgpt_plan_type="enterprise"
     )
@@ -132,7 +141,10 @@ def test_editor_tokens_current_shape_overrides_account_and_plan() -> None:
 def test_editor_tokens_plan_falls_back_to_claim_and_early_shape_uses_id_token() -> None:
     issuer = FakeIssuer()
     access = issuer.make_jwt(plan_type="go", account_id="acct-a")
-    assert chatgpt_auth_tokens_from_editor(access, chatgpt_account_id="acct-a").id_token.plan_type == "go"
+    assert (
+        chatgpt_auth_tokens_from_editor(access, chatgpt_account_id="acct-a").id_token.plan_type
+        == "go"
+    )
     id_tok = issuer.make_jwt(email="early@example.com", plan_type="pro", account_id="acct-early")
     early = chatgpt_auth_tokens_from_editor("opaque-access", id_token=id_tok)
     assert early.id_token.chatgpt_account_id == "acct-early"

@@ -106,7 +106,13 @@ def test_variants_are_frozen() -> None:
 )
 def test_reprs_hide_secrets(value: object) -> None:
     text = repr(value)
-    for secret in ("sk-test-secret", "access-secret", "refresh-secret", "secret-jwt", "editor-secret"):
+    for secret in (
+        "sk-test-secret",
+        "access-secret",
+        "refresh-secret",
+        "secret-jwt",
+        "editor-secret",
+    ):
         assert secret not in text
 
 

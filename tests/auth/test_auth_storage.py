@@ -215,7 +215,9 @@ async def test_two_processes_writing_200_times_never_tear_the_file(codex_home: P
     assert stat.S_IMODE((codex_home / "auth.json").stat().st_mode) == 0o600
 
 
-async def test_two_processes_read_modify_write_under_the_lock_lose_nothing(codex_home: Path) -> None:
+async def test_two_processes_read_modify_write_under_the_lock_lose_nothing(
+    codex_home: Path,
+) -> None:
     stop = asyncio.Event()
     reader = asyncio.create_task(_read_continuously(codex_home / "auth.json", stop))
     results = await asyncio.gather(

@@ -398,7 +398,9 @@ class AuthManager:
     async def _recover(self, failed: CodexAuth) -> CodexAuth:
         current = self._current
         if current is None:
-            raise NotLoggedIn("logged out while the request was running; sign in with account/login/start")
+            raise NotLoggedIn(
+                "logged out while the request was running; sign in with account/login/start"
+            )
         if current != failed:
             return current  # someone already replaced the credentials: just retry with them
         if isinstance(failed, ChatGptAuth):
@@ -529,8 +531,12 @@ class AuthManager:
                 f"the editor's refreshed tokens are for the wrong workspace: {exc.message}"
             ) from None
         if self._editor_tokens is None:
-            raise AuthRecoveryFailed("logged out while the editor was refreshing tokens; sign in again")
-        if self._editor_tokens == snapshot:  # else the editor pushed newer tokens meanwhile: keep those
+            raise AuthRecoveryFailed(
+                "logged out while the editor was refreshing tokens; sign in again"
+            )
+        if (
+            self._editor_tokens == snapshot
+        ):  # else the editor pushed newer tokens meanwhile: keep those
             self._editor_tokens = tokens
             self._set_current(self._override_auth())
         return self._current if self._current is not None else tokens

@@ -141,7 +141,9 @@ def _required_string(record: dict[str, Any], key: str, source: str) -> str:
 
 
 def _layout_error(source: str, problem: str) -> StorageError:
-    return StorageError(f"{source} has an unexpected layout: {problem}; fix or delete it, then sign in again")
+    return StorageError(
+        f"{source} has an unexpected layout: {problem}; fix or delete it, then sign in again"
+    )
 
 
 def keyring_account(codex_home: Path) -> str:
@@ -367,7 +369,9 @@ class KeyringStore:
         return self._lock.hold()
 
     async def load(self) -> AuthDotJson | None:
-        secret = await self._call("read", lambda: keyring.get_password(KEYRING_SERVICE, self.account))
+        secret = await self._call(
+            "read", lambda: keyring.get_password(KEYRING_SERVICE, self.account)
+        )
         if secret is None:
             return None
         return parse_auth_json(secret, self.description)
@@ -391,13 +395,13 @@ class KeyringStore:
         except TimeoutError:
             raise KeyringUnavailable(
                 f"the keyring did not answer a {action} within {self.timeout:g} s (is the Secret "
-                "Service locked?); unlock it, or set cli_auth_credentials_store = \"file\""
+                'Service locked?); unlock it, or set cli_auth_credentials_store = "file"'
             ) from None
         except Exception as exc:
             # The backend's own text is not shown: it is not ours to vouch for.
             raise KeyringUnavailable(
                 f"the keyring failed to {action} {self.description} ({type(exc).__name__}); "
-                "fix the keyring, or set cli_auth_credentials_store = \"file\""
+                'fix the keyring, or set cli_auth_credentials_store = "file"'
             ) from None
 
 

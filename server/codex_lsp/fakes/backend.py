@@ -94,7 +94,10 @@ def reasoning(summary: str) -> ReasoningStep:
 
 
 def shell_call(
-    argv: list[str], *, call_id: str | None = None, workdir: str | None = None,
+    argv: list[str],
+    *,
+    call_id: str | None = None,
+    workdir: str | None = None,
     timeout_ms: int | None = None,
 ) -> ShellCallStep:
     return ShellCallStep(tuple(argv), call_id=call_id, workdir=workdir, timeout_ms=timeout_ms)
@@ -127,7 +130,10 @@ def default_script(body: Any) -> Script:
             output = output.get("content", "")
         return [text(f"The command finished. Its output was:\n{output}")]
     said = _user_text(last).strip()
-    return [reasoning("Reading the request."), text(f"Hello from the fake backend. You said: {said}")]
+    return [
+        reasoning("Reading the request."),
+        text(f"Hello from the fake backend. You said: {said}"),
+    ]
 
 
 # --- faults and the request log ----------------------------------------------------------------
@@ -239,8 +245,10 @@ class FakeBackend:
     def start(self) -> FakeBackend:
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                name="fake-backend", daemon=True,
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="fake-backend",
+                daemon=True,
             )
             self._thread.start()
         return self
@@ -261,7 +269,9 @@ class FakeBackend:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()
@@ -431,9 +441,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = parts.path
         body = self._read_body()
         headers = {k.lower(): v for k, v in self.headers.items()}
-        request = RecordedRequest(
-            self.command, path, dict(parse_qsl(parts.query)), headers, body
-        )
+        request = RecordedRequest(self.command, path, dict(parse_qsl(parts.query)), headers, body)
         self.fake._record(request)
         self.fake._maybe_delay(path)
         fault = self.fake._take_fault(path, self._authorized(request))
@@ -572,23 +580,49 @@ def _render_text(fake: FakeBackend, index: int, step: TextStep) -> Iterator[dict
     item_id = fake._new_id("msg")
     full = "".join(step.deltas)
     yield {
-        "type": "response.output_item.added", "output_index": index,
+        "type": "response.output_item.added",
+        "output_index": index,
         "item": {"type": "message", "id": item_id, "role": "assistant", "content": []},
     }
     part = {"type": "output_text", "text": ""}
-    yield {"type": "response.content_part.added", "item_id": item_id, "output_index": index,
-           "content_index": 0, "part": part}
-    for delta in step.deltas:
-        yield {"type": "response.output_text.delta", "item_id": item_id, "output_index": index,
-               "content_index": 0, "delta": delta}
-    yield {"type": "response.output_text.done", "item_id": item_id, "output_index": index,
-           "content_index": 0, "text": full}
-    yield {"type": "response.content_part.done", "item_id": item_id, "output_index": index,
-           "content_index": 0, "part": {"type": "output_text", "text": full}}
     yield {
-        "type": "response.output_item.done", "output_index": index,
-        "item": {"type": "message", "id": item_id, "role": "assistant",
-                 "content": [{"type": "output_text", "text": full}]},
+        "type": "response.content_part.added",
+        "item_id": item_id,
+        "output_index": index,
+        "content_index": 0,
+        "part": part,
+    }
+    for delta in step.deltas:
+        yield {
+            "type": "response.output_text.delta",
+            "item_id": item_id,
+            "output_index": index,
+            "content_index": 0,
+            "delta": delta,
+        }
+    yield {
+        "type": "response.output_text.done",
+        "item_id": item_id,
+        "output_index": index,
+        "content_index": 0,
+        "text": full,
+    }
+    yield {
+        "type": "response.content_part.done",
+        "item_id": item_id,
+        "output_index": index,
+        "content_index": 0,
+        "part": {"type": "output_text", "text": full},
+    }
+    yield {
+        "type": "response.output_item.done",
+        "output_index": index,
+        "item": {
+            "type": "message",
+            "id": item_id,
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": full}],
+        },
     }
 
 
@@ -597,18 +631,42 @@ def _render_reasoning(
 ) -> Iterator[dict[str, Any]]:
     item_id = fake._new_id("rs")
     full = "".join(step.deltas)
-    yield {"type": "response.output_item.added", "output_index": index,
-           "item": {"type": "reasoning", "id": item_id, "summary": []}}
-    yield {"type": "response.reasoning_summary_part.added", "item_id": item_id,
-           "output_index": index, "summary_index": 0, "part": {"type": "summary_text", "text": ""}}
+    yield {
+        "type": "response.output_item.added",
+        "output_index": index,
+        "item": {"type": "reasoning", "id": item_id, "summary": []},
+    }
+    yield {
+        "type": "response.reasoning_summary_part.added",
+        "item_id": item_id,
+        "output_index": index,
+        "summary_index": 0,
+        "part": {"type": "summary_text", "text": ""},
+    }
     for delta in step.deltas:
-        yield {"type": "response.reasoning_summary_text.delta", "item_id": item_id,
-               "output_index": index, "summary_index": 0, "delta": delta}
-    yield {"type": "response.reasoning_summary_text.done", "item_id": item_id,
-           "output_index": index, "summary_index": 0, "text": full}
-    yield {"type": "response.output_item.done", "output_index": index,
-           "item": {"type": "reasoning", "id": item_id,
-                    "summary": [{"type": "summary_text", "text": full}]}}
+        yield {
+            "type": "response.reasoning_summary_text.delta",
+            "item_id": item_id,
+            "output_index": index,
+            "summary_index": 0,
+            "delta": delta,
+        }
+    yield {
+        "type": "response.reasoning_summary_text.done",
+        "item_id": item_id,
+        "output_index": index,
+        "summary_index": 0,
+        "text": full,
+    }
+    yield {
+        "type": "response.output_item.done",
+        "output_index": index,
+        "item": {
+            "type": "reasoning",
+            "id": item_id,
+            "summary": [{"type": "summary_text", "text": full}],
+        },
+    }
 
 
 def _render_shell_call(
@@ -623,9 +681,19 @@ def _render_shell_call(
         arguments["timeout_ms"] = step.timeout_ms
     args_json = json.dumps(arguments)
     item = {"type": "function_call", "id": item_id, "call_id": call_id, "name": "shell"}
-    yield {"type": "response.output_item.added", "output_index": index,
-           "item": {**item, "arguments": ""}}
-    yield {"type": "response.function_call_arguments.delta", "item_id": item_id,
-           "output_index": index, "delta": args_json}
-    yield {"type": "response.output_item.done", "output_index": index,
-           "item": {**item, "arguments": args_json}}
+    yield {
+        "type": "response.output_item.added",
+        "output_index": index,
+        "item": {**item, "arguments": ""},
+    }
+    yield {
+        "type": "response.function_call_arguments.delta",
+        "item_id": item_id,
+        "output_index": index,
+        "delta": args_json,
+    }
+    yield {
+        "type": "response.output_item.done",
+        "output_index": index,
+        "item": {**item, "arguments": args_json},
+    }

@@ -99,7 +99,7 @@ class FakeIssuer:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> FakeIssuer:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        server = _Server(("127.0.0.1", 0), _make_handler(self))
         server.daemon_threads = True
         server.block_on_close = False
         self._server = server
@@ -392,7 +392,15 @@ class FakeIssuer:
             return 401, {"error": {"code": "token_expired", "message": "invalid access token"}}
         claims = jwt.decode(token, options={"verify_signature": False})
         auth_claims = claims.get("https://api.openai.com/auth", {})
-        return 200, {"account_id": auth_claims.get("chatgpt_account_id"), "email": claims.get("email")}
+        return 200, {
+            "account_id": auth_claims.get("chatgpt_account_id"),
+            "email": claims.get("email"),
+        }
+
+
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 drops connections when tests fire 50 requests at once.
+    request_queue_size = 128
 
 
 def _make_handler(issuer: FakeIssuer) -> type[BaseHTTPRequestHandler]:
