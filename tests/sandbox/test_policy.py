@@ -148,7 +148,7 @@ def test_wire_round_trip(policy: SandboxPolicy) -> None:
 
 
 def test_policies_are_frozen_and_hashable() -> None:
-    policy = WorkspaceWrite(writable_roots=[Path("/a")])  # type: ignore[arg-type]
+    policy = WorkspaceWrite(writable_roots=[Path("/a")])
     assert policy.writable_roots == (Path("/a"),)
     assert hash(policy) == hash(WorkspaceWrite(writable_roots=(Path("/a"),)))
     with pytest.raises(AttributeError):

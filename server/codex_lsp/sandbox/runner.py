@@ -79,8 +79,8 @@ class _Launch:
     """Everything needed to spawn one sandboxed command."""
 
     argv: list[str]
-    env: dict[str, str]
-    backend: str
+    env: dict[str, str] = attrs.field(repr=False)  # inherited env may hold API keys
+    backend: str = NONE
     pass_fds: tuple[int, ...] = ()
     preexec_fn: Callable[[], None] | None = None
     close_after_spawn: Callable[[], None] = lambda: None
@@ -276,6 +276,30 @@ async def _finish(transport: asyncio.SubprocessTransport, protocol: _CommandProt
     transport.close()
 
 
+async def _abort_spawn(
+    spawn: asyncio.Future[asyncio.SubprocessTransport], protocol: _CommandProtocol
+) -> None:
+    """Cancelled mid-spawn: the process may already run, so let the spawn finish, then kill it.
+
+    (Left alone, asyncio would kill only the direct child and then wait for pipes that its
+    children still hold open.)
+    """
+    try:
+        transport = await asyncio.wait_for(asyncio.shield(spawn), _REAP_TIMEOUT_S)
+    except BaseException:
+        # Failed, slow, or cancelled again: kill the tree whenever the spawn does complete.
+        spawn.add_done_callback(_kill_if_spawned)
+        return
+    await asyncio.shield(_finish(transport, protocol))
+
+
+def _kill_if_spawned(spawn: asyncio.Future[asyncio.SubprocessTransport]) -> None:
+    if not spawn.cancelled() and spawn.exception() is None:
+        transport = spawn.result()
+        _kill_tree(transport.get_pid())
+        transport.close()
+
+
 def _exit_code(returncode: int | None, timed_out: bool) -> int:
     if timed_out:
         return TIMEOUT_EXIT_CODE
@@ -351,11 +375,15 @@ async def _run(
     started = time.monotonic()
     captures = {1: _Capture("stdout", output_cap), 2: _Capture("stderr", output_cap)}
     protocol = _CommandProtocol(captures, on_output)
+    spawn = asyncio.ensure_future(_spawn(launch, cwd, protocol))
     try:
-        transport = await _spawn(launch, cwd, protocol)
+        transport = await asyncio.shield(spawn)
     except OSError as error:  # e.g. the executable does not exist (no sandbox case)
         message = f"{launch.argv[0]}: {error.strerror or 'cannot execute'}\n"
         return CommandResult(127, "", message, 0, False, False, False, launch.backend)
+    except asyncio.CancelledError:
+        await _abort_spawn(spawn, protocol)
+        raise
     timed_out = False
     try:
         try:
