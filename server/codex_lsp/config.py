@@ -1,0 +1,232 @@
+"""Configuration: `$CODEX_HOME/config.toml` with Codex key names, plus `-c key=value` overrides.
+
+A malformed file or a bad value stops start-up with one message naming the file, the key and the
+allowed values (:class:`ConfigError`); unknown keys are ignored, since upstream's file has many
+more keys than we read.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+DEFAULT_CHATGPT_BASE_URL = "https://chatgpt.com/backend-api"
+APPROVAL_POLICIES = ("untrusted", "on-failure", "on-request", "never")
+SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
+CREDENTIAL_STORES = ("file", "keyring", "auto", "ephemeral")
+LOGIN_METHODS = ("chatgpt", "api")
+WIRE_APIS = ("responses",)
+
+
+class ConfigError(Exception):
+    """Start-up configuration problem; the message names the file and the key."""
+
+
+@attrs.frozen
+class ModelProviderConfig:
+    """One `[model_providers.<id>]` table (or the built-in `openai` provider)."""
+
+    id: str
+    name: str
+    base_url: str | None = None
+    env_key: str | None = None
+    wire_api: str = "responses"
+    requires_openai_auth: bool = False
+    http_headers: Mapping[str, str] = attrs.field(factory=dict)
+
+
+BUILTIN_OPENAI = ModelProviderConfig(id="openai", name="OpenAI", requires_openai_auth=True)
+
+
+@attrs.frozen
+class SandboxWorkspaceWrite:
+    """`[sandbox_workspace_write]`."""
+
+    writable_roots: tuple[str, ...] = ()
+    network_access: bool = False
+    exclude_tmpdir_env_var: bool = False
+    exclude_slash_tmp: bool = False
+
+
+@attrs.frozen
+class LspSettings:
+    """`[lsp]`: codex-lsp's own knobs (timeouts are configurable so tests can be fast)."""
+
+    editor_refresh_timeout_s: float = 10.0
+    editor_proactive_refresh_window_s: float = 60.0
+    client_request_timeout_s: float = 10.0
+
+
+@attrs.frozen
+class Config:
+    """Resolved configuration."""
+
+    codex_home: Path
+    config_file: Path
+    model: str | None = None
+    model_provider_id: str = "openai"
+    model_providers: Mapping[str, ModelProviderConfig] = attrs.field(factory=lambda: {"openai": BUILTIN_OPENAI})
+    chatgpt_base_url: str = DEFAULT_CHATGPT_BASE_URL
+    forced_login_method: str | None = None
+    forced_chatgpt_workspace_id: str | None = None
+    cli_auth_credentials_store: str = "file"
+    approval_policy: str = "on-request"
+    sandbox_mode: str = "read-only"
+    sandbox_workspace_write: SandboxWorkspaceWrite = SandboxWorkspaceWrite()
+    lsp: LspSettings = LspSettings()
+
+    @property
+    def model_provider(self) -> ModelProviderConfig:
+        return self.model_providers[self.model_provider_id]
+
+
+def default_codex_home(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if home := env.get("CODEX_HOME"):
+        return Path(home).expanduser()
+    return Path.home() / ".codex"
+
+
+def load_config(
+    codex_home: Path | None = None,
+    overrides: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """Read `config.toml` (missing file = defaults) and apply `-c key=value` overrides."""
+    home = (codex_home or default_codex_home(env)).resolve()
+    path = home / "config.toml"
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read: {exc}") from None
+    for override in overrides:
+        _apply_override(data, override)
+    return _build(home, path, data)
+
+
+def _apply_override(data: dict[str, Any], override: str) -> None:
+    key, sep, raw = override.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"-c {override!r}: expected key=value (e.g. -c model=\"gpt-5.2-codex\")")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw  # bare words are strings, as in upstream's CLI
+    parts = key.split(".")
+    target = data
+    for part in parts[:-1]:
+        nxt = target.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"-c {override!r}: {part} is not a table")
+        target = nxt
+    target[parts[-1]] = value
+
+
+class _Reader:
+    """Typed access to the TOML data with errors that name file and key."""
+
+    def __init__(self, path: Path, data: Mapping[str, Any], prefix: str = "") -> None:
+        self.path, self.data, self.prefix = path, data, prefix
+
+    def _fail(self, key: str, expected: str, value: Any) -> ConfigError:
+        return ConfigError(f"{self.path}: key '{self.prefix}{key}' must be {expected} (got {value!r})")
+
+    def text(self, key: str, default: str | None = None) -> str | None:
+        value = self.data.get(key, default)
+        if value is not None and not isinstance(value, str):
+            raise self._fail(key, "a string", value)
+        return value
+
+    def choice(self, key: str, allowed: Sequence[str], default: str | None) -> str | None:
+        value = self.data.get(key, default)
+        if value is not None and value not in allowed:
+            raise self._fail(key, "one of " + ", ".join(f'"{a}"' for a in allowed), value)
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise self._fail(key, "true or false", value)
+        return value
+
+    def number(self, key: str, default: float) -> float:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise self._fail(key, "a non-negative number", value)
+        return float(value)
+
+    def text_list(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self._fail(key, "an array of strings", value)
+        return tuple(value)
+
+    def table(self, key: str) -> _Reader:
+        value = self.data.get(key, {})
+        if not isinstance(value, dict):
+            raise self._fail(key, "a table", value)
+        return _Reader(self.path, value, f"{self.prefix}{key}.")
+
+
+def _build(home: Path, path: Path, data: Mapping[str, Any]) -> Config:
+    top = _Reader(path, data)
+    providers: dict[str, ModelProviderConfig] = {"openai": BUILTIN_OPENAI}
+    providers_table = top.table("model_providers")
+    for provider_id in providers_table.data:
+        providers[provider_id] = _provider(providers_table.table(provider_id), provider_id)
+    provider_id = top.text("model_provider", "openai") or "openai"
+    if provider_id not in providers:
+        known = ", ".join(f'"{p}"' for p in sorted(providers))
+        raise ConfigError(f"{path}: key 'model_provider' must be one of {known} (got {provider_id!r})")
+    workspace = top.table("sandbox_workspace_write")
+    lsp = top.table("lsp")
+    return Config(
+        codex_home=home,
+        config_file=path,
+        model=top.text("model"),
+        model_provider_id=provider_id,
+        model_providers=providers,
+        chatgpt_base_url=(top.text("chatgpt_base_url", DEFAULT_CHATGPT_BASE_URL) or "").rstrip("/"),
+        forced_login_method=top.choice("forced_login_method", LOGIN_METHODS, None),
+        forced_chatgpt_workspace_id=top.text("forced_chatgpt_workspace_id"),
+        cli_auth_credentials_store=top.choice("cli_auth_credentials_store", CREDENTIAL_STORES, "file") or "file",
+        approval_policy=top.choice("approval_policy", APPROVAL_POLICIES, "on-request") or "on-request",
+        sandbox_mode=top.choice("sandbox_mode", SANDBOX_MODES, "read-only") or "read-only",
+        sandbox_workspace_write=SandboxWorkspaceWrite(
+            writable_roots=workspace.text_list("writable_roots"),
+            network_access=workspace.flag("network_access", False),
+            exclude_tmpdir_env_var=workspace.flag("exclude_tmpdir_env_var", False),
+            exclude_slash_tmp=workspace.flag("exclude_slash_tmp", False),
+        ),
+        lsp=LspSettings(
+            editor_refresh_timeout_s=lsp.number("editor_refresh_timeout_s", 10.0),
+            editor_proactive_refresh_window_s=lsp.number("editor_proactive_refresh_window_s", 60.0),
+            client_request_timeout_s=lsp.number("client_request_timeout_s", 10.0),
+        ),
+    )
+
+
+def _provider(table: _Reader, provider_id: str) -> ModelProviderConfig:
+    headers = table.table("http_headers")
+    for key, value in headers.data.items():
+        if not isinstance(value, str):
+            raise headers._fail(key, "a string", value)
+    return ModelProviderConfig(
+        id=provider_id,
+        name=table.text("name", provider_id) or provider_id,
+        base_url=table.text("base_url"),
+        env_key=table.text("env_key"),
+        wire_api=table.choice("wire_api", WIRE_APIS, "responses") or "responses",
+        requires_openai_auth=table.flag("requires_openai_auth", False),
+        http_headers=dict(headers.data),
+    )

@@ -1,0 +1,1 @@
+"""Thin LSP handlers: parse (done by the server), call one domain object, map errors."""

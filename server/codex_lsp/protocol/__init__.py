@@ -1,0 +1,25 @@
+"""The protocol module: the single source of truth for method names and payload shapes.
+
+Every wire method is defined once (``define(...)`` in the group modules) with its direction,
+payload classes and docs. Handlers, docs, the JSON Schema and the editor clients follow it.
+"""
+
+from . import account, commands, handshake, models, status, threads
+from .methods import GROUPS, METHODS, Method, client_requests
+from .wire import ParamsError, from_wire, to_wire
+
+__all__ = [
+    "GROUPS",
+    "METHODS",
+    "Method",
+    "ParamsError",
+    "account",
+    "client_requests",
+    "commands",
+    "from_wire",
+    "handshake",
+    "models",
+    "status",
+    "threads",
+    "to_wire",
+]

@@ -1,0 +1,274 @@
+"""The LSP server: transport, handshake, and the one place where requests become domain calls.
+
+Every custom request goes through :meth:`CodexLanguageServer.request_handler`, which enforces the
+handshake (-32002 before `initialize`), normalises params (missing, `null` and `[]` all mean `{}`),
+parses them into the protocol module's payload classes (-32602 naming the field), maps
+:class:`~codex_lsp.errors.CodexError` to its JSON-RPC code, and turns anything unexpected into a
+short -32603 without a traceback. Server→client requests go through :meth:`request_client`, the
+only place that touches pygls' private pending-request tables (pygls notes G5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import platform
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import (
+    JsonRPCNotification,
+    JsonRPCRequestMessage,
+    JsonRPCResponseMessage,
+    LanguageServerProtocol,
+    default_converter,
+)
+from pygls.protocol.language_server import lsp_method
+from pygls.uris import to_fs_path
+
+from . import __version__, errors, logs
+from .config import Config
+from .protocol import ParamsError, from_wire, to_wire
+from .protocol.handshake import PROTOCOL_VERSION, CodexCapabilities, InitializationOptions
+from .protocol.methods import Method
+
+log = logging.getLogger(__name__)
+P = TypeVar("P")
+
+USER_AGENT = f"codex_lsp/{__version__} ({platform.system().lower()}; {platform.machine()})"
+
+
+def converter_factory() -> Any:
+    """Keep custom params/results as plain JSON and tolerate a missing ``params`` (pygls G1, G3)."""
+    converter = default_converter()
+
+    def structure_raw(obj: dict[str, Any], cls: type) -> Any:
+        if cls is not JsonRPCResponseMessage:
+            obj.setdefault("params", None)
+        else:
+            obj.setdefault("result", None)
+        fields = {"id", "method", "params", "result", "jsonrpc"}
+        return cls(**{k: v for k, v in obj.items() if k in fields})
+
+    for cls in (JsonRPCRequestMessage, JsonRPCNotification, JsonRPCResponseMessage):
+        converter.register_structure_hook(cls, structure_raw)
+    return converter
+
+
+class ClientRequestFailed(errors.CodexError):
+    """A server→client request failed: error answer, timeout, or disconnect."""
+
+    def __init__(self, message: str, *, timed_out: bool = False, code: int | None = None) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+        self.client_code = code
+
+
+class CodexProtocol(LanguageServerProtocol):
+    """Adds Codex's handshake additions to pygls' `initialize`."""
+
+    _server: CodexLanguageServer
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Any:
+        result = yield from super().lsp_initialize(params)
+        server = self._server
+        server.accept_initialization_options(params.initialization_options)
+        window = params.capabilities.window if params.capabilities else None
+        server.client_supports_show_document = bool(window and window.show_document)
+        server.workspace_folders = _workspace_paths(params)
+        result.capabilities.experimental = {"codex": to_wire(server.codex_capabilities())}
+        server.initialized = True
+        return result
+
+
+def _workspace_paths(params: types.InitializeParams) -> list[Path]:
+    paths: list[Path] = []
+    for folder in params.workspace_folders or []:
+        if (path := to_fs_path(folder.uri)) is not None:
+            paths.append(Path(path))
+    if not paths and params.root_uri and (path := to_fs_path(params.root_uri)) is not None:
+        paths.append(Path(path))
+    if not paths and params.root_path:
+        paths.append(Path(params.root_path))
+    return paths
+
+
+class CodexLanguageServer(LanguageServer):
+    """pygls server with Codex's handshake, error mapping, notifications and client requests."""
+
+    def __init__(self, config: Config, *, log_level: str = "INFO") -> None:
+        super().__init__(
+            "codex-lsp",
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.None_,
+            protocol_cls=CodexProtocol,
+            converter_factory=converter_factory,
+        )
+        self.config = config
+        self.initialized = False
+        self.experimental_api = False
+        self.opted_out: frozenset[str] = frozenset()
+        self.client_supports_show_document = False
+        self.workspace_folders: list[Path] = []
+        self.registered: dict[str, Method] = {}
+        self._log_level = log_level
+        self._forwarder: logs.LogMessageForwarder | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ---- handshake -----------------------------------------------------------------------------
+
+    def codex_capabilities(self) -> CodexCapabilities:
+        is_windows = sys.platform.startswith("win")
+        os_name = "macos" if sys.platform == "darwin" else ("windows" if is_windows else "linux")
+        return CodexCapabilities(
+            user_agent=USER_AGENT,
+            codex_home=str(self.config.codex_home),
+            platform_family="windows" if is_windows else "unix",
+            platform_os=os_name,  # type: ignore[arg-type]
+            protocol_version=PROTOCOL_VERSION,
+        )
+
+    def accept_initialization_options(self, raw: Any) -> None:
+        """Read `initializationOptions`; bad values are logged and ignored (initialize must succeed)."""
+        self._loop = asyncio.get_running_loop()
+        if raw in (None, []):
+            raw = {}
+        try:
+            options = from_wire(InitializationOptions, raw, "initializationOptions")
+        except ParamsError as exc:
+            log.warning("ignoring initializationOptions: %s", exc)
+            options = InitializationOptions()
+        self.experimental_api = options.experimental_api
+        self.opted_out = frozenset(options.opt_out_notification_methods or ())
+        if self._forwarder is None:
+            self._forwarder = logs.attach_forwarder(self._send_log_message, self._log_level)
+
+    def _send_log_message(self, level: int, message: str) -> None:
+        if not self.initialized or self.protocol.writer is None:
+            return
+        kind = (
+            types.MessageType.Error
+            if level >= logging.ERROR
+            else types.MessageType.Warning
+            if level >= logging.WARNING
+            else types.MessageType.Info
+            if level >= logging.INFO
+            else types.MessageType.Log
+        )
+        self._on_loop(
+            lambda: self.protocol.notify(
+                types.WINDOW_LOG_MESSAGE, types.LogMessageParams(type=kind, message=message)
+            )
+        )
+
+    def _on_loop(self, fn: Callable[[], None]) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            fn()
+        else:
+            loop.call_soon_threadsafe(fn)
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Never pop up `window/showMessage` for internal errors (pygls G6): log instead."""
+        if isinstance(error, JsonRpcException):
+            return  # already answered to the client as a JSON-RPC error
+        log.error("server error (%s): %s", getattr(source, "__name__", source), type(error).__name__)
+
+    def workspace_root(self) -> Path | None:
+        return self.workspace_folders[0] if self.workspace_folders else None
+
+    # ---- requests from the client --------------------------------------------------------------
+
+    def request_handler(
+        self, method: Method
+    ) -> Callable[[Callable[[Any], Awaitable[Any]]], Callable[[Any], Awaitable[Any]]]:
+        """Register ``handler(params) -> result`` for a client→server request of the protocol module."""
+
+        def decorator(handler: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitable[Any]]:
+            async def wrapper(params: Any) -> Any:
+                return await self._dispatch(method, handler, params)
+
+            wrapper.__name__ = f"handle_{method.name.replace('/', '_')}"
+            self.feature(method.name)(wrapper)
+            self.registered[method.name] = method
+            return handler
+
+        return decorator
+
+    async def _dispatch(self, method: Method, handler: Callable[[Any], Awaitable[Any]], params: Any) -> Any:
+        if not self.initialized:
+            raise JsonRpcException("Server not initialized", code=errors.SERVER_NOT_INITIALIZED)
+        if params is None or params == []:
+            params = {}
+        try:
+            parsed = from_wire(method.params, params) if method.params is not None else params
+        except ParamsError as exc:
+            raise JsonRpcException(str(exc), code=errors.INVALID_PARAMS) from None
+        try:
+            result = await handler(parsed)
+        except JsonRpcException:
+            raise
+        except errors.CodexError as exc:
+            raise JsonRpcException(logs.redact(exc.message), code=exc.code) from None
+        except ParamsError as exc:
+            raise JsonRpcException(str(exc), code=errors.INVALID_PARAMS) from None
+        except Exception as exc:  # noqa: BLE001 - the boundary: log it, answer a short -32603
+            log.error("%s failed: %s", method.name, type(exc).__name__, exc_info=exc)
+            raise JsonRpcException(
+                f"internal error in {method.name} ({type(exc).__name__}); see the server log",
+                code=errors.INTERNAL_ERROR,
+            ) from None
+        return to_wire(result)
+
+    # ---- messages to the client ----------------------------------------------------------------
+
+    def send_notification(self, method: Method, payload: Any) -> None:
+        """Send a notification unless the client opted out of it."""
+        if method.name in self.opted_out or self.protocol.writer is None:
+            return
+        self.protocol.notify(method.name, to_wire(payload))
+
+    async def request_client(self, method: Method, payload: Any, timeout: float) -> Any:
+        """Send a server→client request and wait at most ``timeout`` seconds for the answer.
+
+        On timeout the pending entry is dropped and `$/cancelRequest` sent, so a late answer is
+        only logged by pygls, never turned into an error (pygls notes G5). Raises
+        :class:`ClientRequestFailed` for an error answer, a timeout or a closed connection.
+        """
+        if self.protocol.writer is None:
+            raise ClientRequestFailed(f"{method.name}: the editor is not connected")
+        msg_id = str(uuid.uuid4())
+        future = self.protocol.send_request_async(method.name, to_wire(payload), msg_id=msg_id)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            self._forget_request(msg_id)
+            raise ClientRequestFailed(
+                f"{method.name}: the editor did not answer within {timeout:g}s", timed_out=True
+            ) from None
+        except asyncio.CancelledError:
+            self._forget_request(msg_id)
+            raise
+        except JsonRpcException as exc:
+            raise ClientRequestFailed(
+                f"{method.name}: the editor answered with error {exc.code}: {exc.message}", code=exc.code
+            ) from None
+
+    def _forget_request(self, msg_id: str) -> None:
+        self.protocol._request_futures.pop(msg_id, None)
+        self.protocol._result_types.pop(msg_id, None)
+        if self.protocol.writer is not None:
+            self.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
