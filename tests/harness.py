@@ -157,4 +157,12 @@ async def start_session(
             if initialize and client.error is None:
                 await asyncio.wait_for(client.shutdown_session(), 10)
         finally:
-            await client.stop()
+            proc = client._server
+            if proc is not None and proc.returncode is None:
+                if proc.stdin is not None:
+                    proc.stdin.close()  # EOF ends a server that never got `exit`
+                try:
+                    await asyncio.wait_for(proc.wait(), 5)
+                except TimeoutError:
+                    proc.kill()
+            await asyncio.wait_for(client.stop(), 10)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import ConfigError, load_config
+from .errors import CodexError
 from .logs import setup_logging
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             server.start_tcp(host, port)
         else:
             server.start_io()
-    except ConfigError as exc:
+    except (ConfigError, CodexError) as exc:
         print(f"codex-lsp: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:  # e.g. a malformed --tcp address

@@ -118,6 +118,7 @@ class CodexLanguageServer(LanguageServer):
         self.client_supports_show_document = False
         self.workspace_folders: list[Path] = []
         self.registered: dict[str, Method] = {}
+        self.services: Any = None  # app.Services, set by app.build_server
         self._log_level = log_level
         self._forwarder: logs.LogMessageForwarder | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

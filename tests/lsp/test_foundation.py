@@ -76,7 +76,7 @@ async def test_raising_handler_gives_clean_internal_error_and_server_keeps_runni
 async def test_custom_request_before_initialize_is_refused(codex_home: Path) -> None:
     async with start_session(codex_home, initialize=False) as s:
         with pytest.raises(JsonRpcException) as exc:
-            await s.call("codexTest/echo", {"text": "x"})
+            await s.call_raw("codexTest/echo", params={"text": "x"})
         assert exc.value.code == -32002
         assert exc.value.message == "Server not initialized"
 

@@ -1,1 +1,22 @@
-"""Thin LSP handlers: parse (done by the server), call one domain object, map errors."""
+"""Thin LSP handlers: parse (done by the server), call one domain object, map errors.
+
+Each module exposes ``register(server, services)``; :func:`register_all` calls them in order.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..app import Services
+    from ..server import CodexLanguageServer
+
+# Handler modules, one per method group. A module listed here must exist.
+MODULES = ("models", "commands")
+
+
+def register_all(server: CodexLanguageServer, services: Services) -> None:
+    for name in MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        module.register(server, services)

@@ -116,8 +116,17 @@ def _validate_cwd(cwd: Path) -> Path:
     return canonical(cwd)
 
 
+_SECRET_NAME_PARTS = ("KEY", "SECRET", "TOKEN")
+
+
+def _looks_secret(name: str) -> bool:
+    upper = name.upper()
+    return any(part in upper for part in _SECRET_NAME_PARTS)
+
+
 def _child_env(policy: SandboxPolicy, overrides: Mapping[str, str] | None) -> dict[str, str]:
-    env = dict(os.environ)
+    # As upstream's default shell_environment_policy: never hand credentials to commands.
+    env = {k: v for k, v in os.environ.items() if not _looks_secret(k)}
     env.update(overrides or {})
     env.pop("CODEX_SANDBOX_BACKEND", None)
     if network_allowed(policy):

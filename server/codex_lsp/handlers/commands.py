@@ -1,0 +1,58 @@
+"""`command/exec`: one command through the sandbox, with the config's default policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import InvalidParams
+from ..protocol.commands import COMMAND_EXEC, CommandExecParams, CommandExecResult
+from ..protocol.wire import to_wire
+from ..sandbox.policy import policy_from_mode, policy_from_wire
+from ..sandbox.runner import run_command
+
+if TYPE_CHECKING:
+    from ..app import Services
+    from ..server import CodexLanguageServer
+
+DEFAULT_TIMEOUT_MS = 10_000
+
+
+def default_policy(services: Services):  # noqa: ANN201 - SandboxPolicy union
+    config = services.config
+    workspace = config.sandbox_workspace_write
+    return policy_from_mode(
+        config.sandbox_mode,
+        {
+            "writable_roots": list(workspace.writable_roots),
+            "network_access": workspace.network_access,
+            "exclude_tmpdir_env_var": workspace.exclude_tmpdir_env_var,
+            "exclude_slash_tmp": workspace.exclude_slash_tmp,
+        },
+    )
+
+
+def register(server: CodexLanguageServer, services: Services) -> None:
+    @server.request_handler(COMMAND_EXEC)
+    async def command_exec(params: CommandExecParams) -> CommandExecResult:
+        if not params.command or not params.command[0]:
+            raise InvalidParams("params.command: must name a program (a non-empty array)")
+        cwd = Path(params.cwd) if params.cwd else (server.workspace_root() or Path.cwd())
+        if not cwd.is_absolute():
+            raise InvalidParams("params.cwd: must be an absolute path")
+        if not cwd.is_dir():
+            raise InvalidParams(f"params.cwd: {cwd} is not a directory")
+        if params.timeout_ms is not None and params.timeout_ms <= 0:
+            raise InvalidParams("params.timeoutMs: must be a positive number of milliseconds")
+        policy = (
+            policy_from_wire(to_wire(params.sandbox_policy), field="params.sandboxPolicy")
+            if params.sandbox_policy is not None
+            else default_policy(services)
+        )
+        result = await run_command(
+            params.command,
+            cwd=cwd,
+            policy=policy,
+            timeout_s=(params.timeout_ms or DEFAULT_TIMEOUT_MS) / 1000,
+        )
+        return CommandExecResult(exit_code=result.exit_code, stdout=result.stdout, stderr=result.stderr)
