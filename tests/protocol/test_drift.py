@@ -1,0 +1,86 @@
+"""The protocol module, the generated schema, the docs and the registered handlers must agree."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pygls.exceptions import JsonRpcException
+
+from codex_lsp.app import build_server
+from codex_lsp.config import load_config
+from codex_lsp.protocol import GROUPS, METHODS, client_requests
+from codex_lsp.protocol.schema import SCHEMA_FILE, render
+from harness import ROOT, start_session
+
+DOCS = ROOT / "protocol-docs"
+HEADING = re.compile(r"^## `([^`]+)`", re.MULTILINE)
+
+
+def test_committed_schema_matches_the_protocol_module() -> None:
+    committed = (DOCS / "schema" / SCHEMA_FILE).read_text(encoding="utf-8")
+    assert committed == render(), "run `python -m codex_lsp.protocol.schema` and commit the result"
+
+
+def test_schema_check_command_reports_staleness(tmp_path: Path) -> None:
+    stale = tmp_path / SCHEMA_FILE
+    stale.write_text("{}\n")
+    proc = subprocess.run([sys.executable, "-m", "codex_lsp.protocol.schema", "--check", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "stale" in proc.stderr
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_every_method_of_a_group_is_documented_on_its_page_and_nothing_else(group: str) -> None:
+    page = DOCS / f"{group}.md"
+    assert page.exists(), f"missing {page}"
+    documented = set(HEADING.findall(page.read_text(encoding="utf-8")))
+    expected = {name for name, m in METHODS.items() if m.group == group}
+    assert documented == expected, (
+        f"{page.name}: undocumented {sorted(expected - documented)}, unknown {sorted(documented - expected)}"
+    )
+
+
+def test_every_field_has_a_docstring() -> None:
+    import attrs
+
+    from codex_lsp.protocol.wire import field_doc
+
+    missing = []
+    seen: set[type] = set()
+
+    def visit(tp: object) -> None:
+        import typing
+
+        for arg in typing.get_args(tp):
+            visit(arg)
+        if isinstance(tp, type) and attrs.has(tp) and tp not in seen:
+            seen.add(tp)
+            hints = typing.get_type_hints(tp)
+            for f in attrs.fields(tp):
+                if not field_doc(f).strip():
+                    missing.append(f"{tp.__name__}.{f.name}")
+                visit(hints[f.name])
+
+    for method in METHODS.values():
+        visit(method.params)
+        visit(method.result)
+    assert not missing, f"fields without docs: {missing}"
+
+
+def test_registered_handlers_are_exactly_the_client_requests(tmp_path: Path) -> None:
+    server = build_server(load_config(tmp_path))
+    expected = {m.name for m in client_requests()} - {"initialize"}
+    assert set(server.registered) == expected
+
+
+async def test_every_client_request_is_routed_by_the_running_server(codex_home: Path) -> None:
+    async with start_session(codex_home) as s:
+        for method in sorted(m.name for m in client_requests() if m.name != "initialize"):
+            try:
+                await s.call(method, {"__probe": True}, timeout=30)
+            except JsonRpcException as exc:
+                assert exc.code != -32601, f"{method} is not registered"
