@@ -1,4 +1,9 @@
-"""Builds the server: configuration, domain services and handler registration in one place."""
+"""Builds the server: configuration, domain services and handler registration in one place.
+
+Start-up is split so the editor's `initialize` is answered fast: this module and the protocol
+module are light; the domain services (httpx, credentials, models, sandbox detection) and the
+handler modules are loaded right after `initialize` answers, and requests wait for that.
+"""
 
 from __future__ import annotations
 
@@ -6,99 +11,41 @@ import logging
 import os
 from typing import Any
 
-import attrs
-import httpx
 from lsprotocol import types
 
-from . import __version__
-from .auth.manager import AuthManager
-from .auth.restrictions import enforce_login_restrictions
-from .backend.http import create_http_client
-from .backend.provider import ModelProvider, resolve_provider
 from .config import Config
-from .models.manager import ModelsManager
+from .protocol import client_requests
 from .server import CodexLanguageServer
 
 log = logging.getLogger(__name__)
 
 
-@attrs.define
-class RateLimitState:
-    """The latest rate-limit snapshot seen this session (sparse updates merged in)."""
+async def start_services(server: CodexLanguageServer, config: Config) -> None:
+    """Build the services, load credentials, and bind every handler."""
+    from .handlers import register_all
+    from .services import Services
 
-    snapshot: dict[str, Any] | None = None
-
-    def merge(self, update: dict[str, Any]) -> dict[str, Any]:
-        """Merge a sparse update: null fields don't clear known values."""
-        merged = dict(self.snapshot or {})
-        for key, value in update.items():
-            if value is not None or key not in merged:
-                merged[key] = value
-        self.snapshot = merged
-        return merged
-
-
-@attrs.define
-class Services:
-    """Domain objects shared by the handlers; one set per server process."""
-
-    config: Config
-    auth: AuthManager
-    provider: ModelProvider
-    http: httpx.AsyncClient
-    models: ModelsManager
-    rate_limits: RateLimitState = attrs.Factory(RateLimitState)
-    startup_warning: str | None = None
-
-    @classmethod
-    def from_config(cls, config: Config, env: dict[str, str] | None = None) -> Services:
-        environ = dict(os.environ if env is None else env)
-        auth = AuthManager(
-            config.codex_home,
-            config.cli_auth_credentials_store,
-            forced_login_method=config.forced_login_method,
-            forced_workspace_id=config.forced_chatgpt_workspace_id,
-            editor_refresh_timeout=config.lsp.editor_refresh_timeout_s,
-            editor_proactive_window=config.lsp.editor_proactive_refresh_window_s,
-            env=environ,
-        )
-        provider = resolve_provider(
-            config.model_provider_id,
-            {pid: attrs.asdict(p) for pid, p in config.model_providers.items() if pid != "openai"},
-            config.chatgpt_base_url,
-            env=environ,
-        )
-        http = create_http_client()
-        models = ModelsManager(config.codex_home, auth, provider, http, __version__, config.model)
-        return cls(config=config, auth=auth, provider=provider, http=http, models=models)
-
-    async def start(self) -> None:
-        """Load credentials and apply the login restrictions (upstream logs out violators)."""
-        await self.auth.load()
-        self.startup_warning = await enforce_login_restrictions(self.auth)
-        if self.startup_warning:
-            log.warning("%s", self.startup_warning)
-
-    async def close(self) -> None:
-        await self.http.aclose()
+    services = Services.from_config(config)
+    server.services = services
+    register_all(server, services)
+    await services.start()
 
 
 def build_server(config: Config, *, log_level: str = "INFO") -> CodexLanguageServer:
     server = CodexLanguageServer(config, log_level=log_level)
-    services = Services.from_config(config)
-    server.services = services
+    for method in client_requests():
+        if method.name != "initialize":
+            server.route(method)
 
     @server.feature(types.INITIALIZE)
-    async def on_initialize(params: types.InitializeParams) -> None:
-        await services.start()
+    def on_initialize(params: types.InitializeParams) -> None:
+        server.begin_startup(start_services(server, config))
 
     @server.feature(types.SHUTDOWN)
     async def on_shutdown(params: Any) -> None:
-        await services.close()
+        if server.services is not None:
+            await server.services.close()
 
-    from .handlers import register_all
-
-    register_all(server, services)
     if os.environ.get("CODEX_LSP_TEST_HOOKS") == "1":
         from .handlers import testing
 

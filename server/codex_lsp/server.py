@@ -117,8 +117,11 @@ class CodexLanguageServer(LanguageServer):
         self.opted_out: frozenset[str] = frozenset()
         self.client_supports_show_document = False
         self.workspace_folders: list[Path] = []
-        self.registered: dict[str, Method] = {}
-        self.services: Any = None  # app.Services, set by app.build_server
+        self.registered: dict[str, Method] = {}  # methods with a bound handler
+        self.services: Any = None  # app.Services, set during start-up
+        self._handlers: dict[str, Callable[[Any], Awaitable[Any]]] = {}
+        self._routed: set[str] = set()
+        self._startup: asyncio.Future[None] | None = None
         self._log_level = log_level
         self._forwarder: logs.LogMessageForwarder | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -193,25 +196,53 @@ class CodexLanguageServer(LanguageServer):
 
     # ---- requests from the client --------------------------------------------------------------
 
+    def route(self, method: Method) -> None:
+        """Make pygls route ``method`` to :meth:`_dispatch` (cheap; the handler may come later)."""
+        if method.name in self._routed:
+            return
+
+        async def wrapper(params: Any) -> Any:
+            return await self._dispatch(method, params)
+
+        wrapper.__name__ = f"handle_{method.name.replace('/', '_')}"
+        self.feature(method.name)(wrapper)
+        self._routed.add(method.name)
+
     def request_handler(
         self, method: Method
     ) -> Callable[[Callable[[Any], Awaitable[Any]]], Callable[[Any], Awaitable[Any]]]:
-        """Register ``handler(params) -> result`` for a client→server request of the protocol module."""
+        """Bind ``handler(params) -> result`` to a client→server request of the protocol module."""
 
         def decorator(handler: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitable[Any]]:
-            async def wrapper(params: Any) -> Any:
-                return await self._dispatch(method, handler, params)
-
-            wrapper.__name__ = f"handle_{method.name.replace('/', '_')}"
-            self.feature(method.name)(wrapper)
+            self.route(method)
+            self._handlers[method.name] = handler
             self.registered[method.name] = method
             return handler
 
         return decorator
 
-    async def _dispatch(self, method: Method, handler: Callable[[Any], Awaitable[Any]], params: Any) -> Any:
+    def begin_startup(self, startup: Awaitable[None]) -> None:
+        """Run the heavy part of start-up (imports, credentials, handlers) after `initialize`
+        answers; requests wait for it, so the editor gets its handshake answer fast."""
+        self._startup = asyncio.ensure_future(startup)
+
+    async def wait_started(self) -> None:
+        if self._startup is None:
+            return
+        try:
+            await asyncio.shield(self._startup)
+        except Exception as exc:  # noqa: BLE001 - reported to every request, logged once
+            raise JsonRpcException(
+                f"codex-lsp failed to start: {logs.redact(str(exc))}", code=errors.INTERNAL_ERROR
+            ) from None
+
+    async def _dispatch(self, method: Method, params: Any) -> Any:
         if not self.initialized:
             raise JsonRpcException("Server not initialized", code=errors.SERVER_NOT_INITIALIZED)
+        await self.wait_started()
+        handler = self._handlers.get(method.name)
+        if handler is None:
+            raise JsonRpcException(f"Method Not Found: {method.name}", code=errors.METHOD_NOT_FOUND)
         if params is None or params == []:
             params = {}
         try:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pygls.exceptions import JsonRpcException
 
-from codex_lsp.app import build_server
+from codex_lsp.app import build_server, start_services
 from codex_lsp.config import load_config
 from codex_lsp.protocol import GROUPS, METHODS, client_requests
 from codex_lsp.protocol.schema import SCHEMA_FILE, render
@@ -71,8 +71,11 @@ def test_every_field_has_a_docstring() -> None:
     assert not missing, f"fields without docs: {missing}"
 
 
-def test_registered_handlers_are_exactly_the_client_requests(tmp_path: Path) -> None:
-    server = build_server(load_config(tmp_path))
+async def test_registered_handlers_are_exactly_the_client_requests(tmp_path: Path) -> None:
+    config = load_config(tmp_path)
+    server = build_server(config)
+    await start_services(server, config)
+    await server.services.close()
     expected = {m.name for m in client_requests()} - {"initialize"}
     assert set(server.registered) == expected
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import attrs
-import jwt
 
 from codex_lsp.auth.errors import MalformedTokenError
 from codex_lsp.auth.model import ChatGptAuthTokens, IdTokenInfo, plan_type_from_claim
@@ -77,6 +76,8 @@ def _decode_claims(token: str) -> dict[str, Any]:
         )
     _json_object(_base64url(parts[0], "header"), "header")
     _json_object(_base64url(parts[1], "payload"), "payload")
+    import jwt  # deferred: pyjwt pulls in cryptography (~50 ms, several MB) at import
+
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError as exc:

@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar, cast, get_args
 
 import attrs
-import keyring
-import keyring.errors
 
 from codex_lsp.auth.errors import KeyringUnavailable, StorageError
 from codex_lsp.errors import InvalidParams
@@ -354,6 +352,14 @@ def _fsync_directory(directory: Path) -> None:
             os.close(fd)
 
 
+def _keyring() -> Any:
+    """Import keyring on first use: it is only needed in keyring/auto mode and costs start-up time."""
+    import keyring
+    import keyring.errors
+
+    return keyring
+
+
 class KeyringStore:
     """OS keyring entry `Codex Auth` / `cli|<hash>` holding the auth.json JSON; every call bounded."""
 
@@ -370,7 +376,7 @@ class KeyringStore:
 
     async def load(self) -> AuthDotJson | None:
         secret = await self._call(
-            "read", lambda: keyring.get_password(KEYRING_SERVICE, self.account)
+            "read", lambda: _keyring().get_password(KEYRING_SERVICE, self.account)
         )
         if secret is None:
             return None
@@ -379,13 +385,14 @@ class KeyringStore:
     async def save(self, record: AuthDotJson) -> None:
         secret = record.to_json()
         await self._call(
-            "write", lambda: keyring.set_password(KEYRING_SERVICE, self.account, secret)
+            "write", lambda: _keyring().set_password(KEYRING_SERVICE, self.account, secret)
         )
 
     async def delete(self) -> None:
         await self._call("delete", self._delete_if_present)
 
     def _delete_if_present(self) -> None:
+        keyring = _keyring()
         with contextlib.suppress(keyring.errors.PasswordDeleteError):
             keyring.delete_password(KEYRING_SERVICE, self.account)
 

@@ -1,0 +1,86 @@
+"""Domain services shared by the handlers: credentials, provider, HTTP client, models, rate limits."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import attrs
+import httpx
+
+from . import __version__
+from .auth.manager import AuthManager
+from .auth.restrictions import enforce_login_restrictions
+from .backend.http import create_http_client
+from .backend.provider import ModelProvider, resolve_provider
+from .config import Config
+from .models.manager import ModelsManager
+
+log = logging.getLogger(__name__)
+
+
+def provider_from_config(config: Config, env: dict[str, str] | None = None) -> ModelProvider:
+    """The active model provider; raises a CodexError naming the bad setting."""
+    return resolve_provider(
+        config.model_provider_id,
+        {pid: attrs.asdict(p) for pid, p in config.model_providers.items() if pid != "openai"},
+        config.chatgpt_base_url,
+        env=env,
+    )
+
+
+@attrs.define
+class RateLimitState:
+    """The latest rate-limit snapshot seen this session (sparse updates merged in)."""
+
+    snapshot: dict[str, Any] | None = None
+
+    def merge(self, update: dict[str, Any]) -> dict[str, Any]:
+        """Merge a sparse update: null fields don't clear known values."""
+        merged = dict(self.snapshot or {})
+        for key, value in update.items():
+            if value is not None or key not in merged:
+                merged[key] = value
+        self.snapshot = merged
+        return merged
+
+
+@attrs.define
+class Services:
+    """Domain objects shared by the handlers; one set per server process."""
+
+    config: Config
+    auth: AuthManager
+    provider: ModelProvider
+    http: httpx.AsyncClient
+    models: ModelsManager
+    rate_limits: RateLimitState = attrs.Factory(RateLimitState)
+    startup_warning: str | None = None
+
+    @classmethod
+    def from_config(cls, config: Config, env: dict[str, str] | None = None) -> Services:
+        environ = dict(os.environ if env is None else env)
+        auth = AuthManager(
+            config.codex_home,
+            config.cli_auth_credentials_store,
+            forced_login_method=config.forced_login_method,
+            forced_workspace_id=config.forced_chatgpt_workspace_id,
+            editor_refresh_timeout=config.lsp.editor_refresh_timeout_s,
+            editor_proactive_window=config.lsp.editor_proactive_refresh_window_s,
+            env=environ,
+        )
+        provider = provider_from_config(config, environ)
+        http = create_http_client()
+        models = ModelsManager(config.codex_home, auth, provider, http, __version__, config.model)
+        return cls(config=config, auth=auth, provider=provider, http=http, models=models)
+
+    async def start(self) -> None:
+        """Load credentials and apply the login restrictions (upstream logs out violators)."""
+        await self.auth.load()
+        self.startup_warning = await enforce_login_restrictions(self.auth)
+        if self.startup_warning:
+            log.warning("%s", self.startup_warning)
+
+    async def close(self) -> None:
+        await self.http.aclose()
