@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
 from .config import Config
 from .protocol import client_requests
 from .server import CodexLanguageServer
+
+if TYPE_CHECKING:
+    from .services import Services  # noqa: F401 - re-exported for handler type hints
 
 log = logging.getLogger(__name__)
 
