@@ -281,11 +281,9 @@ export interface DangerFullAccessSandboxPolicy {
 }
 
 /** No fields. */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface Empty {}
 
 /** No fields. */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface EmptyResult {}
 
 /** Params of the legacy `getAuthStatus`. */

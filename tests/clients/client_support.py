@@ -1,0 +1,93 @@
+"""Shared pieces of the real-client tests: paths, the node/tsc build, fakes and the server command."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import ROOT, server_env
+
+VSCODE_DIR = ROOT / "client-stub" / "vscode"
+NVIM_DIR = ROOT / "client-stub" / "nvim"
+CLIENT_TESTS = Path(__file__).resolve().parent
+GENERATOR = VSCODE_DIR / "scripts" / "gen-protocol.mjs"
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"`{name}` is not on PATH; the client tests need it (see .ci/setup)")
+    return path
+
+
+def require_node_modules() -> None:
+    """The extension's npm packages must be installed; fail (not skip) with the fix."""
+    missing = [p for p in ("vscode-jsonrpc", "vscode-languageclient", "typescript") if not (VSCODE_DIR / "node_modules" / p).is_dir()]
+    if missing:
+        pytest.fail(
+            f"client-stub/vscode/node_modules is missing {', '.join(missing)}: "
+            "run `npm ci` in client-stub/vscode (.ci/setup does this)"
+        )
+
+
+def run_tsc(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    require_tool("node")
+    require_node_modules()
+    tsc = VSCODE_DIR / "node_modules" / "typescript" / "bin" / "tsc"
+    return subprocess.run(
+        ["node", str(tsc), "-p", str(VSCODE_DIR), *args],
+        cwd=VSCODE_DIR, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def server_command(*overrides: str) -> list[str]:
+    """The real server, run by this venv's python, with `-c key=value` overrides."""
+    command = [sys.executable, "-m", "codex_lsp"]
+    for override in overrides:
+        command += ["-c", override]
+    return command
+
+
+def fake_config(backend_url: str) -> list[str]:
+    """Config overrides that point the server at the fake backend (ChatGPT auth)."""
+    return [
+        f'chatgpt_base_url="{backend_url}/backend-api"',
+        'sandbox_mode="workspace-write"',
+        "lsp.editor_refresh_timeout_s=5",
+    ]
+
+
+def child_env(codex_home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for the node/nvim process: no CODEX_/OPENAI_ vars leak in from outside."""
+    env = server_env(codex_home)
+    env.update(extra or {})
+    return env
+
+
+def read_json(path: Path) -> Any:
+    if not path.exists():
+        pytest.fail(f"the client wrote no result file {path}")
+    return json.loads(path.read_text())
+
+
+def run_client(argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run a client process that must exit by itself; a hang fails the test after `timeout`."""
+    try:
+        return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"{argv[0]} did not exit within {timeout}s; stderr:\n{exc.stderr}")
+
+
+def jwt_tokens(issuer: Any, *, account_id: str, email: str, plan_type: str) -> dict[str, str]:
+    """What an editor's token provider hands over: a ChatGPT access token and its workspace id."""
+    return {
+        "accessToken": issuer.make_jwt(email=email, plan_type=plan_type, account_id=account_id, exp_in=3600),
+        "chatgptAccountId": account_id,
+        "chatgptPlanType": plan_type,
+    }
