@@ -1,0 +1,116 @@
+"""The VS Code extension: it compiles with tsc, and its protocol core (compiled JS, run by node with
+vscode-jsonrpc) drives the real server through sign-in, token refresh, a turn with an approval,
+status and sign-out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from client_support import (
+    CLIENT_TESTS,
+    VSCODE_DIR,
+    child_env,
+    fake_config,
+    read_json,
+    require_tool,
+    run_client,
+    run_tsc,
+    server_command,
+)
+
+from codex_lsp.fakes.backend import FakeBackend
+from codex_lsp.fakes.issuer import FakeIssuer
+
+DRIVER = CLIENT_TESTS / "drive_vscode_core.mjs"
+
+
+def drive(
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    *,
+    steps: str,
+    command: list[str],
+    tokens: dict[str, str] | None = None,
+    extra: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    require_tool("node")
+    result_file = tmp_path / "vscode-result.json"
+    tokens_file = tmp_path / "tokens.json"
+    tokens_file.write_text(json.dumps(tokens or {}))
+    tokens_file.chmod(0o600)
+    env = child_env(codex_home, {
+        "CODEX_VSCODE_DIR": str(VSCODE_DIR),
+        "CODEX_SERVER_CMD": json.dumps(command),
+        "CODEX_SERVER_ENV": json.dumps(child_env(codex_home)),
+        "CODEX_WORKSPACE": str(workspace),
+        "CODEX_TOKENS_FILE": str(tokens_file),
+        "CODEX_STEPS": steps,
+        "CODEX_RESULT_FILE": str(result_file),
+        "CODEX_DEADLINE_MS": "60000",
+        **(extra or {}),
+    })
+    proc = run_client(["node", str(DRIVER)], env, workspace, timeout=90)
+    record = read_json(result_file)
+    assert proc.returncode == 0, f"driver failed: {record.get('fatal')}\n{proc.stderr[-3000:]}"
+    return record
+
+
+def test_whole_extension_compiles_with_tsc() -> None:
+    result = run_tsc("--noEmit")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_package_json_declares_the_commands_configuration_and_pinned_deps() -> None:
+    package = json.loads((VSCODE_DIR / "package.json").read_text())
+    commands = {c["command"]: c["title"] for c in package["contributes"]["commands"]}
+    assert commands == {"codex.signIn": "Sign in", "codex.signOut": "Sign out", "codex.status": "Status",
+                        "codex.ask": "Ask"}
+    assert {"codex.server.command", "codex.server.args", "codex.tokens.file"} <= set(
+        package["contributes"]["configuration"]["properties"])
+    lock = json.loads((VSCODE_DIR / "package-lock.json").read_text())
+    installed = {path.removeprefix("node_modules/"): info["version"] for path, info in lock["packages"].items() if path}
+    deps = {**package["dependencies"], **package["devDependencies"]}
+    for name, version in deps.items():
+        assert version[0].isdigit(), f"{name} is not pinned: {version}"
+        assert installed[name] == version, f"package-lock.json has {name} {installed[name]}, package.json {version}"
+    # vscode-languageclient's own vscode-jsonrpc is the one the core is compiled against (deduplicated).
+    assert "node_modules/vscode-languageclient/node_modules/vscode-jsonrpc" not in lock["packages"]
+    assert installed["vscode-jsonrpc"].startswith("8.")
+
+
+def test_core_handshake_models_and_refresh_answer_from_the_token_provider(
+    vscode_out: Path, tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend
+) -> None:
+    tokens = {"accessToken": issuer.make_jwt(account_id="acct-7"), "chatgptAccountId": "acct-7",
+              "chatgptPlanType": "plus"}
+    record = drive(tmp_path, codex_home, workspace, steps="init,models,refreshHook",
+                   command=server_command(*fake_config(backend.base_url)), tokens=tokens)
+    init = record["steps"]["init"]
+    assert init["ok"], init
+    assert init["result"]["serverInfo"]["name"] == "codex-lsp"
+    assert init["result"]["codex"]["codexHome"] == str(codex_home.resolve())
+    models = record["steps"]["models"]
+    assert models["ok"] and models["result"], models
+    refresh = record["steps"]["refreshHook"]
+    assert refresh["ok"], refresh
+    # The server got exactly what the sample JsonFileTokenProvider read from the file.
+    assert refresh["result"] == tokens
+    assert record["tokenCalls"] == [{"reason": "unauthorized", "previousAccountId": "acct-hook"}]
+    assert record["refreshCount"] == 1
+    assert record["serverExitCode"] == 0
+    assert record["errors"] == []
+
+
+def test_core_reports_a_broken_token_provider_to_the_server_and_the_user(
+    vscode_out: Path, tmp_path: Path, codex_home: Path, workspace: Path, backend: FakeBackend
+) -> None:
+    record = drive(tmp_path, codex_home, workspace, steps="init,refreshHook",
+                   command=server_command(*fake_config(backend.base_url)), tokens=None)
+    refresh = record["steps"]["refreshHook"]
+    assert not refresh["ok"]
+    assert "editor answered with error -32603" in refresh["error"]["message"]
+    assert "accessToken" in refresh["error"]["message"]  # says what the provider must return
+    assert len(record["errors"]) == 1 and "token provider failed" in record["errors"][0]
