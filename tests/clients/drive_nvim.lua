@@ -129,15 +129,15 @@ local steps = {
     end)
   end,
   account_after = function()
-    local answered = false
+    local answer = nil
     step("account_after", function()
-      codex.read_account(function()
-        answered = true
+      codex.read_account(function(result)
+        answer = result
       end)
     end, function()
-      return answered
+      return answer ~= nil
     end)
-    record.account_after_logout = state().account or vim.NIL
+    record.account_read_after_logout = answer or vim.NIL
   end,
 }
 

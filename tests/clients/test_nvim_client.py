@@ -11,6 +11,7 @@ from client_support import (
     NVIM_DIR,
     child_env,
     fake_config,
+    jwt_tokens,
     read_json,
     require_tool,
     run_client,
@@ -95,3 +96,26 @@ def test_checkhealth_reports_a_missing_server(tmp_path: Path, codex_home: Path, 
     health = "\n".join(record["health"])
     assert "ERROR: server command not found: /nonexistent/codex-lsp" in health
     assert "auth state: server not running" in health
+
+
+def test_plugin_logs_in_reports_status_and_health_and_logs_out(
+    tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend
+) -> None:
+    tokens = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
+    record = drive_nvim(tmp_path, codex_home, workspace, steps="start,login,status,health,logout,account_after",
+                        command=server_command(*fake_config(backend.base_url)), tokens={"login": tokens})
+    assert all(s["ok"] for s in record["steps"].values()), record["steps"]
+    assert record["token_calls"] == [{"reason": "login", "previous_account_id": None}]
+    assert record["account_after_login"] == {"type": "chatgpt", "email": "me@example.com", "planType": "pro"}
+    assert record["auth_mode_after_login"] == "chatgptAuthTokens"  # from account/updated
+    status = record["status"]
+    assert status["authMode"] == "chatgptAuthTokens"
+    assert any("me@example.com" in line for line in status["lines"])
+    health = "\n".join(record["health"])
+    assert "OK: auth state: signed in (chatgptAuthTokens) as me@example.com" in health
+    assert f"sandbox backend available: {status['sandboxBackend']}" in health
+    # After :CodexLogout the server itself says nobody is signed in.
+    assert record["account_read_after_logout"] == {"requiresOpenaiAuth": True}
+    assert record["state"]["auth_mode"] is None and record["statusline"] == "Codex: signed out"
+    assert record["state"]["errors"] == []
+    assert tokens["accessToken"] not in json.dumps(record)

@@ -13,6 +13,7 @@ from client_support import (
     VSCODE_DIR,
     child_env,
     fake_config,
+    jwt_tokens,
     read_json,
     require_tool,
     run_client,
@@ -114,3 +115,28 @@ def test_core_reports_a_broken_token_provider_to_the_server_and_the_user(
     assert "editor answered with error -32603" in refresh["error"]["message"]
     assert "accessToken" in refresh["error"]["message"]  # says what the provider must return
     assert len(record["errors"]) == 1 and "token provider failed" in record["errors"][0]
+
+
+def test_core_signs_in_with_provider_tokens_shows_limits_and_signs_out(
+    vscode_out: Path, tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend
+) -> None:
+    tokens = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
+    record = drive(tmp_path, codex_home, workspace, steps="init,signIn,status,rateLimits,signOut,accountAfter",
+                   command=server_command(*fake_config(backend.base_url)), tokens=tokens)
+    steps = record["steps"]
+    assert all(s["ok"] for s in steps.values()), steps
+    assert steps["signIn"]["result"]["account"] == {"type": "chatgpt", "email": "me@example.com", "planType": "pro"}
+    assert record["tokenCalls"] == [{"reason": "login", "previousAccountId": None}]
+    # account/updated reached the status bar before account/read answered.
+    assert record["accountViews"][0]["authMode"] == "chatgptAuthTokens"
+    status = steps["status"]["result"]
+    assert status["authMode"] == "chatgptAuthTokens"
+    assert any("me@example.com" in line for line in status["lines"])
+    # account/rateLimits/read from the fake's usage endpoint ends up in the status-bar text.
+    assert backend.requests_to("/wham/usage")
+    after_limits = [v["text"] for v in record["accountViews"] if v["rateLimits"]]
+    assert after_limits[-1] == "Codex: pro · 5h 23% · wk 61%"
+    assert steps["accountAfter"]["result"]["account"] is None
+    assert record["finalView"]["text"] == "Codex: signed out"
+    assert record["errors"] == []
+    assert tokens["accessToken"] not in json.dumps(record)
