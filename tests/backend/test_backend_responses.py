@@ -473,3 +473,11 @@ def test_retry_policy_backoff_is_bounded() -> None:
     assert parse_retry_after("1.5") == 1.5
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert parse_retry_after("soon") is None
+
+
+def test_request_json_leaves_out_unset_reasoning_and_cache_key() -> None:
+    body = user_request(reasoning_effort=None, reasoning_summary=None).to_json()
+    assert "reasoning" not in body and "prompt_cache_key" not in body
+    assert user_request(reasoning_effort="low").to_json()["reasoning"] == {
+        "effort": "low", "summary": "auto"
+    }

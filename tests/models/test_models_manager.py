@@ -474,3 +474,14 @@ async def test_model_info_exposes_backend_fields(
     assert info is not None and info.context_window == 123456
     assert info.raw["base_instructions"] == "Be brief."
     assert await manager.model_info("no-such-model") is None
+
+
+async def test_auth_is_loaded_on_first_use(
+    fake: FakeBackend, http_client: httpx.AsyncClient, api_provider: ModelProvider,
+    codex_home: Path,
+) -> None:
+    unloaded = AuthManager(codex_home, "ephemeral", env={"CODEX_API_KEY": "sk-late"})
+    fake.models = [model("chatgpt-only", 0, supported_in_api=False), model("api-ok", 1)]
+    manager = manager_for(codex_home, unloaded, api_provider, http_client)
+    assert await manager.resolve_model(None) == "api-ok"
+    assert fake.requests[0].bearer == "sk-late"

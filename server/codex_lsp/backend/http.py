@@ -85,13 +85,14 @@ def credentials_from_auth(auth: CodexAuth) -> Credentials:
     )
 
 
-def current_credentials(
+async def current_credentials(
     provider: ModelProvider, auth_manager: AuthManager | None
 ) -> Credentials | None:
-    """Credentials a request would use right now, or None when nobody is signed in."""
+    """Credentials a request would use right now (loading auth on first use), or None when
+    nobody is signed in."""
     if provider.uses_env_key:
         return provider.env_credentials()
-    auth = auth_manager.current() if auth_manager is not None else None
+    auth = await auth_manager.auth() if auth_manager is not None else None
     if auth is None:
         return None
     return credentials_from_auth(auth)
@@ -114,8 +115,9 @@ async def send_authorized(
     if provider.uses_env_key:
         request = build_request(provider.env_credentials())
         return await http_client.send(request, stream=stream)
-    signed_in = auth_manager is not None and auth_manager.current() is not None
-    if auth_manager is None or (not provider.requires_openai_auth and not signed_in):
+    if auth_manager is None or (
+        not provider.requires_openai_auth and await auth_manager.auth() is None
+    ):
         return await http_client.send(build_request(NO_CREDENTIALS), stream=stream)
 
     async def send(auth: CodexAuth) -> httpx.Response:

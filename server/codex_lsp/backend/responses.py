@@ -316,10 +316,16 @@ class ResponsesRequest:
             "store": False,
             "stream": True,
             "include": [],
-            "prompt_cache_key": self.prompt_cache_key,
         }
-        if self.reasoning_effort is not None or self.reasoning_summary is not None:
-            body["reasoning"] = {"effort": self.reasoning_effort, "summary": self.reasoning_summary}
+        if self.prompt_cache_key is not None:
+            body["prompt_cache_key"] = self.prompt_cache_key
+        reasoning = {
+            key: value
+            for key, value in (("effort", self.reasoning_effort), ("summary", self.reasoning_summary))
+            if value is not None
+        }
+        if reasoning:  # models without reasoning reject the parameter, so leave it out
+            body["reasoning"] = reasoning
         return body
 
 

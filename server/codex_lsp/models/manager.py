@@ -78,7 +78,7 @@ class ModelsManager:
             return explicit
         if self._configured_model:
             return self._configured_model
-        credentials = self._credentials()
+        credentials = await self._credentials()
         models = await self._available(credentials)
         return _default_model(models, is_chatgpt=_is_chatgpt(credentials))
 
@@ -86,7 +86,7 @@ class ModelsManager:
         self, cursor: str | None = None, limit: int | None = None, include_hidden: bool = False
     ) -> dict[str, Any]:
         """The ``model/list`` result ``{data: Model[], nextCursor}``, exactly one ``isDefault``."""
-        credentials = self._credentials()
+        credentials = await self._credentials()
         models = await self._available(credentials)
         default_slug = self._configured_model or _default_model(
             models, is_chatgpt=_is_chatgpt(credentials)
@@ -106,16 +106,16 @@ class ModelsManager:
 
     async def available_models(self) -> list[ModelInfo]:
         """Models the current auth can use, highest priority first (refreshed if stale)."""
-        return await self._available(self._credentials())
+        return await self._available(await self._credentials())
 
     async def model_info(self, slug: str) -> ModelInfo | None:
         return next((m for m in await self.available_models() if m.slug == slug), None)
 
     # --- assembling the list ------------------------------------------------------------------
 
-    def _credentials(self) -> Credentials | None:
+    async def _credentials(self) -> Credentials | None:
         try:
-            return current_credentials(self._provider, self._auth_manager)
+            return await current_credentials(self._provider, self._auth_manager)
         except CodexError as exc:  # e.g. the provider's env_key is unset
             log.warning("models: no usable credentials (%s)", exc)
             return None
