@@ -19,6 +19,7 @@ from codex_lsp.auth.manager import AuthManager
 from codex_lsp.backend.provider import ModelProvider
 from codex_lsp.errors import INVALID_PARAMS, InvalidParams
 from codex_lsp.fakes.backend import FakeBackend, bundled_models
+from codex_lsp.fakes.issuer import FakeIssuer
 from codex_lsp.models.manager import ModelsManager
 
 pytestmark = pytest.mark.timeout(30)
@@ -363,6 +364,27 @@ async def test_models_call_recovers_from_401_through_the_editor(
     assert [r.bearer for r in fake.requests] == [
         editor_auth.initial_token, editor_auth.refreshed_token
     ]
+
+
+async def test_models_call_recovers_from_401_with_a_managed_refresh(
+    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
+    codex_home: Path,
+) -> None:
+    with FakeIssuer() as issuer:
+        login = issuer.issue_tokens("acct-1")
+        auth = AuthManager(codex_home, "file", refresh_token_url=issuer.token_url, env={})
+        await auth.save_chatgpt_login(
+            login["id_token"], login["access_token"], login["refresh_token"]
+        )
+        fake.faults.unauthorized_once = True
+        fake.models = [model("remote-top", 0)]
+        manager = manager_for(codex_home, auth, chatgpt_provider, http_client)
+        assert await manager.resolve_model(None) == "remote-top"
+        assert len(issuer.refresh_requests) == 1
+    first, second = fake.requests
+    assert first.bearer == login["access_token"]
+    assert second.bearer is not None and second.bearer != login["access_token"]
+    assert second.headers["chatgpt-account-id"] == "acct-1"
 
 
 # --- model/list ----------------------------------------------------------------------------
