@@ -82,7 +82,6 @@ from ..protocol.account import (
     LoginParams,
     LoginResult,
 )
-from ..protocol.methods import Method
 
 if TYPE_CHECKING:
     from ..auth.manager import AuthManager
@@ -92,11 +91,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Standard LSP request, sent only when the client advertises `window.showDocument`.
-SHOW_DOCUMENT = Method(
-    "window/showDocument", "server->client", "request", "account", None, None,
-    "Open the sign-in page in the user's browser.",
-)
-SHOW_DOCUMENT_TIMEOUT_S = 10.0
 REPLACED = "Login was replaced by a newer login"
 
 
@@ -316,7 +310,7 @@ class AccountHandlers:
         )
         self.logins.replace(login)
         if self.server.client_supports_show_document:
-            self.notifier.spawn(self._open_in_browser(login.auth_url))
+            self._open_in_browser(login.auth_url)
         return ChatGptLoginResult(type="chatgpt", login_id=login.login_id, auth_url=login.auth_url)
 
     async def _login_device_code(self) -> LoginResult:
@@ -343,15 +337,25 @@ class AccountHandlers:
                 tokens.id_token, tokens.access_token, tokens.refresh_token, tokens.api_key
             )
 
-    async def _open_in_browser(self, url: str) -> None:
-        """Ask the editor to open the sign-in page; the login goes on whatever it answers."""
-        try:
-            await self.server.request_client(
-                SHOW_DOCUMENT, {"uri": url, "external": True}, SHOW_DOCUMENT_TIMEOUT_S
-            )
-        except Exception as exc:  # noqa: BLE001 - best effort: authUrl is in the result anyway
-            detail = exc.message if isinstance(exc, CodexError) else type(exc).__name__
-            log.info("the editor did not open the sign-in page (%s); open authUrl yourself", detail)
+    def _open_in_browser(self, url: str) -> None:
+        """Ask the editor to open the sign-in page; the login goes on whatever it answers.
+
+        Not through `request_client`: pygls must get the lsprotocol params object for a standard
+        LSP method (a dict fails to serialize). The future is never cancelled, so a late answer
+        is harmless; an editor that never answers leaves one pending entry per login.
+        """
+        params = types.ShowDocumentParams(uri=url, external=True)
+        future = self.server.protocol.send_request_async(types.WINDOW_SHOW_DOCUMENT, params)
+
+        def report(done: asyncio.Future[Any]) -> None:
+            error = None if done.cancelled() else done.exception()
+            if error is not None:
+                log.info("the editor did not open the sign-in page (%s); open authUrl yourself",
+                         getattr(error, "message", type(error).__name__))
+            elif not done.cancelled() and not getattr(done.result(), "success", True):
+                log.info("the editor could not open the sign-in page; open authUrl yourself")
+
+        future.add_done_callback(report)
 
     # -- cancel, logout ------------------------------------------------------------------------
     async def login_cancel(self, params: LoginCancelParams) -> LoginCancelResult:
