@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from ..server import CodexLanguageServer
 
 # Handler modules, one per method group. A module listed here must exist.
-MODULES = ("models", "commands", "account", "status")
+MODULES = ("models", "commands", "account", "status", "threads")
 
 
 def register_all(server: CodexLanguageServer, services: Services) -> None:

@@ -1,0 +1,294 @@
+"""`thread/start`, `turn/start`, `turn/interrupt`, and the LSP side of a running turn
+(notifications, approval requests, rate-limit updates)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import attrs
+
+from .. import __version__
+from ..backend.provider import ModelProvider, resolve_provider
+from ..backend.responses import DEFAULT_IDLE_TIMEOUT_S, ResponsesClient
+from ..errors import InvalidParams, InvalidRequest
+from ..protocol.account import ACCOUNT_RATE_LIMITS_UPDATED
+from ..protocol.methods import Method
+from ..protocol.threads import (
+    ITEM_COMMAND_EXECUTION_REQUEST_APPROVAL,
+    SERVER_REQUEST_RESOLVED,
+    THREAD_START,
+    THREAD_STARTED,
+    TURN_INTERRUPT,
+    TURN_START,
+    CommandExecutionRequestApprovalParams,
+    EmptyResult,
+    SandboxPolicyWire,
+    ServerRequestResolved,
+    Thread,
+    ThreadStarted,
+    ThreadStartParams,
+    ThreadStartResult,
+    ThreadStatus,
+    Turn,
+    TurnInterruptParams,
+    TurnStartParams,
+    TurnStartResult,
+)
+from ..protocol.wire import from_wire, to_wire
+from ..sandbox.policy import SandboxPolicy, policy_from_mode, policy_from_wire, policy_to_wire
+from ..server import ClientRequestFailed
+from ..turns.approvals import Decision, parse_decision
+from ..turns.engine import TurnRunner, schedule_turn
+from ..turns.store import ActiveTurn, ThreadState, ThreadStore
+
+if TYPE_CHECKING:
+    from ..server import CodexLanguageServer
+    from ..services import Services
+
+log = logging.getLogger(__name__)
+
+# A stalled model stream fails the turn after this long; overridable for tests and slow links.
+IDLE_TIMEOUT_ENV = "CODEX_LSP_STREAM_IDLE_TIMEOUT_S"
+APPROVAL_TIMEOUT_S = 600.0  # an unanswered approval is a decline; the command never runs
+INTERRUPT_WAIT_S = 10.0
+
+
+def _idle_timeout_s() -> float:
+    raw = os.environ.get(IDLE_TIMEOUT_ENV)
+    try:
+        value = float(raw) if raw else DEFAULT_IDLE_TIMEOUT_S
+    except ValueError:
+        log.warning("%s=%r is not a number; using %gs", IDLE_TIMEOUT_ENV, raw, DEFAULT_IDLE_TIMEOUT_S)
+        return DEFAULT_IDLE_TIMEOUT_S
+    return value if value > 0 else DEFAULT_IDLE_TIMEOUT_S
+
+
+class LspTurnSink:
+    """Sends a turn's notifications and approval requests to the editor."""
+
+    def __init__(self, server: CodexLanguageServer, services: Services) -> None:
+        self._server = server
+        self._services = services
+
+    def notify(self, method: Method, payload: Any) -> None:
+        self._server.send_notification(method, payload)
+
+    def rate_limits_updated(self, snapshot: dict[str, Any]) -> None:
+        merged = self._services.rate_limits.merge(snapshot)
+        self._server.send_notification(ACCOUNT_RATE_LIMITS_UPDATED, {"rateLimits": merged})
+
+    async def request_approval(self, params: CommandExecutionRequestApprovalParams) -> Decision:
+        """Ask, wait for the answer (or the turn's end), then send `serverRequest/resolved`."""
+        pending_before = set(self._server.protocol._request_futures)
+        request = asyncio.ensure_future(
+            self._server.request_client(ITEM_COMMAND_EXECUTION_REQUEST_APPROVAL, params, APPROVAL_TIMEOUT_S)
+        )
+        request_id: str | int = params.approval_id
+        try:
+            await asyncio.sleep(0)  # lets the request go out, so its JSON-RPC id is known
+            request_id = _new_request_id(self._server, pending_before) or request_id
+            answer = await request
+        except ClientRequestFailed as exc:
+            log.warning("approval request failed; treating it as declined: %s", exc.message)
+            return "decline"
+        finally:
+            if not request.done():
+                request.cancel()  # cancelled turn: request_client withdraws the request
+            self._server.send_notification(
+                SERVER_REQUEST_RESOLVED, ServerRequestResolved(params.thread_id, request_id)
+            )
+        return parse_decision(answer)
+
+
+def _new_request_id(server: CodexLanguageServer, before: set[Any]) -> str | None:
+    # request_client picks the JSON-RPC id itself; it is the one pending id that is new.
+    new = [key for key in server.protocol._request_futures if key not in before]
+    return str(new[0]) if len(new) == 1 else None
+
+
+class ThreadService:
+    """Creates threads and starts/interrupts their turns."""
+
+    def __init__(self, server: CodexLanguageServer, services: Services) -> None:
+        self._server = server
+        self._services = services
+        self.store = ThreadStore()
+        self.sink = LspTurnSink(server, services)
+
+    async def start_thread(self, params: ThreadStartParams) -> ThreadState:
+        services = self._services
+        cwd = self._cwd(params.cwd, "params.cwd") if params.cwd else self._default_cwd()
+        provider = self._provider(params.model_provider)
+        model = await services.models.resolve_model(params.model)  # once per thread
+        info = await services.models.model_info(model)
+        sandbox = (
+            self._policy_for_mode(params.sandbox)
+            if params.sandbox
+            else self._policy_for_mode(services.config.sandbox_mode)
+        )
+        client = ResponsesClient(
+            services.http, provider, services.auth, idle_timeout_s=_idle_timeout_s()
+        )
+        thread = ThreadState(
+            id=self.store.new_id(),
+            cwd=cwd,
+            model=model,
+            model_provider=provider.id,
+            approval_policy=params.approval_policy or services.config.approval_policy,
+            sandbox_policy=sandbox,
+            client=client,
+            base_instructions=params.base_instructions,
+            developer_instructions=params.developer_instructions,
+            effort=info.default_reasoning_level if info is not None else None,
+            context_window=info.context_window if info is not None else None,
+        )
+        return self.store.add(thread)
+
+    def start_turn(self, params: TurnStartParams, answered: asyncio.Future[Any] | None) -> TurnRunner:
+        thread = self.store.get(params.thread_id)
+        if thread.active is not None:
+            raise InvalidRequest(
+                f"thread {thread.id} already has an active turn ({thread.active.turn_id}); wait for "
+                "turn/completed or call turn/interrupt first"
+            )
+        if not params.input:
+            raise InvalidParams("params.input: must contain at least one item")
+        self._apply_overrides(thread, params)
+        runner = TurnRunner(thread, self.store.new_id(), list(params.input), self.sink)
+        thread.active = ActiveTurn(runner.turn_id, schedule_turn(runner, answered))
+        return runner
+
+    async def interrupt(self, params: TurnInterruptParams) -> None:
+        thread = self.store.get(params.thread_id)
+        active = thread.active
+        if active is None or active.turn_id != params.turn_id:
+            raise InvalidRequest(
+                f"turn {params.turn_id} is not running on thread {thread.id}; nothing to interrupt"
+            )
+        active.task.cancel()
+        # Answer once the turn has stopped: no command of it is running any more.
+        await asyncio.wait({active.task}, timeout=INTERRUPT_WAIT_S)
+
+    def _apply_overrides(self, thread: ThreadState, params: TurnStartParams) -> None:
+        # Validate everything first so a bad override changes nothing.
+        cwd = self._cwd(params.cwd, "params.cwd") if params.cwd else thread.cwd
+        sandbox = (
+            policy_from_wire(to_wire(params.sandbox_policy), field="params.sandboxPolicy")
+            if params.sandbox_policy is not None
+            else thread.sandbox_policy
+        )
+        thread.cwd = cwd
+        thread.sandbox_policy = sandbox
+        if params.model:
+            thread.model = params.model
+        if params.effort:
+            thread.effort = params.effort
+        if params.summary:
+            thread.summary = params.summary
+        if params.approval_policy:
+            thread.approval_policy = params.approval_policy
+
+    def _cwd(self, raw: str, field: str) -> Path:
+        path = Path(raw)
+        if not path.is_absolute():
+            raise InvalidParams(f"{field}: must be an absolute path")
+        if not path.is_dir():
+            raise InvalidParams(f"{field}: {raw} is not a directory")
+        return path
+
+    def _default_cwd(self) -> Path:
+        root = self._server.workspace_root()
+        return root if root is not None and root.is_dir() else Path.cwd()
+
+    def _provider(self, provider_id: str | None) -> ModelProvider:
+        services = self._services
+        if provider_id is None or provider_id == services.provider.id:
+            return services.provider
+        config = services.config
+        if provider_id not in config.model_providers:
+            known = ", ".join(sorted(config.model_providers))
+            raise InvalidParams(f"params.modelProvider: unknown provider {provider_id!r}; use one of {known}")
+        tables = {pid: attrs.asdict(p) for pid, p in config.model_providers.items() if pid != "openai"}
+        return resolve_provider(provider_id, tables, config.chatgpt_base_url)
+
+    def _policy_for_mode(self, mode: str) -> SandboxPolicy:
+        table = self._services.config.sandbox_workspace_write
+        return policy_from_mode(
+            mode,
+            {
+                "writable_roots": list(table.writable_roots),
+                "network_access": table.network_access,
+                "exclude_tmpdir_env_var": table.exclude_tmpdir_env_var,
+                "exclude_slash_tmp": table.exclude_slash_tmp,
+            },
+        )
+
+
+def thread_payload(thread: ThreadState) -> Thread:
+    return Thread(
+        id=thread.id,
+        session_id=thread.id,
+        project_id=None,
+        preview=thread.preview,
+        ephemeral=True,
+        model=thread.model,
+        model_provider=thread.model_provider,
+        created_at=thread.created_at,
+        updated_at=thread.updated_at,
+        status=ThreadStatus(type="active" if thread.active else "idle"),
+        cwd=str(thread.cwd),
+        cli_version=__version__,
+        source="appServer",
+        turns=[],
+    )
+
+
+def _sandbox_wire(policy: SandboxPolicy) -> SandboxPolicyWire:
+    return cast(SandboxPolicyWire, from_wire(cast(Any, SandboxPolicyWire), policy_to_wire(policy)))
+
+
+def register(server: CodexLanguageServer, services: Services) -> None:
+    threads = ThreadService(server, services)
+
+    @server.request_handler(THREAD_START)
+    async def thread_start(params: ThreadStartParams) -> ThreadStartResult:
+        thread = await threads.start_thread(params)
+        payload = thread_payload(thread)
+        _after_answer(lambda: server.send_notification(THREAD_STARTED, ThreadStarted(payload)))
+        return ThreadStartResult(
+            thread=payload,
+            model=thread.model,
+            model_provider=thread.model_provider,
+            cwd=str(thread.cwd),
+            approval_policy=cast(Any, thread.approval_policy),
+            approvals_reviewer="user",
+            sandbox=_sandbox_wire(thread.sandbox_policy),
+            reasoning_effort=cast(Any, thread.effort),
+        )
+
+    @server.request_handler(TURN_START)
+    async def turn_start(params: TurnStartParams) -> TurnStartResult:
+        runner = threads.start_turn(params, asyncio.current_task())
+        return TurnStartResult(turn=Turn(id=runner.turn_id, status="inProgress", items=[], error=None))
+
+    @server.request_handler(TURN_INTERRUPT)
+    async def turn_interrupt(params: TurnInterruptParams) -> EmptyResult:
+        await threads.interrupt(params)
+        return EmptyResult()
+
+
+def _after_answer(send: Any) -> None:
+    """Run ``send`` right after the current request's answer is written.
+
+    pygls writes the answer from a done-callback of the handler task, registered before the
+    handler ran; callbacks run in registration order, so ours comes after it.
+    """
+    task = asyncio.current_task()
+    if task is None:
+        send()
+        return
+    task.add_done_callback(lambda done: None if done.cancelled() or done.exception() else send())
