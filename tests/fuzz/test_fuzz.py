@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rpc import BlockingRpc
 
 from codex_lsp.fakes.issuer import FakeIssuer
 from codex_lsp.protocol import client_requests, to_wire
 from codex_lsp.protocol.examples import EXAMPLES
-from rpc import BlockingRpc
 
 EXAMPLES_PER_RUN = int(os.environ.get("FUZZ_EXAMPLES", "10000"))
 METHODS = sorted(m.name for m in client_requests() if m.name != "initialize")
