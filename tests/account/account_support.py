@@ -70,7 +70,11 @@ class EditorRefresher:
         self.reply: Any = None
         self.error: tuple[int, str] | None = None
         self.delay = 0.0
-        session.on_request(REFRESH, self._answer)
+
+        async def answer(params: Any) -> Any:  # pygls can't register a bound method
+            return await self._answer(params)
+
+        session.on_request(REFRESH, answer)
 
     async def _answer(self, params: Any) -> Any:
         self.calls.append(params)
