@@ -65,6 +65,7 @@ class ShellCallStep:
     call_id: str | None = None
     workdir: str | None = None
     timeout_ms: int | None = None
+    raw_arguments: str | None = None  # sent verbatim instead (escalation flags, malformed JSON)
 
 
 @attrs.frozen
@@ -99,8 +100,15 @@ def shell_call(
     call_id: str | None = None,
     workdir: str | None = None,
     timeout_ms: int | None = None,
+    raw_arguments: str | None = None,
 ) -> ShellCallStep:
-    return ShellCallStep(tuple(argv), call_id=call_id, workdir=workdir, timeout_ms=timeout_ms)
+    return ShellCallStep(
+        tuple(argv),
+        call_id=call_id,
+        workdir=workdir,
+        timeout_ms=timeout_ms,
+        raw_arguments=raw_arguments,
+    )
 
 
 def failure(code: str, message: str = "The model failed.") -> FailStep:
@@ -230,6 +238,9 @@ class FakeBackend:
         self.usage: dict[str, Any] = json.loads(json.dumps(DEFAULT_USAGE))
         self.script_for: Callable[[Any], Script] = default_script
         self.event_delay_s = 0.0
+        # When a list, every SSE delta written is logged as (perf_counter(), delta) so the
+        # benchmarks can measure how fast the server forwards it to the editor.
+        self.sent_deltas: list[tuple[float, str]] | None = None
         self._scripts: list[Script] = []
         self._requests: list[RecordedRequest] = []
         self._models: list[dict[str, Any]] = bundled_models()
@@ -530,6 +541,9 @@ class _Handler(BaseHTTPRequestHandler):
             if self.fake.event_delay_s:
                 time.sleep(self.fake.event_delay_s)
             self._write_chunk(_sse_bytes(event))
+            log = self.fake.sent_deltas
+            if log is not None and event.get("type") == "response.output_text.delta":
+                log.append((time.perf_counter(), str(event.get("delta", ""))))
         self._write_chunk(b"")
 
     def _write_chunk(self, data: bytes) -> None:
@@ -679,7 +693,7 @@ def _render_shell_call(
         arguments["workdir"] = step.workdir
     if step.timeout_ms is not None:
         arguments["timeout_ms"] = step.timeout_ms
-    args_json = json.dumps(arguments)
+    args_json = step.raw_arguments if step.raw_arguments is not None else json.dumps(arguments)
     item = {"type": "function_call", "id": item_id, "call_id": call_id, "name": "shell"}
     yield {
         "type": "response.output_item.added",
