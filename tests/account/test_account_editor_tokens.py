@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from account_support import (
-    REFRESH,
     EditorRefresher,
     account_session,
     files_under,
