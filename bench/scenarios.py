@@ -196,7 +196,6 @@ class EditorRig:
 @scenario("turns")
 async def turns(tmp: Path, quick: bool) -> list[dict[str, Any]]:
     """turn/start → first delta on a warm thread, and delta forwarding latency."""
-    from codex_lsp.fakes.backend import text
 
     rig = EditorRig(tmp)
     try:
