@@ -111,3 +111,20 @@ async def test_startup_restriction_logs_out_and_tells_the_editor(codex_home: Pat
         assert any("Signed out at start-up" in line and "acct-other" in line for line in lines)
         assert not (codex_home / "auth.json").exists()
         assert "account/updated" not in [m for m, _ in s.notifications]  # start-up is not news
+
+
+async def test_managed_refresh_that_changes_plan_sends_updated_once(codex_home: Path, issuer: FakeIssuer) -> None:
+    refresh_token = issuer.issue_refresh_token("acct-1", plan_type="team")  # the issuer now says team
+    record = {"auth_mode": "chatgpt", "OPENAI_API_KEY": None, "last_refresh": "2030-01-01T00:00:00Z",
+              "tokens": {"id_token": issuer.make_jwt(plan_type="plus"), "access_token": issuer.make_jwt(),
+                         "refresh_token": refresh_token, "account_id": "acct-1"}}
+    (codex_home / "auth.json").write_text(json.dumps(record))
+    async with account_session(codex_home, issuer) as s:
+        assert (await s.call("account/read", {}))["account"]["planType"] == "plus"
+        mark = s.mark()
+        assert (await s.call("account/read", {"refreshToken": True}))["account"]["planType"] == "team"
+        assert await s.wait_for("account/updated", since=mark) == {"authMode": "chatgpt", "planType": "team"}
+        await s.call("account/read", {"refreshToken": True})  # same plan again: not news
+        await s.call("codex/status", {})
+        assert [m for m, _ in s.notifications[mark:] if m == "account/updated"] == ["account/updated"]
+        assert issuer.calls["refresh"] == 2
