@@ -81,7 +81,8 @@ def run_client(argv: list[str], env: dict[str, str], cwd: Path, timeout: float) 
     try:
         return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"{argv[0]} did not exit within {timeout}s; stderr:\n{exc.stderr}")
+        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
+        pytest.fail(f"{argv[0]} did not exit within {timeout}s; stderr:\n{stderr}")
 
 
 def jwt_tokens(issuer: Any, *, account_id: str, email: str, plan_type: str) -> dict[str, str]:
@@ -91,3 +92,20 @@ def jwt_tokens(issuer: Any, *, account_id: str, email: str, plan_type: str) -> d
         "chatgptAccountId": account_id,
         "chatgptPlanType": plan_type,
     }
+
+
+def script_turn_with_401_and_command(backend: Any, login: dict[str, str], rotated: dict[str, str]) -> None:
+    """The next turn's first model call answers 401 (the editor must refresh), then the model asks
+    to run a command that the `untrusted` policy sends to the editor for approval."""
+    from codex_lsp.fakes.backend import shell_call
+
+    backend.accepted_tokens = {login["accessToken"], rotated["accessToken"]}
+    backend.faults.unauthorized_once = True
+    backend.faults.path_suffix = "/responses"
+    backend.script_next([shell_call(["touch", "made-by-agent.txt"])])
+
+
+def responses_bearers(backend: Any, login: dict[str, str], rotated: dict[str, str]) -> list[str]:
+    """Which token each `/responses` call carried: "login", "rotated" or "other"."""
+    names = {login["accessToken"]: "login", rotated["accessToken"]: "rotated"}
+    return [names.get(r.bearer or "", "other") for r in backend.requests_to("/responses")]

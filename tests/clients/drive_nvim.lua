@@ -104,6 +104,7 @@ local steps = {
     end)
     local id = state().last_turn_id
     record.turn = id and state().turns[id] or vim.NIL
+    record.statusline_after_ask = codex.statusline()
   end,
   status = function()
     step("status", function()

@@ -102,7 +102,7 @@ async function main() {
 }
 
 main()
-  .catch((error) => (record.fatal = errorInfo(error)))
+  .catch((error) => (record.fatal = { ...errorInfo(error), stack: String(error?.stack) }))
   .finally(() => {
     save();
     clearTimeout(deadline);

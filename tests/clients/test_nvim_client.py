@@ -14,7 +14,9 @@ from client_support import (
     jwt_tokens,
     read_json,
     require_tool,
+    responses_bearers,
     run_client,
+    script_turn_with_401_and_command,
     server_command,
 )
 
@@ -119,3 +121,49 @@ def test_plugin_logs_in_reports_status_and_health_and_logs_out(
     assert record["state"]["auth_mode"] is None and record["statusline"] == "Codex: signed out"
     assert record["state"]["errors"] == []
     assert tokens["accessToken"] not in json.dumps(record)
+
+
+def nvim_turn_flow(tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend,
+                   decision: str) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+    login = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
+    rotated = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
+    script_turn_with_401_and_command(backend, login, rotated)
+    record = drive_nvim(tmp_path, codex_home, workspace, steps="start,login,ask,status,logout,account_after",
+                        command=server_command(*fake_config(backend.base_url)),
+                        tokens={"login": login, "unauthorized": rotated},
+                        extra={"CODEX_APPROVAL_POLICY": "untrusted", "CODEX_PROMPT": "make a file",
+                               "CODEX_APPROVAL_DECISION": decision})
+    return record, login, rotated
+
+
+def test_plugin_turn_refreshes_tokens_after_a_401_and_runs_an_approved_command(
+    tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend
+) -> None:
+    record, login, rotated = nvim_turn_flow(tmp_path, codex_home, workspace, issuer, backend, "accept")
+    assert all(s["ok"] for s in record["steps"].values()), record["steps"]
+    # get_tokens answered the server's refresh request synchronously, with the workspace hint.
+    assert record["token_calls"] == [{"reason": "login", "previous_account_id": None},
+                                     {"reason": "unauthorized", "previous_account_id": "acct-1"}]
+    assert responses_bearers(backend, login, rotated)[:2] == ["login", "rotated"]
+    assert [(a["command"], a["cwd"], a["decision"]) for a in record["approvals"]] == [
+        ("touch made-by-agent.txt", str(workspace), "accept")]
+    assert record["approvals"][0]["thread_id"]
+    assert (workspace / "made-by-agent.txt").exists()
+    assert record["turn"]["status"] == "completed"
+    assert record["turn"]["text"].startswith("The command finished.")
+    output = "\n".join(record["output"])
+    assert "$ touch made-by-agent.txt" in output and "[exit 0]" in output and "--- turn completed ---" in output
+    assert record["statusline_after_ask"].startswith("Codex: pro")
+    assert any("Sandbox" in line or "sandbox" in line for line in record["status"]["lines"])
+    assert record["account_read_after_logout"] == {"requiresOpenaiAuth": True}
+    assert record["state"]["errors"] == []
+    assert login["accessToken"] not in json.dumps(record) and rotated["accessToken"] not in json.dumps(record)
+
+
+def test_plugin_declined_approval_leaves_the_workspace_untouched(
+    tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend
+) -> None:
+    record, _, _ = nvim_turn_flow(tmp_path, codex_home, workspace, issuer, backend, "decline")
+    assert [a["decision"] for a in record["approvals"]] == ["decline"]
+    assert not (workspace / "made-by-agent.txt").exists()
+    assert record["turn"]["status"] == "completed"  # declining tells the model; the turn goes on

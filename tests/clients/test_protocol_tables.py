@@ -95,7 +95,8 @@ def test_core_modules_do_not_import_vscode() -> None:
 
 def test_generator_output_is_deterministic(tmp_path: Path) -> None:
     first, second = tmp_path / "a", tmp_path / "b"
-    first.mkdir(), second.mkdir()
+    first.mkdir()
+    second.mkdir()
     for target in (first, second):
         assert run_generator("--ts-out", str(target / "p.ts"), "--lua-out", str(target / "p.lua")).returncode == 0
     assert (first / "p.ts").read_bytes() == (second / "p.ts").read_bytes() == TS_FILE.read_bytes()

@@ -16,8 +16,10 @@ from client_support import (
     jwt_tokens,
     read_json,
     require_tool,
+    responses_bearers,
     run_client,
     run_tsc,
+    script_turn_with_401_and_command,
     server_command,
 )
 
@@ -140,3 +142,35 @@ def test_core_signs_in_with_provider_tokens_shows_limits_and_signs_out(
     assert record["finalView"]["text"] == "Codex: signed out"
     assert record["errors"] == []
     assert tokens["accessToken"] not in json.dumps(record)
+
+
+def test_core_runs_a_turn_that_hits_a_401_and_asks_for_approval(
+    vscode_out: Path, tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend
+) -> None:
+    login = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
+    rotated = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
+    script_turn_with_401_and_command(backend, login, rotated)
+    record = drive(tmp_path, codex_home, workspace, steps="init,signIn,rotate,ask,status,signOut,accountAfter",
+                   command=server_command(*fake_config(backend.base_url)), tokens=login,
+                   extra={"CODEX_ROTATED_TOKENS": json.dumps(rotated), "CODEX_APPROVAL_POLICY": "untrusted",
+                          "CODEX_PROMPT": "make a file", "CODEX_APPROVAL_DECISION": "accept"})
+    steps = record["steps"]
+    assert all(s["ok"] for s in steps.values()), steps
+    # The 401 made the server ask the editor; the sample provider re-read the (rotated) token file.
+    assert record["tokenCalls"] == [{"reason": "login", "previousAccountId": None},
+                                    {"reason": "unauthorized", "previousAccountId": "acct-1"}]
+    assert responses_bearers(backend, login, rotated)[:2] == ["login", "rotated"]
+    # The approval modal was asked once, accepted, and the command really ran in the workspace.
+    assert record["approvals"] == [{"command": "touch made-by-agent.txt", "cwd": str(workspace), "decision": "accept"}]
+    assert (workspace / "made-by-agent.txt").exists()
+    ask = steps["ask"]["result"]
+    assert ask["status"] == "completed" and ask["error"] is None
+    assert ask["text"].startswith("The command finished.")
+    # The output channel got the whole turn, in order.
+    output = record["output"]
+    assert output.index("--- turn ") < output.index("$ touch made-by-agent.txt") < output.index("[exit 0]") \
+        < output.index("The command finished.") < output.index("--- turn completed ---")
+    assert steps["status"]["result"]["rateLimits"]["primary"]["usedPercent"] == 23
+    assert steps["accountAfter"]["result"]["account"] is None
+    assert record["errors"] == []
+    assert login["accessToken"] not in json.dumps(record) and rotated["accessToken"] not in json.dumps(record)
