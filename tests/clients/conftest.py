@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,14 +13,19 @@ from codex_lsp.fakes.issuer import FakeIssuer
 
 
 @pytest.fixture(scope="session")
-def vscode_out() -> Path:
-    """Compile the whole extension once per session (tsc writes client-stub/vscode/out)."""
-    result = run_tsc()
-    if result.returncode != 0:
-        pytest.fail(f"tsc failed to compile client-stub/vscode:\n{result.stdout}\n{result.stderr}")
-    out = VSCODE_DIR / "out"
-    assert (out / "core" / "session.js").is_file() and (out / "extension.js").is_file()
-    return out
+def vscode_out() -> Iterator[Path]:
+    """Compile the whole extension once per session into a private directory under `out/`
+    (ignored by git; node still finds `client-stub/vscode/node_modules` from there), so concurrent
+    test runs never read each other's half-written files."""
+    out = VSCODE_DIR / "out" / f"test-{uuid.uuid4().hex[:12]}"
+    result = run_tsc("--outDir", str(out))
+    try:
+        if result.returncode != 0:
+            pytest.fail(f"tsc failed to compile client-stub/vscode:\n{result.stdout}\n{result.stderr}")
+        assert (out / "core" / "session.js").is_file() and (out / "extension.js").is_file()
+        yield out
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 // real codex-lsp server over stdio with vscode-jsonrpc, the way the extension would, and writes
 // what the client side saw as JSON. Started by tests/clients/test_vscode_client.py.
 //
-// Env: CODEX_VSCODE_DIR (the extension), CODEX_SERVER_CMD (JSON argv), CODEX_SERVER_ENV (JSON),
+// Env: CODEX_VSCODE_OUT (the compiled extension), CODEX_SERVER_CMD (JSON argv), CODEX_SERVER_ENV (JSON),
 // CODEX_WORKSPACE, CODEX_TOKENS_FILE (read by the sample JsonFileTokenProvider),
 // CODEX_ROTATED_TOKENS (JSON written to the token file after sign-in: the host rotates tokens),
 // CODEX_APPROVAL_DECISION, CODEX_STEPS (comma list), CODEX_RESULT_FILE, CODEX_DEADLINE_MS.
@@ -12,12 +12,12 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 
 const env = process.env;
-const require = createRequire(join(env.CODEX_VSCODE_DIR, "package.json"));
-const { CodexSession, initializationOptions } = require("./out/core/session.js");
-const { JsonFileTokenProvider } = require("./out/core/tokens.js");
-const { statusText } = require("./out/core/state.js");
-const { initialize, startServer, stopServer } = require("./out/node/serverProcess.js");
-const protocol = require("./out/protocol.js");
+const require = createRequire(join(env.CODEX_VSCODE_OUT, "index.js"));
+const { CodexSession, initializationOptions } = require("./core/session.js");
+const { JsonFileTokenProvider } = require("./core/tokens.js");
+const { statusText } = require("./core/state.js");
+const { initialize, startServer, stopServer } = require("./node/serverProcess.js");
+const protocol = require("./protocol.js");
 
 const record = { steps: {}, tokenCalls: [], approvals: [], accountViews: [], output: "", errors: [] };
 const save = () => writeFileSync(env.CODEX_RESULT_FILE, JSON.stringify(record, null, 2));

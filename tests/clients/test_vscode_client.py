@@ -30,6 +30,7 @@ DRIVER = CLIENT_TESTS / "drive_vscode_core.mjs"
 
 
 def drive(
+    out: Path,
     tmp_path: Path,
     codex_home: Path,
     workspace: Path,
@@ -45,7 +46,7 @@ def drive(
     tokens_file.write_text(json.dumps(tokens or {}))
     tokens_file.chmod(0o600)
     env = child_env(codex_home, {
-        "CODEX_VSCODE_DIR": str(VSCODE_DIR),
+        "CODEX_VSCODE_OUT": str(out),
         "CODEX_SERVER_CMD": json.dumps(command),
         "CODEX_SERVER_ENV": json.dumps(child_env(codex_home)),
         "CODEX_WORKSPACE": str(workspace),
@@ -89,7 +90,7 @@ def test_core_handshake_models_and_refresh_answer_from_the_token_provider(
 ) -> None:
     tokens = {"accessToken": issuer.make_jwt(account_id="acct-7"), "chatgptAccountId": "acct-7",
               "chatgptPlanType": "plus"}
-    record = drive(tmp_path, codex_home, workspace, steps="init,models,refreshHook",
+    record = drive(vscode_out, tmp_path, codex_home, workspace, steps="init,models,refreshHook",
                    command=server_command(*fake_config(backend.base_url)), tokens=tokens)
     init = record["steps"]["init"]
     assert init["ok"], init
@@ -110,7 +111,7 @@ def test_core_handshake_models_and_refresh_answer_from_the_token_provider(
 def test_core_reports_a_broken_token_provider_to_the_server_and_the_user(
     vscode_out: Path, tmp_path: Path, codex_home: Path, workspace: Path, backend: FakeBackend
 ) -> None:
-    record = drive(tmp_path, codex_home, workspace, steps="init,refreshHook",
+    record = drive(vscode_out, tmp_path, codex_home, workspace, steps="init,refreshHook",
                    command=server_command(*fake_config(backend.base_url)), tokens=None)
     refresh = record["steps"]["refreshHook"]
     assert not refresh["ok"]
@@ -123,7 +124,7 @@ def test_core_signs_in_with_provider_tokens_shows_limits_and_signs_out(
     vscode_out: Path, tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend
 ) -> None:
     tokens = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
-    record = drive(tmp_path, codex_home, workspace, steps="init,signIn,status,rateLimits,signOut,accountAfter",
+    record = drive(vscode_out, tmp_path, codex_home, workspace, steps="init,signIn,status,rateLimits,signOut,accountAfter",
                    command=server_command(*fake_config(backend.base_url)), tokens=tokens)
     steps = record["steps"]
     assert all(s["ok"] for s in steps.values()), steps
@@ -150,7 +151,7 @@ def test_core_runs_a_turn_that_hits_a_401_and_asks_for_approval(
     login = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
     rotated = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
     script_turn_with_401_and_command(backend, login, rotated)
-    record = drive(tmp_path, codex_home, workspace, steps="init,signIn,rotate,ask,status,signOut,accountAfter",
+    record = drive(vscode_out, tmp_path, codex_home, workspace, steps="init,signIn,rotate,ask,status,signOut,accountAfter",
                    command=server_command(*fake_config(backend.base_url)), tokens=login,
                    extra={"CODEX_ROTATED_TOKENS": json.dumps(rotated), "CODEX_APPROVAL_POLICY": "untrusted",
                           "CODEX_PROMPT": "make a file", "CODEX_APPROVAL_DECISION": "accept"})
