@@ -22,6 +22,7 @@ class Refresher:
         self.tokens: list[str] = []
         self.fail = False
         self.delay = 0.0
+        self.backend: FakeBackend | None = None
 
         async def answer(params: Any) -> Any:
             self.calls.append(params)
@@ -31,6 +32,8 @@ class Refresher:
                 raise JsonRpcException("user is signed out in the editor", code=-32001)
             token = issuer.make_jwt(account_id="acct-1")
             self.tokens.append(token)
+            if self.backend is not None:
+                self.backend.accepted_tokens = {token}
             return {"accessToken": token, "chatgptAccountId": "acct-1", "chatgptPlanType": "pro"}
 
         session.on_request(REFRESH, answer)
@@ -88,16 +91,8 @@ async def test_twenty_concurrent_turns_hit_by_401_share_one_refresh(
         threads = [(await start_thread(s, model="gpt-test"))["thread"]["id"] for _ in range(20)]
         backend.accepted_tokens = {"not-the-old-token"}  # every request with the old token: 401
 
-        async def accept_the_new_token() -> None:
-            for _ in range(1000):
-                if refresher.tokens:
-                    backend.accepted_tokens = set(refresher.tokens)
-                    return
-                await asyncio.sleep(0.005)
-
-        follower = asyncio.create_task(accept_the_new_token())
+        refresher.backend = backend  # the backend accepts the refreshed token before the editor answers
         results = await asyncio.gather(*(run_turn(s, t, f"turn {i}", timeout=60) for i, t in enumerate(threads)))
-        await follower
         assert len(refresher.calls) == 1
         assert all(completed["turn"]["status"] == "completed" for completed, _ in results)
         bearers = [r.bearer for r in backend.requests_to("/responses")]
