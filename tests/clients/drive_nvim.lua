@@ -8,7 +8,7 @@
 
 vim.opt.rtp:prepend(os.getenv("CODEX_NVIM_DIR"))
 
-local WAIT_MS = 20000
+local WAIT_MS = 15000 -- x at most 7 steps stays under the test's 120 s limit
 local record = { steps = {}, token_calls = {}, approvals = {} }
 
 local function save()
