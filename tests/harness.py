@@ -131,9 +131,10 @@ async def start_session(
     stderr_file: Path | None = None,
     initialize: bool = True,
     before_initialize: Callable[[Session], None] | None = None,
+    wrapper: list[str] | None = None,
 ):
     """Start the real server (stdio) and yield an initialized `Session`."""
-    command = [sys.executable, "-m", "codex_lsp", *(args or [])]
+    command = [*(wrapper or []), sys.executable, "-m", "codex_lsp", *(args or [])]
     if stderr_file is not None:
         command = ["/bin/sh", "-c", f'exec "$0" "$@" 2>>"{stderr_file}"', *command]
     config = ClientServerConfig(server_command=command, client_factory=_make_client,

@@ -15,6 +15,7 @@ from .auth.restrictions import enforce_login_restrictions
 from .backend.http import create_http_client
 from .backend.provider import ModelProvider, resolve_provider
 from .config import Config
+from .errors import CodexError
 from .models.manager import ModelsManager
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class Services:
     models: ModelsManager
     rate_limits: RateLimitState = attrs.Factory(RateLimitState)
     startup_warning: str | None = None
+    credentials_problem: str | None = None
 
     @classmethod
     def from_config(cls, config: Config, env: dict[str, str] | None = None) -> Services:
@@ -76,8 +78,17 @@ class Services:
         return cls(config=config, auth=auth, provider=provider, http=http, models=models)
 
     async def start(self) -> None:
-        """Load credentials and apply the login restrictions (upstream logs out violators)."""
-        await self.auth.load()
+        """Load credentials and apply the login restrictions (upstream logs out violators).
+
+        Unreadable credentials (corrupt auth.json, a locked keyring) don't stop the server: it
+        starts signed out, says why in the log and in `codex/status`, and never overwrites them.
+        """
+        try:
+            await self.auth.load()
+        except CodexError as exc:
+            self.credentials_problem = exc.message
+            log.warning("starting signed out: %s", exc.message)
+            return
         self.startup_warning = await enforce_login_restrictions(self.auth)
         if self.startup_warning:
             log.warning("%s", self.startup_warning)

@@ -63,6 +63,8 @@ def register(server: CodexLanguageServer, services: Services) -> None:
         ]
         if services.startup_warning:
             lines.append(f"Signed out at start-up: {services.startup_warning}")
+        if services.credentials_problem:
+            lines.append(f"Credentials: {services.credentials_problem}")
         lines.extend(render_status_lines(snapshot))
         return CodexStatusResult(
             account=account_payload(auth),
