@@ -11,6 +11,7 @@ only place that touches pygls' private pending-request tables (pygls notes G5).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import platform
 import sys
@@ -61,6 +62,14 @@ def converter_factory() -> Any:
     return converter
 
 
+def _json_for_log(value: Any) -> str:
+    try:
+        text = json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 2000 else text[:2000] + "..."
+
+
 class ClientRequestFailed(errors.CodexError):
     """A server→client request failed: error answer, timeout, or disconnect."""
 
@@ -83,6 +92,8 @@ class CodexProtocol(LanguageServerProtocol):
         window = params.capabilities.window if params.capabilities else None
         server.client_supports_show_document = bool(window and window.show_document)
         server.workspace_folders = _workspace_paths(params)
+        client = params.client_info.name if params.client_info else "unknown client"
+        log.info("initialize from %s; workspace %s", client, server.workspace_folders[:1] or "none")
         result.capabilities.experimental = {"codex": to_wire(server.codex_capabilities())}
         server.initialized = True
         return result
@@ -243,6 +254,9 @@ class CodexLanguageServer(LanguageServer):
         handler = self._handlers.get(method.name)
         if handler is None:
             raise JsonRpcException(f"Method Not Found: {method.name}", code=errors.METHOD_NOT_FOUND)
+        if log.isEnabledFor(logging.DEBUG):
+            # Params can carry tokens: the log filter scrubs them (see logs.SecretRedactor).
+            log.debug("request %s params=%s", method.name, _json_for_log(params))
         if params is None or params == []:
             params = {}
         try:
@@ -283,11 +297,13 @@ class CodexLanguageServer(LanguageServer):
         if self.protocol.writer is None:
             raise ClientRequestFailed(f"{method.name}: the editor is not connected")
         msg_id = str(uuid.uuid4())
+        log.debug("asking the editor: %s %s", method.name, _json_for_log(to_wire(payload)))
         future = self.protocol.send_request_async(method.name, to_wire(payload), msg_id=msg_id)
         try:
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
             self._forget_request(msg_id)
+            log.warning("%s: the editor did not answer within %gs", method.name, timeout)
             raise ClientRequestFailed(
                 f"{method.name}: the editor did not answer within {timeout:g}s", timed_out=True
             ) from None
@@ -295,6 +311,7 @@ class CodexLanguageServer(LanguageServer):
             self._forget_request(msg_id)
             raise
         except JsonRpcException as exc:
+            log.info("%s: the editor answered error %s", method.name, exc.code)
             raise ClientRequestFailed(
                 f"{method.name}: the editor answered with error {exc.code}: {exc.message}", code=exc.code
             ) from None

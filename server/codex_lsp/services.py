@@ -90,6 +90,9 @@ class Services:
             log.warning("starting signed out: %s", exc.message)
             return
         self.startup_warning = await enforce_login_restrictions(self.auth)
+        auth = self.auth.current()
+        log.info("credentials: %s (store: %s)", type(auth).__name__ if auth else "none",
+                 self.config.cli_auth_credentials_store)
         if self.startup_warning:
             log.warning("%s", self.startup_warning)
 

@@ -43,6 +43,7 @@ from codex_lsp.auth.restrictions import (
 )
 from codex_lsp.auth.storage import AuthDotJson, TokenData, create_store
 from codex_lsp.errors import CodexError, InvalidParams, InvalidRequest
+from codex_lsp.logs import register_secret
 
 log = logging.getLogger(__name__)
 
@@ -330,6 +331,7 @@ class AuthManager:
     def _set_current(self, auth: CodexAuth | None) -> None:
         if auth == self._current:
             return
+        _register_secrets(auth)
         self._current = auth
         for listener in list(self._listeners):
             try:
@@ -638,3 +640,13 @@ def _identity(auth: CodexAuth | None) -> tuple[str, str | None] | None:
     if isinstance(auth, ApiKeyAuth):
         return ("apikey", None)
     return ("chatgpt", account_id(auth))
+
+
+def _register_secrets(auth: CodexAuth | None) -> None:
+    """Every credential we hold is scrubbed from log lines, wherever it turns up."""
+    if auth is None:
+        return
+    for name in ("api_key", "access_token", "refresh_token"):
+        register_secret(getattr(auth, name, None))
+    id_token = getattr(auth, "id_token", None)
+    register_secret(getattr(id_token, "raw_jwt", None))
