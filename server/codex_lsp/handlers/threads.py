@@ -83,7 +83,7 @@ class LspTurnSink:
 
     async def request_approval(self, params: CommandExecutionRequestApprovalParams) -> Decision:
         """Ask, wait for the answer (or the turn's end), then send `serverRequest/resolved`."""
-        pending_before = set(self._server.protocol._request_futures)
+        pending_before = set(self._server.protocol._result_types)
         request = asyncio.ensure_future(
             self._server.request_client(ITEM_COMMAND_EXECUTION_REQUEST_APPROVAL, params, APPROVAL_TIMEOUT_S)
         )
@@ -105,9 +105,14 @@ class LspTurnSink:
 
 
 def _new_request_id(server: CodexLanguageServer, before: set[Any]) -> str | None:
-    # request_client picks the JSON-RPC id itself; it is the one pending id that is new.
-    new = [key for key in server.protocol._request_futures if key not in before]
-    return str(new[0]) if len(new) == 1 else None
+    # request_client picks the JSON-RPC id itself and doesn't return it; it is the one new
+    # outgoing request id (pygls keeps a result type per outgoing request only). When two
+    # requests went out in the same loop step we can't tell them apart: fall back to approvalId.
+    new = [key for key in server.protocol._result_types if key not in before]
+    if len(new) != 1:
+        log.debug("could not tell the approval request's JSON-RPC id apart; using approvalId")
+        return None
+    return str(new[0])
 
 
 class ThreadService:
