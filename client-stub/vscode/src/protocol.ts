@@ -456,6 +456,10 @@ export interface RateLimitSnapshot {
   credits: CreditsSnapshot | null;
   /** Plan the limits apply to. */
   planType: string | null;
+  /** Newest upstream: `{limit, used, remainingPercent, resetsAt}` for an individual spend limit, or null. */
+  individualLimit: unknown;
+  /** Newest upstream: which limit was hit (`rate_limit_reached`, `workspace_owner_credits_depleted`, ...), or null. */
+  rateLimitReachedType: string | null;
 }
 
 /** One usage window. */

@@ -7,7 +7,7 @@ from typing import Literal
 import attrs
 
 from .methods import define
-from .wire import field
+from .wire import JsonValue, field
 
 WireAuthMode = Literal["apikey", "chatgpt", "chatgptAuthTokens"]
 
@@ -62,6 +62,12 @@ class RateLimitSnapshot:
     secondary: RateLimitWindow | None = field("Usually the weekly window.")
     credits: CreditsSnapshot | None = field("Credits, when the backend reports them.")
     plan_type: str | None = field("Plan the limits apply to.")
+    individual_limit: JsonValue = field(
+        "Newest upstream: `{limit, used, remainingPercent, resetsAt}` for an individual spend limit, or null."
+    )
+    rate_limit_reached_type: str | None = field(
+        "Newest upstream: which limit was hit (`rate_limit_reached`, `workspace_owner_credits_depleted`, ...), or null."
+    )
 
 
 # ---- account/read -------------------------------------------------------------------------------

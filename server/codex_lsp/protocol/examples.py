@@ -23,6 +23,8 @@ _SNAPSHOT = a.RateLimitSnapshot(
     secondary=a.RateLimitWindow(used_percent=61, window_duration_mins=10080, resets_at=1764080000),
     credits=a.CreditsSnapshot(has_credits=True, unlimited=False, balance="12.50"),
     plan_type="pro",
+    individual_limit=None,
+    rate_limit_reached_type=None,
 )
 _THREAD = t.Thread(
     id="5f0c3f0e-2b7d-4c53-9a55-0d3f3b1c2a10",
