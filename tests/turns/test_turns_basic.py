@@ -139,6 +139,9 @@ async def test_builtin_instructions_by_default(codex_home: Path, backend: FakeBa
         ("thread/start", {"approvalPolicy": "sometimes"}, "params.approvalPolicy"),
         ("thread/start", {"sandbox": "none"}, "params.sandbox"),
         ("thread/start", {"cwd": "relative/dir"}, "params.cwd"),
+        ("thread/start", {"cwd": "/no/such/dir"}, "params.cwd"),
+        ("thread/start", {"cwd": "/tmp/nul\u0000byte"}, "params.cwd"),
+        ("thread/start", {"modelProvider": "nope"}, "params.modelProvider"),
     ],
 )
 async def test_param_errors_name_the_field(

@@ -201,8 +201,12 @@ class ThreadService:
         path = Path(raw)
         if not path.is_absolute():
             raise InvalidParams(f"{field}: must be an absolute path")
-        if not path.is_dir():
-            raise InvalidParams(f"{field}: {raw} is not a directory")
+        try:
+            is_dir = path.is_dir()
+        except (OSError, ValueError):  # e.g. an embedded NUL byte
+            is_dir = False
+        if not is_dir:
+            raise InvalidParams(f"{field}: {raw!r} is not an existing directory")
         return path
 
     def _default_cwd(self) -> Path:
