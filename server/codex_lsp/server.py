@@ -84,8 +84,28 @@ class CodexProtocol(LanguageServerProtocol):
 
     _server: CodexLanguageServer
 
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        """pygls runs this on every JSON object of a message, nested ones included, and drops a
+        request it can't structure without answering it (notes G2). Leave nested look-alikes
+        alone, answer a request that fails with -32602, and never abort the whole message."""
+        if "jsonrpc" in data and not any(k in data for k in ("method", "id", "result", "error")):
+            return data
+        try:
+            return super().structure_message(data)
+        except Exception:  # noqa: BLE001 - answered below; pygls logs the rest
+            if "id" in data and isinstance(data.get("method"), str):
+                self._send_response(
+                    data["id"],
+                    error=JsonRpcException(
+                        f"params: invalid for {data['method']}", code=errors.INVALID_PARAMS
+                    ).to_response_error(),
+                )
+            return data
+
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Any:
+        if self._server.initialized:
+            raise JsonRpcException("Already initialized", code=errors.INVALID_REQUEST)
         result = yield from super().lsp_initialize(params)
         server = self._server
         server.accept_initialization_options(params.initialization_options)

@@ -41,7 +41,7 @@ class BlockingRpc:
         self.proc.stdin.flush()
 
     def request(self, method: str, params: Any = None, *, omit_params: bool = False,
-                msg_id: Any = None, timeout: float = 20.0) -> dict[str, Any]:
+                msg_id: Any = None, timeout: float = 10.0) -> dict[str, Any]:
         """Send a request and return the whole answer message ({id, result} or {id, error})."""
         if msg_id is None:
             msg_id = next(self._ids)

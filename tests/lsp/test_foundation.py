@@ -212,3 +212,17 @@ async def test_real_editor_capability_presets_initialize(codex_home: Path, prese
     caps = client_capabilities(preset)
     async with start_session(codex_home, capabilities=caps) as s:
         assert s.init_result.capabilities.experimental["codex"]["platformOs"] == "linux"
+
+
+async def test_second_initialize_is_refused_and_bad_lsp_params_are_answered(codex_home: Path) -> None:
+    async with start_session(codex_home) as s:
+        with pytest.raises(JsonRpcException) as exc:
+            await s.call_raw("initialize", params={"processId": None, "rootUri": None, "capabilities": {}})
+        assert exc.value.code == -32600 and exc.value.message == "Already initialized"
+        with pytest.raises(JsonRpcException) as exc:
+            await s.call_raw("initialize", params=None)
+        assert exc.value.code == -32602
+        with pytest.raises(JsonRpcException) as exc:
+            await s.call_raw("textDocument/hover", params={"textDocument": 3})
+        assert exc.value.code in (-32602, -32601)
+        assert await s.call("codexTest/echo", {"text": "alive"}) == {"text": "alive", "nothing": None}
