@@ -307,16 +307,19 @@ class CodexLanguageServer(LanguageServer):
             return
         self.protocol.notify(method.name, to_wire(payload))
 
-    async def request_client(self, method: Method, payload: Any, timeout: float) -> Any:
+    async def request_client(
+        self, method: Method, payload: Any, timeout: float, *, msg_id: str | None = None
+    ) -> Any:
         """Send a server→client request and wait at most ``timeout`` seconds for the answer.
 
         On timeout the pending entry is dropped and `$/cancelRequest` sent, so a late answer is
         only logged by pygls, never turned into an error (pygls notes G5). Raises
         :class:`ClientRequestFailed` for an error answer, a timeout or a closed connection.
+        Pass ``msg_id`` when the caller must name the request later (`serverRequest/resolved`).
         """
         if self.protocol.writer is None:
             raise ClientRequestFailed(f"{method.name}: the editor is not connected")
-        msg_id = str(uuid.uuid4())
+        msg_id = msg_id or str(uuid.uuid4())
         log.debug("asking the editor: %s %s", method.name, _json_for_log(to_wire(payload)))
         future = self.protocol.send_request_async(method.name, to_wire(payload), msg_id=msg_id)
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -83,14 +84,13 @@ class LspTurnSink:
 
     async def request_approval(self, params: CommandExecutionRequestApprovalParams) -> Decision:
         """Ask, wait for the answer (or the turn's end), then send `serverRequest/resolved`."""
-        pending_before = set(self._server.protocol._result_types)
+        request_id = f"approval-{uuid.uuid4()}"
         request = asyncio.ensure_future(
-            self._server.request_client(ITEM_COMMAND_EXECUTION_REQUEST_APPROVAL, params, APPROVAL_TIMEOUT_S)
+            self._server.request_client(
+                ITEM_COMMAND_EXECUTION_REQUEST_APPROVAL, params, APPROVAL_TIMEOUT_S, msg_id=request_id
+            )
         )
-        request_id: str | int = params.approval_id
         try:
-            await asyncio.sleep(0)  # lets the request go out, so its JSON-RPC id is known
-            request_id = _new_request_id(self._server, pending_before) or request_id
             answer = await request
         except ClientRequestFailed as exc:
             log.warning("approval request failed; treating it as declined: %s", exc.message)
@@ -102,17 +102,6 @@ class LspTurnSink:
                 SERVER_REQUEST_RESOLVED, ServerRequestResolved(params.thread_id, request_id)
             )
         return parse_decision(answer)
-
-
-def _new_request_id(server: CodexLanguageServer, before: set[Any]) -> str | None:
-    # request_client picks the JSON-RPC id itself and doesn't return it; it is the one new
-    # outgoing request id (pygls keeps a result type per outgoing request only). When two
-    # requests went out in the same loop step we can't tell them apart: fall back to approvalId.
-    new = [key for key in server.protocol._result_types if key not in before]
-    if len(new) != 1:
-        log.debug("could not tell the approval request's JSON-RPC id apart; using approvalId")
-        return None
-    return str(new[0])
 
 
 class ThreadService:
