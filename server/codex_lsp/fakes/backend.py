@@ -401,6 +401,9 @@ def _shutdown(conn: socket.socket) -> None:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: a burst of 20 reconnects (after 401s close
+    # connections) would see SYNs dropped and retried a second later.
+    request_queue_size = 128
 
     def __init__(
         self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], fake: FakeBackend
