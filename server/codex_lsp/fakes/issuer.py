@@ -400,7 +400,6 @@ class FakeIssuer:
 
 
 class _Server(ThreadingHTTPServer):
-    request_queue_size = 128  # the default backlog of 5 drops SYNs under bursts (1 s retries)
     # The default backlog of 5 drops connections when tests fire 50 requests at once.
     request_queue_size = 128
 
