@@ -6,7 +6,6 @@ from typing import Any
 
 import httpx
 import pytest
-from backend_fixtures import EditorAuth
 
 from codex_lsp.auth.manager import AuthManager
 from codex_lsp.backend.provider import ModelProvider, resolve_provider
@@ -21,6 +20,7 @@ from codex_lsp.backend.rate_limits import (
 )
 from codex_lsp.errors import INTERNAL_ERROR, INVALID_REQUEST, CodexError
 from codex_lsp.fakes.backend import FakeBackend
+from editor_auth import EditorAuth
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from backend_fixtures import EditorAuth
 from httpx_sse import ServerSentEvent
 
 from codex_lsp.auth.errors import NotLoggedIn
@@ -37,6 +36,7 @@ from codex_lsp.backend.responses import (
     parse_sse_event,
 )
 from codex_lsp.fakes.backend import FakeBackend, failure, reasoning, shell_call, text
+from editor_auth import EditorAuth
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from models_fixtures import EditorAuth
 
 from codex_lsp.auth.manager import AuthManager
 from codex_lsp.backend.provider import ModelProvider
@@ -21,6 +20,7 @@ from codex_lsp.errors import INVALID_PARAMS, InvalidParams
 from codex_lsp.fakes.backend import FakeBackend, bundled_models
 from codex_lsp.fakes.issuer import FakeIssuer
 from codex_lsp.models.manager import ModelsManager
+from editor_auth import EditorAuth
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +21,6 @@ from harness import start_session
 HERE = Path(__file__).resolve().parent
 REFRESH = "account/chatgptAuthTokens/refresh"
 CLOSED_PORT_URL = "http://127.0.0.1:9"  # discard port: nothing listens, connections are refused
-
-
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with FakeIssuer() as fake:
-        yield fake
-
-
-@pytest.fixture
-def backend() -> Iterator[FakeBackend]:
-    with FakeBackend() as fake:
-        yield fake
 
 
 def issuer_env(issuer: FakeIssuer, **extra: str) -> dict[str, str]:

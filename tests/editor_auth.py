@@ -1,5 +1,5 @@
-"""Helpers for the models tests (same as tests/backend/backend_fixtures.py; test folders are
-not packages, so each keeps its own copy): editor-owned tokens and an editor stand-in."""
+"""Helpers shared by the backend and models tests: editor-owned ChatGPT tokens and a stand-in for the
+editor's side of account/chatgptAuthTokens/refresh."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Fixtures for backend tests: the loopback fake backend, the shared httpx client and real
-AuthManagers (API key from env, or editor-owned ChatGPT tokens with an editor refresher)."""
+"""Fixtures for the backend and models tests: the loopback fake backend, the shared httpx client
+and real AuthManagers (API key from env, or editor-owned ChatGPT tokens with an editor refresher)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from backend_fixtures import Editor, EditorAuth, editor_tokens, make_access_token
 
 from codex_lsp.auth.manager import AuthManager
 from codex_lsp.backend.http import create_http_client
 from codex_lsp.backend.provider import ModelProvider, resolve_provider
 from codex_lsp.fakes.backend import FakeBackend
+from editor_auth import Editor, EditorAuth, editor_tokens, make_access_token
 
 
 @pytest.fixture
