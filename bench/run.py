@@ -49,8 +49,8 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write_results(figures: list[dict[str, Any]], info: dict[str, Any]) -> None:
-    results = HERE / "results"
+def write_results(figures: list[dict[str, Any]], info: dict[str, Any], out: Path = HERE) -> None:
+    results = out / "results"
     results.mkdir(exist_ok=True)
     (results / "latest.json").write_text(json.dumps({"machine": info, "figures": figures}, indent=2) + "\n")
     lines = [
@@ -78,7 +78,7 @@ def write_results(figures: list[dict[str, Any]], info: dict[str, Any]) -> None:
     notes = [fig for fig in figures if fig.get("note")]
     if notes:
         lines += ["", "Notes:", ""] + [f"- {fig['name']}: {fig['note']}" for fig in notes]
-    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    (out / "RESULTS.md").write_text("\n".join(lines) + "\n")
 
 
 async def run(selected: list[str], quick: bool) -> list[dict[str, Any]]:
@@ -101,9 +101,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (smoke run)")
     parser.add_argument("--only", nargs="*", default=[], choices=sorted(SCENARIOS), help="run only these")
+    parser.add_argument("--out", type=Path, default=HERE, help="where RESULTS.md and results/ go (default bench/)")
     args = parser.parse_args()
     figures = asyncio.run(run(args.only, args.quick))
-    write_results(figures, machine())
+    write_results(figures, machine(), args.out)
     return 1 if any("error" in f for f in figures) else 0
 
 
