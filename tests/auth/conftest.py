@@ -25,17 +25,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.timeout(60))
 
 
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with FakeIssuer() as running:
-        yield running
-
-
-@pytest.fixture
-def codex_home(tmp_path: Path) -> Path:
-    home = tmp_path / "codex-home"
-    home.mkdir()
-    return home
 
 
 @pytest.fixture

@@ -8,9 +8,6 @@ from pathlib import Path
 import pytest
 from client_support import VSCODE_DIR, run_tsc
 
-from codex_lsp.fakes.backend import FakeBackend
-from codex_lsp.fakes.issuer import FakeIssuer
-
 
 @pytest.fixture(scope="session")
 def vscode_out() -> Iterator[Path]:
@@ -28,21 +25,4 @@ def vscode_out() -> Iterator[Path]:
         shutil.rmtree(out, ignore_errors=True)
 
 
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with FakeIssuer() as fake:
-        yield fake
 
-
-@pytest.fixture
-def backend() -> Iterator[FakeBackend]:
-    with FakeBackend() as fake:
-        yield fake
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    ws = tmp_path / "workspace"
-    ws.mkdir()
-    (ws / "hello.txt").write_text("hello from the workspace\n")
-    return ws
