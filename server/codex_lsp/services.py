@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attrs
@@ -59,6 +60,8 @@ class Services:
     rate_limits: RateLimitState = attrs.Factory(RateLimitState)
     startup_warning: str | None = None
     credentials_problem: str | None = None
+    # Run at shutdown before the HTTP client closes (e.g. interrupt running turns).
+    on_close: list[Callable[[], Awaitable[None]]] = attrs.Factory(list)
 
     @classmethod
     def from_config(cls, config: Config, env: dict[str, str] | None = None) -> Services:
@@ -97,4 +100,9 @@ class Services:
             log.warning("%s", self.startup_warning)
 
     async def close(self) -> None:
+        for closer in self.on_close:
+            try:
+                await closer()
+            except Exception:  # noqa: BLE001 - shutdown goes on
+                log.exception("a shutdown step failed")
         await self.http.aclose()

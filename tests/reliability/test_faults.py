@@ -290,3 +290,34 @@ async def test_editor_disconnect_mid_turn_exits_cleanly_and_kills_the_command(
         assert not _processes_with(marker), "the command outlived the server"
         s.client.capabilities = None  # nothing left to shut down
 
+
+
+async def test_shutdown_mid_turn_interrupts_the_turn_and_kills_the_command(
+    codex_home: Path, backend: FakeBackend, tmp_path: Path
+) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    marker = "298.4242"
+    backend.script_next([shell_call(["sleep", marker])])
+    backend.script_next([text("done")])
+    args = ["-c", 'model_provider="fake"', "-c", f'model_providers.fake.base_url="{backend.base_url}/v1"',
+            "-c", "model_providers.fake.requires_openai_auth=true", "-c", 'approval_policy="never"']
+    async with start_session(codex_home, args=args, env={"CODEX_API_KEY": "sk-shutdown-test"},
+                             workspace=workspace) as s:
+        thread = await s.call("thread/start", {})
+        since = s.mark()
+        await s.call("turn/start", {"threadId": thread["thread"]["id"], "input": [{"type": "text", "text": "sleep"}]})
+        await s.wait_for("item/started", since=since, where=lambda p: p["item"]["type"] == "commandExecution")
+        for _ in range(50):
+            if _processes_with(marker):
+                break
+            await asyncio.sleep(0.1)
+        assert _processes_with(marker), "the command never started"
+        await asyncio.wait_for(s.client.shutdown_async(None), 15)
+        completed = await s.wait_for("turn/completed", since=since, timeout=5)
+        assert completed["turn"]["status"] == "interrupted"
+        assert not _processes_with(marker), "the command outlived shutdown"
+        s.client.exit(None)
+        proc = s.client._server
+        assert proc is not None and await asyncio.wait_for(proc.wait(), 10) == 0
+        s.client.capabilities = None  # already shut down

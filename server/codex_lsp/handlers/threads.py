@@ -167,6 +167,14 @@ class ThreadService:
         # Answer once the turn has stopped: no command of it is running any more.
         await asyncio.wait({active.task}, timeout=INTERRUPT_WAIT_S)
 
+    async def interrupt_all(self) -> None:
+        """At shutdown: stop every running turn (and its commands) before the server exits."""
+        tasks = self.store.active_tasks()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=INTERRUPT_WAIT_S)
+
     def _apply_overrides(self, thread: ThreadState, params: TurnStartParams) -> None:
         # Validate everything first so a bad override changes nothing.
         cwd = self._cwd(params.cwd, "params.cwd") if params.cwd else thread.cwd
@@ -251,6 +259,7 @@ def _sandbox_wire(policy: SandboxPolicy) -> SandboxPolicyWire:
 
 def register(server: CodexLanguageServer, services: Services) -> None:
     threads = ThreadService(server, services)
+    services.on_close.append(threads.interrupt_all)
 
     @server.request_handler(THREAD_START)
     async def thread_start(params: ThreadStartParams) -> ThreadStartResult:
