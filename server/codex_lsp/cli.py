@@ -44,12 +44,6 @@ def _loopback_address(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def vars_of(provider: object) -> dict[str, object]:
-    import attrs
-
-    return attrs.asdict(provider)  # type: ignore[arg-type]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(sys.argv[1:] if argv is None else argv)
     setup_logging(args.log_level)
@@ -60,14 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_demo(config)
         from .app import build_server
-        from .backend.provider import resolve_provider
+        from .backend.provider import provider_from_config
 
         # Validate the provider tables now so a bad base_url stops start-up with its message.
-        resolve_provider(
-            config.model_provider_id,
-            {pid: vars_of(p) for pid, p in config.model_providers.items() if pid != "openai"},
-            config.chatgpt_base_url,
-        )
+        provider_from_config(config)
         server = build_server(config, log_level=args.log_level)
         if args.tcp:
             host, port = _loopback_address(args.tcp)

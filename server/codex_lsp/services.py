@@ -14,22 +14,13 @@ from . import __version__
 from .auth.manager import AuthManager
 from .auth.restrictions import enforce_login_restrictions
 from .backend.http import create_http_client
-from .backend.provider import ModelProvider, resolve_provider
+from .backend.provider import ModelProvider, provider_from_config
 from .config import Config
 from .errors import CodexError
 from .models.manager import ModelsManager
 
 log = logging.getLogger(__name__)
 
-
-def provider_from_config(config: Config, env: dict[str, str] | None = None) -> ModelProvider:
-    """The active model provider; raises a CodexError naming the bad setting."""
-    return resolve_provider(
-        config.model_provider_id,
-        {pid: attrs.asdict(p) for pid, p in config.model_providers.items() if pid != "openai"},
-        config.chatgpt_base_url,
-        env=env,
-    )
 
 
 @attrs.define
@@ -75,7 +66,7 @@ class Services:
             editor_proactive_window=config.lsp.editor_proactive_refresh_window_s,
             env=environ,
         )
-        provider = provider_from_config(config, environ)
+        provider = provider_from_config(config, env=environ)
         http = create_http_client()
         models = ModelsManager(config.codex_home, auth, provider, http, __version__, config.model)
         return cls(config=config, auth=auth, provider=provider, http=http, models=models)

@@ -11,12 +11,15 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import attrs
 
 from codex_lsp.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from codex_lsp.config import Config
 
 DEFAULT_PROVIDER_ID = "openai"
 DEFAULT_CHATGPT_BASE_URL = "https://chatgpt.com/backend-api"
@@ -137,6 +140,20 @@ def resolve_provider(
             f"[model_providers.{provider_id}] table to config.toml or use 'openai'"
         )
     return _custom_provider(provider_id, table, chatgpt_url, environ)
+
+
+def provider_from_config(
+    config: Config, provider_id: str | None = None, *, env: Mapping[str, str] | None = None
+) -> ModelProvider:
+    """Provider ``provider_id`` (default: the config's ``model_provider``) from the config's tables."""
+    tables = {
+        pid: attrs.asdict(table)
+        for pid, table in config.model_providers.items()
+        if pid != DEFAULT_PROVIDER_ID
+    }
+    return resolve_provider(
+        provider_id or config.model_provider_id, tables, config.chatgpt_base_url, env=env
+    )
 
 
 def _custom_provider(

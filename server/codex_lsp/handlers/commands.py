@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from ..errors import InvalidParams
 from ..protocol.commands import COMMAND_EXEC, CommandExecParams, CommandExecResult
 from ..protocol.wire import to_wire
-from ..sandbox.policy import policy_from_mode, policy_from_wire
+from ..sandbox.policy import policy_from_config, policy_from_wire
 from ..sandbox.runner import run_command
 
 if TYPE_CHECKING:
@@ -17,19 +17,6 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT_MS = 10_000
 
-
-def default_policy(services: Services):  # noqa: ANN201 - SandboxPolicy union
-    config = services.config
-    workspace = config.sandbox_workspace_write
-    return policy_from_mode(
-        config.sandbox_mode,
-        {
-            "writable_roots": list(workspace.writable_roots),
-            "network_access": workspace.network_access,
-            "exclude_tmpdir_env_var": workspace.exclude_tmpdir_env_var,
-            "exclude_slash_tmp": workspace.exclude_slash_tmp,
-        },
-    )
 
 
 def register(server: CodexLanguageServer, services: Services) -> None:
@@ -47,7 +34,7 @@ def register(server: CodexLanguageServer, services: Services) -> None:
         policy = (
             policy_from_wire(to_wire(params.sandbox_policy), field="params.sandboxPolicy")
             if params.sandbox_policy is not None
-            else default_policy(services)
+            else policy_from_config(services.config)
         )
         result = await run_command(
             params.command,

@@ -10,10 +10,8 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import attrs
-
 from .. import __version__
-from ..backend.provider import ModelProvider, resolve_provider
+from ..backend.provider import ModelProvider, provider_from_config
 from ..backend.responses import DEFAULT_IDLE_TIMEOUT_S, ResponsesClient
 from ..errors import InvalidParams, InvalidRequest
 from ..protocol.account import ACCOUNT_RATE_LIMITS_UPDATED
@@ -40,7 +38,7 @@ from ..protocol.threads import (
     TurnStartResult,
 )
 from ..protocol.wire import from_wire, to_wire
-from ..sandbox.policy import SandboxPolicy, policy_from_mode, policy_from_wire, policy_to_wire
+from ..sandbox.policy import SandboxPolicy, policy_from_config, policy_from_wire, policy_to_wire
 from ..server import ClientRequestFailed
 from ..turns.approvals import Decision, parse_decision
 from ..turns.engine import TurnRunner, schedule_turn
@@ -119,11 +117,7 @@ class ThreadService:
         provider = self._provider(params.model_provider)
         model = await services.models.resolve_model(params.model)  # once per thread
         info = await services.models.model_info(model)
-        sandbox = (
-            self._policy_for_mode(params.sandbox)
-            if params.sandbox
-            else self._policy_for_mode(services.config.sandbox_mode)
-        )
+        sandbox = policy_from_config(services.config, params.sandbox)
         client = ResponsesClient(
             services.http, provider, services.auth, idle_timeout_s=_idle_timeout_s()
         )
@@ -218,20 +212,8 @@ class ThreadService:
         if provider_id not in config.model_providers:
             known = ", ".join(sorted(config.model_providers))
             raise InvalidParams(f"params.modelProvider: unknown provider {provider_id!r}; use one of {known}")
-        tables = {pid: attrs.asdict(p) for pid, p in config.model_providers.items() if pid != "openai"}
-        return resolve_provider(provider_id, tables, config.chatgpt_base_url)
+        return provider_from_config(config, provider_id)
 
-    def _policy_for_mode(self, mode: str) -> SandboxPolicy:
-        table = self._services.config.sandbox_workspace_write
-        return policy_from_mode(
-            mode,
-            {
-                "writable_roots": list(table.writable_roots),
-                "network_access": table.network_access,
-                "exclude_tmpdir_env_var": table.exclude_tmpdir_env_var,
-                "exclude_slash_tmp": table.exclude_slash_tmp,
-            },
-        )
 
 
 def thread_payload(thread: ThreadState) -> Thread:

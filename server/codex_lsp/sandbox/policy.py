@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from codex_lsp.errors import InvalidParams
+
+if TYPE_CHECKING:
+    from codex_lsp.config import Config
 
 READ_ONLY_MODE = "read-only"
 WORKSPACE_WRITE_MODE = "workspace-write"
@@ -148,6 +151,12 @@ def policy_from_mode(mode: str, workspace_write: Mapping[str, Any] | None = None
         exclude_tmpdir_env_var=_config_bool(table, "exclude_tmpdir_env_var"),
         exclude_slash_tmp=_config_bool(table, "exclude_slash_tmp"),
     )
+
+
+def policy_from_config(config: Config, mode: str | None = None) -> SandboxPolicy:
+    """Policy for ``mode`` (default: the config's ``sandbox_mode``) with its
+    ``[sandbox_workspace_write]`` table."""
+    return policy_from_mode(mode or config.sandbox_mode, attrs.asdict(config.sandbox_workspace_write))
 
 
 def mode_name(policy: SandboxPolicy) -> str:
