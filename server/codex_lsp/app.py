@@ -7,20 +7,14 @@ handler modules are loaded right after `initialize` answers, and requests wait f
 
 from __future__ import annotations
 
-import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import types
 
 from .config import Config
 from .protocol import client_requests
 from .server import CodexLanguageServer
-
-if TYPE_CHECKING:
-    from .services import Services  # noqa: F401 - re-exported for handler type hints
-
-log = logging.getLogger(__name__)
 
 
 async def start_services(server: CodexLanguageServer, config: Config) -> None:

@@ -12,7 +12,6 @@ import logging
 import re
 import sys
 import threading
-import weakref
 from collections.abc import Callable
 
 _PATTERNS = [
@@ -79,9 +78,6 @@ class LogMessageForwarder(logging.Handler):
             self._busy.on = False
 
 
-_forwarders: weakref.WeakSet[LogMessageForwarder] = weakref.WeakSet()
-
-
 def setup_logging(level: str = "INFO") -> None:
     """stderr handler for everything; pygls at WARNING (its INFO lines carry message bodies)."""
     root = logging.getLogger()
@@ -109,5 +105,4 @@ def attach_forwarder(send: Callable[[int, str], None], level: str = "INFO") -> L
     forwarder.addFilter(SecretRedactor())
     forwarder.setFormatter(logging.Formatter("%(name)s: %(message)s"))
     logging.getLogger("codex_lsp").addHandler(forwarder)
-    _forwarders.add(forwarder)
     return forwarder

@@ -12,8 +12,8 @@ from ..sandbox.policy import policy_from_config, policy_from_wire
 from ..sandbox.runner import run_command
 
 if TYPE_CHECKING:
-    from ..app import Services
     from ..server import CodexLanguageServer
+    from ..services import Services
 
 DEFAULT_TIMEOUT_MS = 10_000
 

@@ -8,8 +8,8 @@ from ..errors import InvalidParams
 from ..protocol.models import MODEL_LIST, ModelListParams
 
 if TYPE_CHECKING:
-    from ..app import Services
     from ..server import CodexLanguageServer
+    from ..services import Services
 
 
 def register(server: CodexLanguageServer, services: Services) -> None:
