@@ -25,13 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import orjson
 
 from ..errors import InvalidParams, InvalidRequest
 from .rollout import (
     ARCHIVED_DIR,
     SESSION_INDEX_FILE,
     SESSIONS_DIR,
-    iter_rollout_files,
+    filename_parts,
     parse_filename,
     parse_timestamp,
     timestamp_now,
@@ -110,8 +111,8 @@ class ThreadSummary:
 def parse_line(raw: bytes | str) -> RolloutLine | None:
     """One line, or None if it is not a rollout line (corrupt, truncated, wrong shape)."""
     try:
-        record = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError:
         return None
     if not isinstance(record, dict):
         return None
@@ -406,12 +407,12 @@ class ListPage:
     next_cursor: str | None
 
 
-def encode_cursor(sort_key: str, key: int, thread_id: str) -> str:
+def encode_cursor(sort_key: str, key: int | str, thread_id: str) -> str:
     raw = json.dumps([sort_key, key, thread_id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, sort_key: str) -> tuple[int, str]:
+def decode_cursor(cursor: str, sort_key: str) -> tuple[Any, str]:
     bad = InvalidParams(
         "params.cursor: not a cursor returned by thread/list with this sortKey; start again without a cursor"
     )
@@ -420,25 +421,45 @@ def decode_cursor(cursor: str, sort_key: str) -> tuple[int, str]:
         key_name, key, thread_id = json.loads(raw)
     except (ValueError, TypeError, binascii.Error):
         raise bad from None
-    if key_name != sort_key or not isinstance(key, int) or not isinstance(thread_id, str):
+    key_type = int if sort_key == "updated_at" else str
+    if key_name != sort_key or type(key) is not key_type or not isinstance(thread_id, str):
         raise bad
     return key, thread_id
 
 
-@attrs.define
-class _Candidate:
-    key: int
+@attrs.frozen
+class _File:
+    stamp: str  # local-time stamp from the name; sorts chronologically
     thread_id: str
-    entry: os.DirEntry[str]
+    path: str
+
+
+@attrs.frozen
+class _Dir:
+    mtime_ns: int
+    subdirs: tuple[str, ...]
+    files: tuple[_File, ...]
+
+
+_Files = list[_File]  # (the class below has a method named `list`)
+
+# A directory changed this recently may still get files within the same mtime tick: rescan it.
+_FRESH_NS = 2_000_000_000
 
 
 class ThreadCatalog:
-    """Finds, lists and moves the rollouts under one ``$CODEX_HOME``; caches file summaries."""
+    """Finds, lists and moves the rollouts under one ``$CODEX_HOME``.
+
+    Directory listings are cached by the directory's mtime and file summaries by (mtime, size), so
+    a warm `thread/list` stats a few directories and the files of its page, nothing more.
+    """
 
     def __init__(self, codex_home: Path) -> None:
         self.codex_home = codex_home
         self._summaries: dict[str, tuple[int, int, ThreadSummary | None]] = {}
         self._names: tuple[tuple[int, int], dict[str, str]] | None = None
+        self._dirs: dict[str, _Dir] = {}
+        self._sorted: dict[str, tuple[tuple[tuple[str, int], ...], _Files]] = {}
 
     @property
     def sessions_dir(self) -> Path:
@@ -457,7 +478,7 @@ class ThreadCatalog:
         return await asyncio.to_thread(self.find_sync, thread_id)
 
     async def summary(self, path: Path, archived: bool) -> ThreadSummary | None:
-        return await asyncio.to_thread(self._summary, path, archived, None)
+        return await asyncio.to_thread(self._summary, path, archived)
 
     async def load(self, path: Path) -> Rollout:
         return await asyncio.to_thread(load_rollout, path)
@@ -477,45 +498,98 @@ class ThreadCatalog:
         day = time.strftime("%Y/%m/%d", time.localtime(created))
         return await asyncio.to_thread(self._move, path, self.sessions_dir / day / path.name)
 
+    # ---- directory scans -----------------------------------------------------------------------
+
+    def _scan(self, directory: str, now_ns: int) -> _Dir | None:
+        try:
+            mtime_ns = os.stat(directory).st_mtime_ns
+        except OSError:
+            self._dirs.pop(directory, None)
+            return None
+        cached = self._dirs.get(directory)
+        if cached is not None and cached.mtime_ns == mtime_ns and now_ns - mtime_ns > _FRESH_NS:
+            return cached
+        subdirs: list[str] = []
+        files: list[_File] = []
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    parts = filename_parts(entry.name)
+                    if parts is not None:
+                        files.append(_File(parts[0], parts[1], entry.path))
+                    elif entry.is_dir(follow_symlinks=False):
+                        subdirs.append(entry.path)
+        except OSError:
+            return None
+        scanned = _Dir(mtime_ns, tuple(subdirs), tuple(files))
+        self._dirs[directory] = scanned
+        return scanned
+
+    def _files(self, root: Path, *, recursive: bool) -> _Files:
+        """Every rollout under ``root``, newest name first (cached while no directory changed)."""
+        now_ns = time.time_ns()
+        signature: list[tuple[str, int]] = []
+        files: _Files = []
+        stack = [str(root)]
+        while stack:
+            directory = stack.pop()
+            scanned = self._scan(directory, now_ns)
+            if scanned is None:
+                continue
+            signature.append((directory, scanned.mtime_ns))
+            files.extend(scanned.files)
+            if recursive:
+                stack.extend(scanned.subdirs)
+        key = tuple(signature)
+        cached = self._sorted.get(str(root))
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        files.sort(key=lambda f: (f.stamp, f.thread_id), reverse=True)
+        self._sorted[str(root)] = (key, files)
+        return files
+
     # ---- blocking implementations --------------------------------------------------------------
 
     def find_sync(self, thread_id: str) -> tuple[Path, bool] | None:
         """(path, archived) of a thread's rollout, or None."""
-        suffix = f"-{thread_id.lower()}.jsonl"
+        wanted = thread_id.lower()
         for archived, root in ((False, self.sessions_dir), (True, self.archived_dir)):
-            for entry in iter_rollout_files(root, recursive=not archived):
-                if entry.name.lower().endswith(suffix):
-                    return Path(entry.path), archived
+            for f in self._files(root, recursive=not archived):
+                if f.thread_id == wanted:
+                    return Path(f.path), archived
         return None
 
     def list_sync(self, query: ListQuery) -> ListPage:
         root = self.archived_dir if query.archived else self.sessions_dir
-        candidates: list[_Candidate] = []
-        for entry in iter_rollout_files(root, recursive=not query.archived):
-            named = parse_filename(entry.name)
-            if named is None:
-                continue
-            if query.sort_key == "updated_at":
+        files = self._files(root, recursive=not query.archived)
+        keyed: list[tuple[Any, _File]]
+        if query.sort_key == "updated_at":
+            keyed = []
+            for f in files:
                 try:
-                    key = entry.stat().st_mtime_ns // 1_000_000
+                    keyed.append((os.stat(f.path).st_mtime_ns // 1_000_000, f))
                 except OSError:
                     continue
-            else:
-                key = int(named[0])
-            candidates.append(_Candidate(key, named[1], entry))
-        candidates.sort(key=lambda c: (c.key, c.thread_id), reverse=query.descending)
+            keyed.sort(key=lambda kf: (kf[0], kf[1].thread_id), reverse=True)
+        else:
+            keyed = [(f.stamp, f) for f in files]  # already newest first
+        if not query.descending:
+            keyed.reverse()
+        start = 0
         if query.cursor is not None:
             after = decode_cursor(query.cursor, query.sort_key)
-            if query.descending:
-                candidates = [c for c in candidates if (c.key, c.thread_id) < after]
-            else:
-                candidates = [c for c in candidates if (c.key, c.thread_id) > after]
+            start = len(keyed)
+            for i, (key, f) in enumerate(keyed):
+                here = (key, f.thread_id)
+                if (here < after) if query.descending else (here > after):
+                    start = i
+                    break
         names = self._read_names()
         page: list[ThreadSummary] = []
-        last: _Candidate | None = None
+        last: tuple[Any, str] | None = None
         more = False
-        for candidate in candidates:
-            summary = self._summary(Path(candidate.entry.path), query.archived, candidate.entry)
+        for key, f in keyed[start:]:
+            summary = self._summary(Path(f.path), query.archived)
             if summary is None:
                 continue
             summary.name = names.get(summary.id)
@@ -525,17 +599,13 @@ class ThreadCatalog:
                 more = True
                 break
             page.append(summary)
-            last = candidate
-        next_cursor = (
-            encode_cursor(query.sort_key, last.key, last.thread_id) if more and last else None
-        )
+            last = (key, f.thread_id)
+        next_cursor = encode_cursor(query.sort_key, last[0], last[1]) if more and last else None
         return ListPage(page, next_cursor)
 
-    def _summary(
-        self, path: Path, archived: bool, entry: os.DirEntry[str] | None
-    ) -> ThreadSummary | None:
+    def _summary(self, path: Path, archived: bool) -> ThreadSummary | None:
         try:
-            st = entry.stat() if entry is not None else path.stat()
+            st = path.stat()
         except OSError:
             return None
         key = str(path)

@@ -17,14 +17,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 SESSIONS_DIR = "sessions"
 ARCHIVED_DIR = "archived_sessions"
 SESSION_INDEX_FILE = "session_index.jsonl"  # upstream's thread names: append-only, newest wins
 
-_FILENAME = re.compile(
-    r"^rollout-(\d{4})-(\d{2})-(\d{2})T(\d{2})-(\d{2})-(\d{2})-"
-    r"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\.jsonl$"
-)
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -67,23 +65,47 @@ def rollout_path(codex_home: Path, thread_id: str, created: float) -> Path:
     return codex_home / SESSIONS_DIR / day / rollout_filename(thread_id, created)
 
 
+def filename_parts(name: str) -> tuple[str, str] | None:
+    """(local-time stamp ``YYYY-MM-DDThh-mm-ss``, lower-case thread id) of a rollout file name.
+
+    Cheap on purpose (listing calls it for every file): stamps sort chronologically as strings.
+    """
+    if len(name) != 70 or not name.startswith("rollout-") or not name.endswith(".jsonl"):
+        return None
+    stamp, thread_id = name[8:27], name[28:64]
+    if name[27] != "-" or stamp[10] != "T" or not _UUID.match(thread_id):
+        return None
+    return stamp, thread_id.lower()
+
+
+def stamp_seconds(stamp: str) -> float | None:
+    """Unix seconds of a file-name stamp (local time)."""
+    try:
+        y, mo, d = int(stamp[0:4]), int(stamp[5:7]), int(stamp[8:10])
+        h, mi, s = int(stamp[11:13]), int(stamp[14:16]), int(stamp[17:19])
+        return time.mktime((y, mo, d, h, mi, s, 0, 0, -1))
+    except (ValueError, OverflowError):
+        return None
+
+
 def parse_filename(name: str) -> tuple[float, str] | None:
     """(created unix seconds from the local-time stamp, thread id) of a rollout file name."""
-    match = _FILENAME.match(name)
-    if match is None:
+    parts = filename_parts(name)
+    if parts is None:
         return None
-    y, mo, d, h, mi, s = (int(g) for g in match.groups()[:6])
-    try:
-        created = time.mktime((y, mo, d, h, mi, s, 0, 0, -1))
-    except (OverflowError, ValueError):
-        return None
-    return created, match.group(7).lower()
+    created = stamp_seconds(parts[0])
+    return (created, parts[1]) if created is not None else None
 
 
 def encode_line(line_type: str, payload: dict[str, Any], timestamp: str | None = None) -> bytes:
-    """One rollout line, newline-terminated; compact JSON so a line is one write."""
+    """One rollout line, newline-terminated, compact UTF-8 JSON (one write per line)."""
     record = {"timestamp": timestamp or timestamp_now(), "type": line_type, "payload": payload}
-    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    try:
+        return orjson.dumps(record) + b"\n"
+    except TypeError:  # e.g. an int beyond 64 bits: the standard library copes
+        return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode(
+            "utf-8"
+        )
 
 
 def iter_rollout_files(root: Path, *, recursive: bool) -> list[os.DirEntry[str]]:
