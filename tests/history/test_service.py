@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,37 @@ async def test_unknown_ids_and_archive_rules(codex_home: Path) -> None:
     assert (await history.summary(thread_id)).name == "named"
     await history.set_name(thread_id, "")
     assert await history.name_of(thread_id) is None
+
+
+async def test_git_info_of_a_repository_and_of_a_plain_directory(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    from codex_lsp.history.git import collect_git_info
+
+    if shutil.which("git") is None:
+        pytest.fail("git is not installed; install it (apt-get install git) to run this test")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert await collect_git_info(plain) is None
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@e",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@e",
+        "HOME": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }
+    for args in (
+        ["init", "-q", "-b", "trunk"],
+        ["commit", "-q", "--allow-empty", "-m", "x"],
+        ["remote", "add", "origin", "https://example.com/repo.git"],
+    ):
+        await asyncio.to_thread(
+            subprocess.run, ["git", "-C", str(repo), *args], check=True, env=env, timeout=30
+        )
+    info = await collect_git_info(repo)
+    assert info is not None and len(info["commit_hash"]) == 40
+    assert info["branch"] == "trunk" and info["repository_url"] == "https://example.com/repo.git"

@@ -235,3 +235,47 @@ def test_resume_state_of_an_upstream_rollout_keeps_reasoning_and_calls(tmp_path:
     ]
     assert state.history[3]["encrypted_content"].startswith("gAAAA")
     assert state.turn_context is not None and state.turn_context["model"] == "gpt-5.1-codex"
+
+
+def test_resume_defaults_come_from_the_last_turn_context_but_never_widen_the_sandbox() -> None:
+    from codex_lsp.history.policy import turn_context_line
+
+    wire = {"type": "workspaceWrite", "writableRoots": ["/x"], "networkAccess": False}
+    ours = turn_context_line(
+        turn_id="t1",
+        cwd="/w",
+        model="m",
+        effort="high",
+        summary=None,
+        approval_policy="on-request",
+        sandbox_policy_wire=wire,
+    )
+    assert ours["sandbox_policy"] == {
+        "type": "workspace-write",
+        "writable_roots": ["/x"],
+        "network_access": False,
+        "exclude_tmpdir_env_var": False,
+        "exclude_slash_tmp": False,
+    }
+    state = resume_state([_line("turn_context", ours)])
+    assert (state.model, state.effort, state.cwd, state.approval_policy) == (
+        "m",
+        "high",
+        "/w",
+        "on-request",
+    )
+    assert state.sandbox_mode("danger-full-access") == "workspace-write"
+    assert state.sandbox_mode("read-only") == "read-only"
+    wide = resume_state(
+        [
+            _line(
+                "turn_context",
+                {"sandbox_policy": {"type": "danger-full-access"}, "approval_policy": "bogus"},
+            )
+        ]
+    )
+    assert (
+        wide.sandbox_mode("workspace-write") == "workspace-write" and wide.approval_policy is None
+    )
+    legacy = resume_state([_line("turn_context", {"sandbox_policy": {"mode": "read-only"}})])
+    assert legacy.sandbox_mode("workspace-write") == "read-only" and legacy.model is None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import time
 from typing import Any
 
 from .. import logs
@@ -102,6 +103,49 @@ def scrub_line(text: str) -> str:
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(REDACTED, text)
     return _SECRET_FIELDS.sub(lambda m: m.group(1) + f'"{REDACTED}"', text)
+
+
+# ---- turn_context -------------------------------------------------------------------------------
+
+
+def sandbox_policy_line(wire: dict[str, Any]) -> dict[str, Any]:
+    """Our camelCase sandbox policy in upstream's rollout shape (``{"type": "workspace-write", ...}``)."""
+    kind = wire.get("type")
+    if kind == "workspaceWrite":
+        return {
+            "type": "workspace-write",
+            "writable_roots": list(wire.get("writableRoots") or []),
+            "network_access": bool(wire.get("networkAccess")),
+            "exclude_tmpdir_env_var": bool(wire.get("excludeTmpdirEnvVar")),
+            "exclude_slash_tmp": bool(wire.get("excludeSlashTmp")),
+        }
+    if kind == "readOnly":
+        return {"type": "read-only"}
+    return {"type": "danger-full-access"}
+
+
+def turn_context_line(
+    *,
+    turn_id: str,
+    cwd: str,
+    model: str,
+    effort: str | None,
+    summary: str | None,
+    approval_policy: str,
+    sandbox_policy_wire: dict[str, Any],
+) -> dict[str, Any]:
+    """The ``turn_context`` payload written at the start of every turn."""
+    return {
+        "turn_id": turn_id,
+        "cwd": cwd,
+        "approval_policy": approval_policy,
+        "sandbox_policy": sandbox_policy_line(sandbox_policy_wire),
+        "model": model,
+        "effort": effort,
+        "summary": summary or "auto",
+        "current_date": time.strftime("%Y-%m-%d"),
+        "timezone": time.strftime("%Z") or "UTC",
+    }
 
 
 # ---- turn notifications → event_msg ------------------------------------------------------------

@@ -42,6 +42,7 @@ def session_meta(
     base_instructions: str | None,
     session_id: str | None = None,
     forked_from_id: str | None = None,
+    git: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "id": thread_id,
@@ -56,6 +57,8 @@ def session_meta(
     }
     if base_instructions:
         meta["base_instructions"] = {"text": base_instructions}
+    if git:
+        meta["git"] = git
     return meta
 
 

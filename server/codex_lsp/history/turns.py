@@ -275,6 +275,10 @@ def turns_from_rollout(lines: Sequence[RolloutLine]) -> list[dict[str, Any]]:
 # ---- model context -----------------------------------------------------------------------------
 
 
+_APPROVAL_POLICIES = ("untrusted", "on-failure", "on-request", "never")
+_SANDBOX_ORDER = ("read-only", "workspace-write", "danger-full-access")
+
+
 @attrs.define
 class ResumeState:
     """What a resumed thread continues from."""
@@ -283,6 +287,45 @@ class ResumeState:
     turn_context: dict[str, Any] | None
     preview: str
     token_usage: dict[str, Any] | None
+
+    def _text(self, key: str) -> str | None:
+        value = (self.turn_context or {}).get(key)
+        return value if isinstance(value, str) and value else None
+
+    @property
+    def model(self) -> str | None:
+        return self._text("model")
+
+    @property
+    def effort(self) -> str | None:
+        return self._text("effort")
+
+    @property
+    def summary(self) -> str | None:
+        return self._text("summary")
+
+    @property
+    def cwd(self) -> str | None:
+        return self._text("cwd")
+
+    @property
+    def approval_policy(self) -> str | None:
+        value = self._text("approval_policy")
+        return value if value in _APPROVAL_POLICIES else None
+
+    def sandbox_mode(self, ceiling: str) -> str | None:
+        """The recorded sandbox mode, never wider than ``ceiling`` (the configured mode): a file
+        on disk must not widen what commands may do."""
+        policy = (self.turn_context or {}).get("sandbox_policy")
+        if isinstance(policy, str):
+            mode: Any = policy
+        elif isinstance(policy, dict):
+            mode = policy.get("type") or policy.get("mode")
+        else:
+            return None
+        if mode not in _SANDBOX_ORDER or ceiling not in _SANDBOX_ORDER:
+            return None
+        return mode if _SANDBOX_ORDER.index(mode) <= _SANDBOX_ORDER.index(ceiling) else ceiling
 
 
 def _legacy_compaction(history: list[dict[str, Any]], summary: str) -> list[dict[str, Any]]:
