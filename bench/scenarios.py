@@ -27,8 +27,9 @@ def scenario(name: str) -> Callable[[Scenario], Scenario]:
 
 async def _time_command(argv: list[str]) -> float:
     start = time.perf_counter()
-    proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.DEVNULL,
-                                                stderr=asyncio.subprocess.DEVNULL)
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
     await proc.wait()
     return (time.perf_counter() - start) * 1000
 
@@ -37,7 +38,9 @@ async def _time_command(argv: list[str]) -> float:
 async def startup(tmp: Path, quick: bool) -> list[dict[str, Any]]:
     """spawn → initialize response, against `python -c "import pygls.lsp.server"`; idle RSS."""
     runs = 5 if quick else 15
-    baseline = [await _time_command([sys.executable, "-c", "import pygls.lsp.server"]) for _ in range(runs)]
+    baseline = [
+        await _time_command([sys.executable, "-c", "import pygls.lsp.server"]) for _ in range(runs)
+    ]
     spawn: list[float] = []
     rss: list[float] = []
     for i in range(runs):
@@ -58,9 +61,20 @@ async def startup(tmp: Path, quick: bool) -> list[dict[str, Any]]:
     return [
         figure("import pygls.lsp.server (baseline)", "ms", baseline, target="baseline", meets=None),
         figure("spawn -> initialize", "ms", spawn, target="baseline + 100 ms", meets=None),
-        figure("our overhead on spawn -> initialize", "ms", overhead, target="<= 100 ms",
-               meets=statistics.median(overhead) <= 100),
-        figure("idle RSS after start-up", "MB", rss, target="<= 60 MB", meets=statistics.median(rss) <= 60),
+        figure(
+            "our overhead on spawn -> initialize",
+            "ms",
+            overhead,
+            target="<= 100 ms",
+            meets=statistics.median(overhead) <= 100,
+        ),
+        figure(
+            "idle RSS after start-up",
+            "MB",
+            rss,
+            target="<= 60 MB",
+            meets=statistics.median(rss) <= 60,
+        ),
     ]
 
 
@@ -82,8 +96,13 @@ async def roundtrip(tmp: Path, quick: bool) -> list[dict[str, Any]]:
     finally:
         await client.close()
     return [
-        figure("custom request round trip (account/read)", "ms", times, target="median <= 0.5 ms",
-               meets=statistics.median(times) <= 0.5),
+        figure(
+            "custom request round trip (account/read)",
+            "ms",
+            times,
+            target="median <= 0.5 ms",
+            meets=statistics.median(times) <= 0.5,
+        ),
         figure("peak RSS after round trips", "MB", [peak], target="report", meets=None),
     ]
 
@@ -100,10 +119,19 @@ async def sandbox_spawn(tmp: Path, quick: bool) -> list[dict[str, Any]]:
     detection = detect()
     if detection.bwrap_path:
         samples = await asyncio.to_thread(sandbox_bench._time_bwrap, n, detection.bwrap_path)
-        figures.append(figure("bwrap sandboxed spawn of true", "ms", samples, target="median <= 10 ms",
-                              meets=statistics.median(samples) <= 10))
+        figures.append(
+            figure(
+                "bwrap sandboxed spawn of true",
+                "ms",
+                samples,
+                target="median <= 10 ms",
+                meets=statistics.median(samples) <= 10,
+            )
+        )
     else:
-        figures.append({"name": "bwrap sandboxed spawn of true", "error": "bubblewrap not installed"})
+        figures.append(
+            {"name": "bwrap sandboxed spawn of true", "error": "bubblewrap not installed"}
+        )
     return figures
 
 
@@ -133,22 +161,41 @@ class EditorRig:
 
     async def start(self) -> LspClient:
         home = self.tmp / "home"
-        home.mkdir()
-        client = await LspClient.spawn(home, ["-c", f'chatgpt_base_url="{self.backend.base_url}/backend-api"',
-                                              "-c", 'sandbox_mode="workspace-write"',
-                                              "-c", 'approval_policy="never"'])
+        home.mkdir(exist_ok=True)  # may hold rollouts already (history scenario)
+        client = await LspClient.spawn(
+            home,
+            [
+                "-c",
+                f'chatgpt_base_url="{self.backend.base_url}/backend-api"',
+                "-c",
+                'sandbox_mode="workspace-write"',
+                "-c",
+                'approval_policy="never"',
+            ],
+        )
         self.client = client
 
         async def refresh(params: Any) -> dict[str, Any]:
             self.refresh_calls += 1
             if self.refresh_delay_s:
                 await asyncio.sleep(self.refresh_delay_s)
-            return {"accessToken": self.new_token(), "chatgptAccountId": "acct-bench", "chatgptPlanType": "pro"}
+            return {
+                "accessToken": self.new_token(),
+                "chatgptAccountId": "acct-bench",
+                "chatgptPlanType": "pro",
+            }
 
         client.handlers["account/chatgptAuthTokens/refresh"] = refresh
         await client.initialize(self.workspace)
-        await client.request("account/login/start", {"type": "chatgptAuthTokens", "accessToken": self.new_token(),
-                                                      "chatgptAccountId": "acct-bench", "chatgptPlanType": "pro"})
+        await client.request(
+            "account/login/start",
+            {
+                "type": "chatgptAuthTokens",
+                "accessToken": self.new_token(),
+                "chatgptAccountId": "acct-bench",
+                "chatgptPlanType": "pro",
+            },
+        )
         return client
 
     async def thread(self) -> str:
@@ -175,12 +222,15 @@ class EditorRig:
         client.listeners.append(listen)
         try:
             start = time.perf_counter()
-            result = await client.request("turn/start", {"threadId": thread_id,
-                                                         "input": [{"type": "text", "text": text}]})
+            result = await client.request(
+                "turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": text}]}
+            )
             turn_id["id"] = result["turn"]["id"]
             finished, params = await asyncio.wait_for(done, 60)
             if params["turn"]["status"] != "completed":
-                raise RuntimeError(f"turn ended {params['turn']['status']}: {params['turn'].get('error')}")
+                raise RuntimeError(
+                    f"turn ended {params['turn']['status']}: {params['turn'].get('error')}"
+                )
             first_at = first.result() if first.done() else finished
             return (first_at - start) * 1000, (finished - start) * 1000
         finally:
@@ -209,8 +259,13 @@ async def turns(tmp: Path, quick: bool) -> list[dict[str, Any]]:
     finally:
         await rig.close()
     return [
-        figure("turn/start -> first agentMessage delta (warm thread)", "ms", firsts, target="median <= 15 ms",
-               meets=statistics.median(firsts) <= 15),
+        figure(
+            "turn/start -> first agentMessage delta (warm thread)",
+            "ms",
+            firsts,
+            target="median <= 15 ms",
+            meets=statistics.median(firsts) <= 15,
+        ),
     ]
 
 
@@ -223,17 +278,29 @@ async def forwarding(tmp: Path, quick: bool) -> list[dict[str, Any]]:
     from stats import percentile
 
     backend = await asyncio.create_subprocess_exec(
-        sys.executable, str(Path(__file__).with_name("backend_proc.py")), "150" if quick else "600",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        sys.executable,
+        str(Path(__file__).with_name("backend_proc.py")),
+        "150" if quick else "600",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
     assert backend.stdout is not None and backend.stdin is not None
     base_url = (await backend.stdout.readline()).decode().strip()
     home, ws = tmp / "home", tmp / "ws"
     home.mkdir()
     ws.mkdir()
-    client = await LspClient.spawn(home, ["-c", 'model_provider="fake"',
-                                          "-c", f'model_providers.fake.base_url="{base_url}/v1"',
-                                          "-c", "model_providers.fake.requires_openai_auth=true"],
-                                   env={"CODEX_API_KEY": "sk-bench-not-a-real-key"})
+    client = await LspClient.spawn(
+        home,
+        [
+            "-c",
+            'model_provider="fake"',
+            "-c",
+            f'model_providers.fake.base_url="{base_url}/v1"',
+            "-c",
+            "model_providers.fake.requires_openai_auth=true",
+        ],
+        env={"CODEX_API_KEY": "sk-bench-not-a-real-key"},
+    )
     received: list[tuple[float, str]] = []
     try:
         await client.initialize(ws)
@@ -247,8 +314,13 @@ async def forwarding(tmp: Path, quick: bool) -> list[dict[str, Any]]:
                 done.set()
 
         client.listeners.append(listen)
-        await client.request("turn/start", {"threadId": thread["thread"]["id"],
-                                            "input": [{"type": "text", "text": "stream please"}]})
+        await client.request(
+            "turn/start",
+            {
+                "threadId": thread["thread"]["id"],
+                "input": [{"type": "text", "text": "stream please"}],
+            },
+        )
         await asyncio.wait_for(done.wait(), 60)
         backend.stdin.write(b"dump\n")
         await backend.stdin.drain()
@@ -262,9 +334,14 @@ async def forwarding(tmp: Path, quick: bool) -> list[dict[str, Any]]:
     if not sent or len(latencies) < len(sent) * 0.95:
         raise RuntimeError(f"matched only {len(latencies)} of {len(sent)} deltas")
     return [
-        figure("delta forwarding (SSE event written -> editor parsed it)", "ms", latencies,
-               target="p99 <= 1 ms", meets=percentile(latencies, 99) <= 1.0,
-               note="deltas 5 ms apart; includes two loopback socket hops (backend->server, server->editor), SSE parsing and JSON-RPC framing"),
+        figure(
+            "delta forwarding (SSE event written -> editor parsed it)",
+            "ms",
+            latencies,
+            target="p99 <= 1 ms",
+            meets=percentile(latencies, 99) <= 1.0,
+            note="deltas 5 ms apart; includes two loopback socket hops (backend->server, server->editor), SSE parsing and JSON-RPC framing",
+        ),
     ]
 
 
@@ -291,7 +368,13 @@ async def refresh(tmp: Path, quick: bool) -> list[dict[str, Any]]:
     extra = [r - statistics.median(plain) for r in recovered]
     return [
         figure("usage read (no 401)", "ms", plain, target="baseline", meets=None),
-        figure("usage read with 401 -> editor refresh -> retry", "ms", recovered, target="report", meets=None),
+        figure(
+            "usage read with 401 -> editor refresh -> retry",
+            "ms",
+            recovered,
+            target="report",
+            meets=None,
+        ),
         figure("added by the 401 recovery", "ms", extra, target="report", meets=None),
     ]
 
@@ -321,9 +404,126 @@ async def concurrency(tmp: Path, quick: bool) -> list[dict[str, Any]]:
     finally:
         await rig.close()
     return [
-        figure("20 concurrent turns, all 401 at once: wall time", "ms", durations, target="all complete", meets=True),
-        figure("editor refresh requests per 20-turn 401 burst", "count", refreshes, target="exactly 1",
-               meets=all(r == 1 for r in refreshes)),
-        figure("RSS after 200 reads + 20 threads x turns", "MB", [rss / 1024], target="report", meets=None,
-               peak_mb=round(peak / 1024, 1)),
+        figure(
+            "20 concurrent turns, all 401 at once: wall time",
+            "ms",
+            durations,
+            target="all complete",
+            meets=True,
+        ),
+        figure(
+            "editor refresh requests per 20-turn 401 burst",
+            "count",
+            refreshes,
+            target="exactly 1",
+            meets=all(r == 1 for r in refreshes),
+        ),
+        figure(
+            "RSS after 200 reads + 20 threads x turns",
+            "MB",
+            [rss / 1024],
+            target="report",
+            meets=None,
+            peak_mb=round(peak / 1024, 1),
+        ),
+    ]
+
+
+# ---- stored threads (issue 13) ---------------------------------------------------------------
+
+
+def _write_rollouts(home: Path, count: int) -> None:
+    from codex_lsp.fakes.rollouts import write_upstream_rollout
+
+    base = time.time() - count * 60
+    for n in range(count):
+        write_upstream_rollout(
+            home,
+            created=base + n * 60,
+            exchanges=[(f"question {n}", f"answer {n}")],
+            cwd=f"/home/dev/p{n % 7}",
+        )
+
+
+def _write_long_rollout(home: Path, exchanges: int) -> str:
+    from codex_lsp.fakes.rollouts import write_upstream_rollout
+
+    path = write_upstream_rollout(home, exchanges=[(f"q{n}", f"a{n}") for n in range(exchanges)])
+    return path.name[-len("00000000-0000-0000-0000-000000000000.jsonl") : -len(".jsonl")]
+
+
+@scenario("history")
+async def history(tmp: Path, quick: bool) -> list[dict[str, Any]]:
+    """thread/list first page over 5,000 rollouts (cold: first call of a fresh server; warm:
+    repeated), thread/resume of a 2,000-item thread; baseline: an account/read round trip."""
+    count = 1000 if quick else 5000
+    rig = EditorRig(tmp)
+    home = tmp / "home"
+    home.mkdir()
+    await asyncio.to_thread(_write_rollouts, home, count)
+    # 400 exchanges x 5 response items (user, reasoning, call, output, answer) = 2,000 items
+    long_ids = [
+        await asyncio.to_thread(_write_long_rollout, home, 400) for _ in range(3 if quick else 8)
+    ]
+    cold: list[float] = []
+    warm: list[float] = []
+    resume: list[float] = []
+    baseline: list[float] = []
+    try:
+        for _ in range(3 if quick else 7):  # cold: a fresh server each time
+            client = await LspClient.spawn(home)
+            try:
+                await client.initialize()
+                await client.request("account/read", {})  # deferred start-up finished
+                start = time.perf_counter()
+                page = await client.request("thread/list", {"limit": 25})
+                cold.append((time.perf_counter() - start) * 1000)
+                if len(page["data"]) != 25:
+                    raise RuntimeError(f"thread/list returned {len(page['data'])} threads")
+            finally:
+                await client.close()
+        client = await rig.start()
+        for _ in range(5):
+            await client.request("thread/list", {"limit": 25})
+        for _ in range(20 if quick else 60):
+            start = time.perf_counter()
+            await client.request("thread/list", {"limit": 25})
+            warm.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            await client.request("account/read", {})
+            baseline.append((time.perf_counter() - start) * 1000)
+        for thread_id in long_ids:
+            start = time.perf_counter()
+            result = await client.request(
+                "thread/resume", {"threadId": thread_id, "excludeTurns": True}
+            )
+            resume.append((time.perf_counter() - start) * 1000)
+            if result["thread"]["id"] != thread_id:
+                raise RuntimeError("thread/resume returned another thread")
+    finally:
+        await rig.close()
+    return [
+        figure("account/read round trip (baseline)", "ms", baseline, target="baseline", meets=None),
+        figure(
+            f"thread/list first page over {count} rollouts (warm)",
+            "ms",
+            warm,
+            target="median <= 50 ms",
+            meets=statistics.median(warm) <= 50,
+        ),
+        figure(
+            f"thread/list first page over {count} rollouts (cold: fresh server)",
+            "ms",
+            cold,
+            target="median <= 300 ms",
+            meets=statistics.median(cold) <= 300,
+            note="first request of a new server process; the OS page cache is not dropped",
+        ),
+        figure(
+            "thread/resume of a 2,000-item thread",
+            "ms",
+            resume,
+            target="median <= 100 ms",
+            meets=statistics.median(resume) <= 100,
+        ),
     ]
