@@ -124,5 +124,3 @@ def register(server: CodexLanguageServer, threads: ThreadService) -> None:
         note = ThreadNameUpdatedNotification(thread_id=params.thread_id, thread_name=name or None)
         server.after_response(lambda: server.send_notification(THREAD_NAME_UPDATED, note))
         return ThreadSetNameResult()
-
-

@@ -26,7 +26,9 @@ from codex_lsp.turns.items import TurnSink
 
 log = logging.getLogger(__name__)
 
-_RECORDED_METHODS = frozenset({"turn/started", "item/completed", "thread/tokenUsage/updated", "turn/completed"})
+_RECORDED_METHODS = frozenset(
+    {"turn/started", "item/completed", "thread/tokenUsage/updated", "turn/completed"}
+)
 
 
 class RolloutListener(HistoryListener):
@@ -46,7 +48,10 @@ class RecordingSink:
     """A :class:`TurnSink` that also writes the turn's events to the rollout."""
 
     def __init__(
-        self, inner: TurnSink, recorder: RolloutRecorder, turn_context: Callable[[str], dict[str, Any]]
+        self,
+        inner: TurnSink,
+        recorder: RolloutRecorder,
+        turn_context: Callable[[str], dict[str, Any]],
     ) -> None:
         self._inner = inner
         self._recorder = recorder
@@ -70,7 +75,9 @@ class RecordingSink:
             for event in events_for_notification(method, wire):
                 self._recorder.record("event_msg", event)
                 if event.get("type") == "task_started":
-                    self._recorder.record("turn_context", self._turn_context(str(event.get("turn_id"))))
+                    self._recorder.record(
+                        "turn_context", self._turn_context(str(event.get("turn_id")))
+                    )
         except Exception:  # noqa: BLE001 - history must never break the turn
             log.exception("recording %s in the rollout failed", method)
             return
