@@ -33,11 +33,11 @@ from pygls.protocol import (
 from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
-from . import __version__, errors, logs
-from .config import Config
-from .protocol import ParamsError, from_wire, to_wire
-from .protocol.handshake import PROTOCOL_VERSION, CodexCapabilities, InitializationOptions
-from .protocol.methods import Method
+from codex_lsp import __version__, errors, logs
+from codex_lsp.config import Config
+from codex_lsp.protocol import ParamsError, from_wire, to_wire
+from codex_lsp.protocol.handshake import PROTOCOL_VERSION, CodexCapabilities, InitializationOptions
+from codex_lsp.protocol.methods import Method
 
 log = logging.getLogger(__name__)
 P = TypeVar("P")

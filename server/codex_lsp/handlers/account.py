@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from .. import logs
-from ..auth.claims import chatgpt_auth_tokens_from_editor
-from ..auth.login import (
+from codex_lsp import logs
+from codex_lsp.auth.claims import chatgpt_auth_tokens_from_editor
+from codex_lsp.auth.login import (
     BROWSER_LOGIN_TIMEOUT_S,
     CANCELLED,
     DEVICE_LOGIN_TIMEOUT_S,
@@ -34,7 +34,7 @@ from ..auth.login import (
     login_issuer,
     login_timeout,
 )
-from ..auth.model import (
+from codex_lsp.auth.model import (
     ApiKeyAuth,
     ChatGptAuth,
     ChatGptAuthTokens,
@@ -44,11 +44,11 @@ from ..auth.model import (
     plan_type,
     wire_auth_mode,
 )
-from ..auth.restrictions import check_login_method
-from ..backend.rate_limits import fetch_usage, rate_limits_read_result
-from ..errors import CodexError, InternalError, InvalidRequest
-from ..protocol import ParamsError, from_wire
-from ..protocol.account import (
+from codex_lsp.auth.restrictions import check_login_method
+from codex_lsp.backend.rate_limits import fetch_usage, rate_limits_read_result
+from codex_lsp.errors import CodexError, InternalError, InvalidRequest
+from codex_lsp.protocol import ParamsError, from_wire
+from codex_lsp.protocol.account import (
     ACCOUNT_CHATGPT_AUTH_TOKENS_REFRESH,
     ACCOUNT_LOGIN_CANCEL,
     ACCOUNT_LOGIN_COMPLETED,
@@ -84,9 +84,9 @@ from ..protocol.account import (
 )
 
 if TYPE_CHECKING:
-    from ..auth.manager import AuthManager
-    from ..server import CodexLanguageServer
-    from ..services import Services
+    from codex_lsp.auth.manager import AuthManager
+    from codex_lsp.server import CodexLanguageServer
+    from codex_lsp.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import InvalidParams
-from ..protocol.commands import COMMAND_EXEC, CommandExecParams, CommandExecResult
-from ..protocol.wire import to_wire
-from ..sandbox.policy import policy_from_config, policy_from_wire
-from ..sandbox.runner import run_command
+from codex_lsp.errors import InvalidParams
+from codex_lsp.protocol.commands import COMMAND_EXEC, CommandExecParams, CommandExecResult
+from codex_lsp.protocol.wire import to_wire
+from codex_lsp.sandbox.policy import policy_from_config, policy_from_wire
+from codex_lsp.sandbox.runner import run_command
 
 if TYPE_CHECKING:
-    from ..server import CodexLanguageServer
-    from ..services import Services
+    from codex_lsp.server import CodexLanguageServer
+    from codex_lsp.services import Services
 
 DEFAULT_TIMEOUT_MS = 10_000
 

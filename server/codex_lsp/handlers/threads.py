@@ -10,13 +10,13 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from .. import __version__
-from ..backend.provider import ModelProvider, provider_from_config
-from ..backend.responses import DEFAULT_IDLE_TIMEOUT_S, ResponsesClient
-from ..errors import InvalidParams, InvalidRequest
-from ..protocol.account import ACCOUNT_RATE_LIMITS_UPDATED
-from ..protocol.methods import Method
-from ..protocol.threads import (
+from codex_lsp import __version__
+from codex_lsp.backend.provider import ModelProvider, provider_from_config
+from codex_lsp.backend.responses import DEFAULT_IDLE_TIMEOUT_S, ResponsesClient
+from codex_lsp.errors import InvalidParams, InvalidRequest
+from codex_lsp.protocol.account import ACCOUNT_RATE_LIMITS_UPDATED
+from codex_lsp.protocol.methods import Method
+from codex_lsp.protocol.threads import (
     ITEM_COMMAND_EXECUTION_REQUEST_APPROVAL,
     SERVER_REQUEST_RESOLVED,
     THREAD_START,
@@ -37,16 +37,21 @@ from ..protocol.threads import (
     TurnStartParams,
     TurnStartResult,
 )
-from ..protocol.wire import from_wire, to_wire
-from ..sandbox.policy import SandboxPolicy, policy_from_config, policy_from_wire, policy_to_wire
-from ..server import ClientRequestFailed
-from ..turns.approvals import Decision, parse_decision
-from ..turns.engine import TurnRunner, schedule_turn
-from ..turns.store import ActiveTurn, ThreadState, ThreadStore
+from codex_lsp.protocol.wire import from_wire, to_wire
+from codex_lsp.sandbox.policy import (
+    SandboxPolicy,
+    policy_from_config,
+    policy_from_wire,
+    policy_to_wire,
+)
+from codex_lsp.server import ClientRequestFailed
+from codex_lsp.turns.approvals import Decision, parse_decision
+from codex_lsp.turns.engine import TurnRunner, schedule_turn
+from codex_lsp.turns.store import ActiveTurn, ThreadState, ThreadStore
 
 if TYPE_CHECKING:
-    from ..server import CodexLanguageServer
-    from ..services import Services
+    from codex_lsp.server import CodexLanguageServer
+    from codex_lsp.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from ..sandbox.policy import DangerFullAccess, SandboxPolicy
-from .shell import is_known_safe
+from codex_lsp.sandbox.policy import DangerFullAccess, SandboxPolicy
+from codex_lsp.turns.shell import is_known_safe
 
 Decision = Literal["accept", "acceptForSession", "decline", "cancel"]
 DECISIONS: tuple[Decision, ...] = ("accept", "acceptForSession", "decline", "cancel")

@@ -16,9 +16,9 @@ import time
 import uuid
 from typing import Any, Protocol
 
-from .. import logs
-from ..auth.errors import AuthRecoveryFailed, NotLoggedIn
-from ..backend.responses import (
+from codex_lsp import logs
+from codex_lsp.auth.errors import AuthRecoveryFailed, NotLoggedIn
+from codex_lsp.backend.responses import (
     FunctionCallDone,
     OutputItemAdded,
     OutputItemDone,
@@ -32,9 +32,9 @@ from ..backend.responses import (
     StreamError,
     TokenUsage,
 )
-from ..errors import CodexError, InvalidParams
-from ..protocol.methods import Method
-from ..protocol.threads import (
+from codex_lsp.errors import CodexError, InvalidParams
+from codex_lsp.protocol.methods import Method
+from codex_lsp.protocol.threads import (
     ITEM_AGENT_MESSAGE_DELTA,
     ITEM_COMMAND_EXECUTION_OUTPUT_DELTA,
     ITEM_COMPLETED,
@@ -61,22 +61,20 @@ from ..protocol.threads import (
     UserInput,
     UserMessageItem,
 )
-from ..protocol.threads import ReasoningSummaryPartAdded as PartAddedPayload
-from ..protocol.threads import (
-    ReasoningSummaryTextDelta as SummaryDeltaPayload,
-)
-from ..protocol.wire import to_wire
-from ..sandbox.detect import SandboxUnavailable
-from ..sandbox.policy import DangerFullAccess, SandboxPolicy
-from ..sandbox.runner import CommandResult, run_command
-from .approvals import (
+from codex_lsp.protocol.threads import ReasoningSummaryPartAdded as PartAddedPayload
+from codex_lsp.protocol.threads import ReasoningSummaryTextDelta as SummaryDeltaPayload
+from codex_lsp.protocol.wire import to_wire
+from codex_lsp.sandbox.detect import SandboxUnavailable
+from codex_lsp.sandbox.policy import DangerFullAccess, SandboxPolicy
+from codex_lsp.sandbox.runner import CommandResult, run_command
+from codex_lsp.turns.approvals import (
     ON_REQUEST,
     Decision,
     ask_after_failure,
     ask_before_running,
     ask_when_sandbox_unavailable,
 )
-from .shell import (
+from codex_lsp.turns.shell import (
     RUN_OUTPUT_CAP_BYTES,
     SHELL_TOOL_NAME,
     OutputCollector,
@@ -86,7 +84,7 @@ from .shell import (
     parse_shell_args,
     shell_tool,
 )
-from .store import ThreadState
+from codex_lsp.turns.store import ThreadState
 
 log = logging.getLogger(__name__)
 

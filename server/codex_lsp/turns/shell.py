@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import InvalidParams
+from codex_lsp.errors import InvalidParams
 
 SHELL_TOOL_NAME = "shell"
 DEFAULT_TIMEOUT_MS = 10_000

@@ -11,9 +11,9 @@ from typing import Any
 
 import attrs
 
-from ..backend.responses import ResponsesClient, TokenUsage
-from ..errors import InvalidRequest
-from ..sandbox.policy import SandboxPolicy
+from codex_lsp.backend.responses import ResponsesClient, TokenUsage
+from codex_lsp.errors import InvalidRequest
+from codex_lsp.sandbox.policy import SandboxPolicy
 
 BASE_INSTRUCTIONS = """\
 You are a coding agent running inside the user's editor. You help with the project in the \
