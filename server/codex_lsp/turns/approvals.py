@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from codex_lsp.sandbox.policy import DangerFullAccess, SandboxPolicy
-from codex_lsp.turns.shell import is_known_safe
+from codex_lsp.turns.tools.shell import is_known_safe
 
 Decision = Literal["accept", "acceptForSession", "decline", "cancel"]
 DECISIONS: tuple[Decision, ...] = ("accept", "acceptForSession", "decline", "cancel")

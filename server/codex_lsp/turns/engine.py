@@ -74,7 +74,7 @@ from codex_lsp.turns.approvals import (
     ask_before_running,
     ask_when_sandbox_unavailable,
 )
-from codex_lsp.turns.shell import (
+from codex_lsp.turns.tools.shell import (
     RUN_OUTPUT_CAP_BYTES,
     SHELL_TOOL_NAME,
     OutputCollector,
