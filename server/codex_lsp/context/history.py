@@ -18,7 +18,10 @@ from codex_lsp.backend.responses import TokenUsage
 Item = dict[str, Any]
 ABORTED_OUTPUT = "aborted: the turn was stopped before the command finished"
 CALL_TYPES = ("function_call", "custom_tool_call")
-OUTPUT_TYPES = {"function_call": "function_call_output", "custom_tool_call": "custom_tool_call_output"}
+OUTPUT_TYPES = {
+    "function_call": "function_call_output",
+    "custom_tool_call": "custom_tool_call_output",
+}
 
 
 class HistoryListener:
@@ -46,6 +49,21 @@ class ConversationHistory:
         self._items.extend(items)
         for listener in self._listeners:
             listener.recorded(items)
+
+    def answer_open_calls(self, output: str = ABORTED_OUTPUT) -> None:
+        """Record ``output`` for every call that has none yet (a turn stopped mid-call)."""
+        answered = {item.get("call_id") for item in self._items if _is_output(item)}
+        missing = [
+            {
+                "type": OUTPUT_TYPES[str(item["type"])],
+                "call_id": item.get("call_id"),
+                "output": output,
+            }
+            for item in self._items
+            if item.get("type") in CALL_TYPES and item.get("call_id") not in answered
+        ]
+        if missing:
+            self.record(*missing)
 
     def replace(self, items: Sequence[Item]) -> None:
         """Swap the whole conversation (compaction keeps a summary instead of the old items)."""
@@ -78,7 +96,11 @@ class ConversationHistory:
             kind = item.get("type")
             if kind in CALL_TYPES and item.get("call_id") not in answered:
                 prompt.append(
-                    {"type": OUTPUT_TYPES[str(kind)], "call_id": item.get("call_id"), "output": ABORTED_OUTPUT}
+                    {
+                        "type": OUTPUT_TYPES[str(kind)],
+                        "call_id": item.get("call_id"),
+                        "output": ABORTED_OUTPUT,
+                    }
                 )
         return prompt
 
@@ -105,11 +127,19 @@ def add_usage(a: TokenUsage, b: TokenUsage) -> TokenUsage:
 
 
 def user_message(texts: Sequence[str]) -> Item:
-    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": t} for t in texts]}
+    return {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": t} for t in texts],
+    }
 
 
 def assistant_message(text: str) -> Item:
-    return {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]}
+    return {
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": text}],
+    }
 
 
 def function_call(name: str, arguments: str, call_id: str) -> Item:
@@ -118,5 +148,3 @@ def function_call(name: str, arguments: str, call_id: str) -> Item:
 
 def function_call_output(call_id: str, output: str) -> Item:
     return {"type": "function_call_output", "call_id": call_id, "output": output}
-
-

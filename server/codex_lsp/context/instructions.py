@@ -30,7 +30,11 @@ def base_instructions(thread: ThreadState) -> str:
 
 
 def developer_message(text: str) -> dict[str, Any]:
-    return {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": text}]}
+    return {
+        "type": "message",
+        "role": "developer",
+        "content": [{"type": "input_text", "text": text}],
+    }
 
 
 def prompt_prefix(thread: ThreadState) -> list[dict[str, Any]]:
