@@ -63,6 +63,7 @@ class ThreadService:
             context_window=info.context_window if info is not None else None,
             model_info=info,
         )
+        # A rollout recorder attaches here: thread.history.add_listener(recorder).
         return self.store.add(thread)
 
     def start_turn(self, params: TurnStartParams, answered: asyncio.Event | None) -> TurnRunner:
