@@ -52,7 +52,9 @@ def machine() -> dict[str, Any]:
 def write_results(figures: list[dict[str, Any]], info: dict[str, Any], out: Path = HERE) -> None:
     results = out / "results"
     results.mkdir(exist_ok=True)
-    (results / "latest.json").write_text(json.dumps({"machine": info, "figures": figures}, indent=2) + "\n")
+    (results / "latest.json").write_text(
+        json.dumps({"machine": info, "figures": figures}, indent=2) + "\n"
+    )
     lines = [
         "# Benchmark results",
         "",
@@ -66,7 +68,9 @@ def write_results(figures: list[dict[str, Any]], info: dict[str, Any], out: Path
     ]
     for fig in figures:
         if "error" in fig:
-            lines.append(f"| {fig['name']} | error: {fig['error']} | | | | {fig.get('target', '')} | no |")
+            lines.append(
+                f"| {fig['name']} | error: {fig['error']} | | | | {fig.get('target', '')} | no |"
+            )
             continue
         unit = fig["unit"]
         s = fig["summary"]
@@ -98,10 +102,16 @@ async def run(selected: list[str], quick: bool) -> list[dict[str, Any]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (smoke run)")
-    parser.add_argument("--only", nargs="*", default=[], choices=sorted(SCENARIOS), help="run only these")
-    parser.add_argument("--out", type=Path, default=HERE, help="where RESULTS.md and results/ go (default bench/)")
+    parser.add_argument(
+        "--only", nargs="*", default=[], choices=sorted(SCENARIOS), help="run only these"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=HERE, help="where RESULTS.md and results/ go (default bench/)"
+    )
     args = parser.parse_args()
     figures = asyncio.run(run(args.only, args.quick))
     write_results(figures, machine(), args.out)

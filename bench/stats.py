@@ -26,9 +26,23 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
-def figure(name: str, unit: str, values: list[float], *, target: str, meets: bool | None,
-           note: str | None = None, **extra: Any) -> dict[str, Any]:
-    fig: dict[str, Any] = {"name": name, "unit": unit, "summary": summary(values), "target": target, "meets": meets}
+def figure(
+    name: str,
+    unit: str,
+    values: list[float],
+    *,
+    target: str,
+    meets: bool | None,
+    note: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    fig: dict[str, Any] = {
+        "name": name,
+        "unit": unit,
+        "summary": summary(values),
+        "target": target,
+        "meets": meets,
+    }
     if note:
         fig["note"] = note
     fig.update(extra)

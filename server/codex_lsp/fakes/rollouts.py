@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..history.rollout import new_thread_id, rollout_path
+from codex_lsp.history.rollout import new_thread_id, rollout_path
 
 ENV_CONTEXT = (
     "<environment_context>\n  <cwd>{cwd}</cwd>\n  <approval_policy>on-request</approval_policy>\n"

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..errors import InvalidParams
-from ..history.payloads import thread_from_summary
-from ..history.reader import DEFAULT_LIMIT, INTERACTIVE_SOURCES, MAX_LIMIT, ListQuery, as_tuple
-from ..protocol.history import (
+from codex_lsp.errors import InvalidParams
+from codex_lsp.history.payloads import thread_from_summary
+from codex_lsp.history.reader import (
+    DEFAULT_LIMIT,
+    INTERACTIVE_SOURCES,
+    MAX_LIMIT,
+    ListQuery,
+    as_tuple,
+)
+from codex_lsp.protocol.history import (
     THREAD_ARCHIVE,
     THREAD_ARCHIVED,
     THREAD_FORK,
@@ -33,11 +39,11 @@ from ..protocol.history import (
     ThreadSetNameResult,
     ThreadUnarchivedNotification,
 )
-from ..protocol.threads import THREAD_STARTED, Thread, ThreadStarted, ThreadStartResult
+from codex_lsp.protocol.threads import THREAD_STARTED, Thread, ThreadStarted, ThreadStartResult
 
 if TYPE_CHECKING:
-    from ..server import CodexLanguageServer
-    from ..turns.threads import ThreadService
+    from codex_lsp.server import CodexLanguageServer
+    from codex_lsp.turns.threads import ThreadService
 
 
 def list_query(params: ThreadListParams) -> ListQuery:

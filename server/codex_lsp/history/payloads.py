@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..protocol.threads import GitInfo, Thread, ThreadStatus
-from .reader import ThreadSummary
+from codex_lsp.history.reader import ThreadSummary
+from codex_lsp.protocol.threads import GitInfo, Thread, ThreadStatus
 
 
 def git_info(git: dict[str, Any] | None) -> GitInfo | None:

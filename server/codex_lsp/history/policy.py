@@ -16,7 +16,7 @@ import shlex
 import time
 from typing import Any
 
-from .. import logs
+from codex_lsp import logs
 
 REDACTED = "[REDACTED]"
 

@@ -27,8 +27,8 @@ from typing import Any
 import attrs
 import orjson
 
-from ..errors import InvalidParams, InvalidRequest
-from .rollout import (
+from codex_lsp.errors import InvalidParams, InvalidRequest
+from codex_lsp.history.rollout import (
     ARCHIVED_DIR,
     SESSION_INDEX_FILE,
     SESSIONS_DIR,

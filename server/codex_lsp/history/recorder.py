@@ -21,9 +21,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidRequest
-from .policy import is_persisted, scrub_line
-from .rollout import encode_line
+from codex_lsp.errors import InvalidRequest
+from codex_lsp.history.policy import is_persisted, scrub_line
+from codex_lsp.history.rollout import encode_line
 
 log = logging.getLogger(__name__)
 

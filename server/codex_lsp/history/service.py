@@ -15,13 +15,20 @@ from typing import Any
 
 import attrs
 
-from .. import __version__
-from ..backend.provider import ORIGINATOR
-from ..errors import InvalidRequest
-from .reader import ListPage, ListQuery, Rollout, ThreadCatalog, ThreadSummary, summary_from_meta
-from .recorder import RolloutRecorder
-from .rollout import is_thread_id, rollout_path, timestamp_now
-from .turns import ResumeState, resume_state, turns_from_rollout
+from codex_lsp import __version__
+from codex_lsp.backend.provider import ORIGINATOR
+from codex_lsp.errors import InvalidRequest
+from codex_lsp.history.reader import (
+    ListPage,
+    ListQuery,
+    Rollout,
+    ThreadCatalog,
+    ThreadSummary,
+    summary_from_meta,
+)
+from codex_lsp.history.recorder import RolloutRecorder
+from codex_lsp.history.rollout import is_thread_id, rollout_path, timestamp_now
+from codex_lsp.history.turns import ResumeState, resume_state, turns_from_rollout
 
 log = logging.getLogger(__name__)
 

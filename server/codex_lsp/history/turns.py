@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from .reader import RolloutLine, is_context_message, message_text, user_text
+from codex_lsp.history.reader import RolloutLine, is_context_message, message_text, user_text
 
 _TURN_START = ("task_started", "turn_started")
 _TURN_END = ("task_complete", "turn_complete")

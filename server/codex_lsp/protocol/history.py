@@ -10,9 +10,9 @@ from typing import Literal
 
 import attrs
 
-from .methods import define
-from .threads import ApprovalPolicy, SandboxMode, Thread, ThreadStartResult
-from .wire import field
+from codex_lsp.protocol.methods import define
+from codex_lsp.protocol.threads import ApprovalPolicy, SandboxMode, Thread, ThreadStartResult
+from codex_lsp.protocol.wire import field
 
 ThreadSortKey = Literal["created_at", "updated_at"]
 ThreadSourceKind = Literal[

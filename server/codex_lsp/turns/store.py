@@ -1,30 +1,29 @@
-"""Threads held in memory: settings resolved once at `thread/start`, the conversation so far,
-the commands approved for the session, token totals and the active turn."""
+"""Threads held in memory: settings resolved once at `thread/start`, the conversation so far
+(:class:`~codex_lsp.context.history.ConversationHistory`, with the token totals), the commands
+approved for the session and the active turn."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
+from collections.abc import AsyncGenerator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
-from ..backend.responses import ResponsesClient, TokenUsage
-from ..errors import InvalidRequest
-from ..sandbox.policy import SandboxPolicy
+from codex_lsp.backend.responses import ResponseEvent, ResponsesRequest
+from codex_lsp.context.history import ConversationHistory
+from codex_lsp.errors import InvalidRequest
+from codex_lsp.models.catalog import ModelInfo
+from codex_lsp.sandbox.policy import SandboxPolicy
 
-BASE_INSTRUCTIONS = """\
-You are a coding agent running inside the user's editor. You help with the project in the \
-working directory: read code, run commands, explain and change things.
 
-- Use the `shell` tool to run commands (argv form, e.g. ["bash", "-lc", "ls"]). Commands run in \
-a sandbox that may forbid writes outside the workspace and network access; if a command fails \
-because of the sandbox, say so instead of retrying blindly.
-- Prefer small, safe, read-only commands to learn about the project before changing it.
-- When you are done, answer concisely: what you found or changed, and anything left to do.
-"""
+class ModelClient(Protocol):
+    """Streams one model response (the real one is :class:`~codex_lsp.backend.responses.ResponsesClient`)."""
+
+    def stream(self, request: ResponsesRequest) -> AsyncGenerator[ResponseEvent, None]: ...
 
 
 @attrs.define
@@ -45,23 +44,29 @@ class ThreadState:
     model_provider: str
     approval_policy: str
     sandbox_policy: SandboxPolicy
-    client: ResponsesClient = attrs.field(repr=False)
+    client: ModelClient = attrs.field(repr=False)
     base_instructions: str | None = None
     developer_instructions: str | None = None
     effort: str | None = None
     summary: str | None = "auto"
     context_window: int | None = None
+    model_info: ModelInfo | None = (
+        None  # the catalog entry of `model` (tool specs may depend on it)
+    )
     created_at: int = attrs.Factory(lambda: int(time.time()))
     updated_at: int = attrs.Factory(lambda: int(time.time()))
     preview: str = ""
-    history: list[dict[str, Any]] = attrs.Factory(list)  # Responses-API input items
+    history: ConversationHistory = attrs.Factory(ConversationHistory)
     approved_commands: set[tuple[str, ...]] = attrs.Factory(set)
-    usage_total: TokenUsage = attrs.Factory(TokenUsage)
     active: ActiveTurn | None = None
-
-    @property
-    def instructions(self) -> str:
-        return self.base_instructions or BASE_INSTRUCTIONS
+    # history (issue 13): how the thread is stored and where it came from
+    ephemeral: bool = False  # no rollout is written
+    session_id: str | None = None
+    forked_from_id: str | None = None
+    name: str | None = None
+    git: dict[str, Any] | None = None
+    stored_cli_version: str | None = None  # of a resumed thread: the program that created it
+    stored_source: Any = None  # of a resumed thread: its recorded source
 
     def touch(self) -> None:
         self.updated_at = int(time.time())
@@ -85,10 +90,16 @@ class ThreadStore:
         thread = self._threads.get(thread_id)
         if thread is None:
             raise InvalidRequest(
-                f"thread not found: {thread_id}; start one with thread/start (threads live in "
-                "memory and end with the server)"
+                f"thread not found: {thread_id}; it is not loaded: continue a stored thread with "
+                "thread/resume, or start one with thread/start"
             )
         return thread
+
+    def find(self, thread_id: str) -> ThreadState | None:
+        return self._threads.get(thread_id)
+
+    def remove(self, thread_id: str) -> None:
+        self._threads.pop(thread_id, None)
 
     def active_tasks(self) -> list[asyncio.Task[Any]]:
         return [t.active.task for t in self._threads.values() if t.active is not None]
