@@ -405,15 +405,21 @@ async def _secret_turns(s: Any, backend: FakeBackend, secrets: list[str]) -> Non
 
 
 def _assert_absent(data: bytes, secrets: list[str]) -> None:
-    assert b"my credentials are [REDACTED]" in data, "the secrets reached the rollout path and were scrubbed"
+    assert b"my credentials are [REDACTED]" in data, (
+        "the secrets reached the rollout path and were scrubbed"
+    )
     for secret in secrets:
         assert secret.encode() not in data
         if secret.count(".") == 2:
             assert secret.split(".")[1].encode() not in data
 
 
-async def test_no_secret_in_any_rollout_api_key(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
-    async with turn_session(codex_home, backend, workspace) as s:  # the key comes from CODEX_API_KEY
+async def test_no_secret_in_any_rollout_api_key(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
+    async with turn_session(
+        codex_home, backend, workspace
+    ) as s:  # the key comes from CODEX_API_KEY
         await _secret_turns(s, backend, [API_KEY])
     _assert_absent(_all_rollout_bytes(codex_home), [API_KEY])
 
