@@ -272,6 +272,24 @@ async def test_ephemeral_thread_leaves_no_file(
         completed, _ = await run_turn(s, thread["id"], "hi")
         assert completed["turn"]["status"] == "completed"
         assert (await s.call("thread/list", {}))["data"] == []
+        read = (await s.call("thread/read", {"threadId": thread["id"], "includeTurns": True}))[
+            "thread"
+        ]
+        assert (
+            read["ephemeral"] is True
+            and read["path"] is None
+            and read["status"] == {"type": "idle"}
+        )
+        with pytest.raises(JsonRpcException) as info:
+            await s.call("thread/archive", {"threadId": thread["id"]})
+        assert info.value.code == -32600 and "nothing stored" in info.value.message
+        fork = await s.call("thread/fork", {"threadId": thread["id"], "ephemeral": True})
+        assert (
+            fork["thread"]["ephemeral"] is True and fork["thread"]["forkedFromId"] == thread["id"]
+        )
+        backend.script_next([text("again")])
+        await run_turn(s, fork["thread"]["id"], "more")
+        assert "hi" in input_texts(backend.requests_to("/responses")[-1].body)
     assert rollouts(codex_home) == []
 
 

@@ -279,3 +279,15 @@ def test_resume_defaults_come_from_the_last_turn_context_but_never_widen_the_san
     )
     legacy = resume_state([_line("turn_context", {"sandbox_policy": {"mode": "read-only"}})])
     assert legacy.sandbox_mode("workspace-write") == "read-only" and legacy.model is None
+
+
+def test_items_the_api_does_not_take_are_not_replayed() -> None:
+    lines = [
+        _line("response_item", {"type": "ghost_snapshot", "ghost_commit": {"id": "abc"}}),
+        _line(
+            "response_item",
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "q"}]},
+        ),
+        _line("response_item", {"type": "other"}),
+    ]
+    assert [item["type"] for item in resume_state(lines).history] == ["message"]

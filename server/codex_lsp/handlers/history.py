@@ -67,18 +67,15 @@ def register(server: CodexLanguageServer, threads: ThreadService) -> None:
     history = threads.history
 
     async def stored_or_loaded(thread_id: str, include_turns: bool) -> Thread:
-        loaded = threads.loaded_payload(thread_id)
-        if loaded is not None and not include_turns:
-            return loaded
-        summary = await history.summary(thread_id) if loaded is None else None
-        if summary is not None and not include_turns:
-            return thread_from_summary(summary)
-        stored = await history.open(thread_id)
-        turns = stored.turns()
+        loaded = threads.store.find(thread_id)
         if loaded is not None:
-            loaded.turns = turns
-            return loaded
-        return thread_from_summary(stored.summary, turns=turns)
+            return threads.payload(
+                loaded, await threads.turns_of(loaded) if include_turns else None
+            )
+        if include_turns:
+            stored = await history.open(thread_id)
+            return thread_from_summary(stored.summary, turns=stored.turns())
+        return thread_from_summary(await history.summary(thread_id))
 
     @server.request_handler(THREAD_LIST)
     async def thread_list(params: ThreadListParams) -> ThreadListResult:

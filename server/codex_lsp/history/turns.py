@@ -275,6 +275,21 @@ def turns_from_rollout(lines: Sequence[RolloutLine]) -> list[dict[str, Any]]:
 # ---- model context -----------------------------------------------------------------------------
 
 
+# Items the Responses API takes back as input; others (ghost snapshots, markers) stay on disk only.
+PROMPT_ITEM_TYPES = frozenset(
+    {
+        "message",
+        "reasoning",
+        "function_call",
+        "function_call_output",
+        "custom_tool_call",
+        "custom_tool_call_output",
+        "local_shell_call",
+        "web_search_call",
+        "compaction",
+    }
+)
+
 _APPROVAL_POLICIES = ("untrusted", "on-failure", "on-request", "never")
 _SANDBOX_ORDER = ("read-only", "workspace-write", "danger-full-access")
 
@@ -366,11 +381,16 @@ def resume_state(lines: Sequence[RolloutLine]) -> ResumeState:
     for line in lines:
         p = line.payload
         if line.type == "response_item":
-            history.append(p)
+            if p.get("type") in PROMPT_ITEM_TYPES:
+                history.append(p)
         elif line.type == "compacted":
             replacement = p.get("replacement_history")
             if isinstance(replacement, list):
-                history = [item for item in replacement if isinstance(item, dict)]
+                history = [
+                    item
+                    for item in replacement
+                    if isinstance(item, dict) and item.get("type") in PROMPT_ITEM_TYPES
+                ]
             else:
                 history = _legacy_compaction(history, str(p.get("message", "")))
         elif line.type == "turn_context":

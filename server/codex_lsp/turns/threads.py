@@ -122,7 +122,7 @@ class ThreadService:
         """Load a stored thread (a loaded one is returned as is) and its rebuilt turns."""
         loaded = self.store.find(params.thread_id)
         if loaded is not None:
-            return loaded, await self._turns_of(loaded)
+            return loaded, await self.turns_of(loaded)
         stored, recorder = await self.history.resume(params.thread_id)
         try:
             thread = await self._from_stored(stored, params, stored.summary.id)
@@ -187,6 +187,10 @@ class ThreadService:
                 f"thread {thread_id} has a running turn ({loaded.active.turn_id}); interrupt it "
                 "(turn/interrupt) or wait for turn/completed before archiving"
             )
+        if loaded is not None and self.history.path_of(thread_id) is None:
+            raise InvalidRequest(
+                f"thread {thread_id} has nothing stored to archive (it is ephemeral, or no turn has run yet)"
+            )
         await self.history.archive(thread_id)  # -32600 if there is no rollout
         self.store.remove(thread_id)
 
@@ -238,11 +242,15 @@ class ThreadService:
             reasoning_effort=cast(Any, thread.effort),
         )
 
-    async def _turns_of(self, thread: ThreadState) -> list[Any]:
+    async def turns_of(self, thread: ThreadState) -> list[Any]:
+        """A loaded thread's turns, rebuilt from its rollout (none before the file exists)."""
         if self.history.path_of(thread.id) is None:
             return []
         await self.history.flush(thread.id)
-        return (await self.history.open(thread.id)).turns()
+        turns = (await self.history.open(thread.id)).turns()
+        if thread.active is not None and turns and turns[-1]["id"] == thread.active.turn_id:
+            turns[-1]["status"] = "inProgress"  # still running, not cut off
+        return turns
 
     async def _from_stored(
         self, stored: StoredThread, params: ThreadResumeParams | ThreadForkParams, thread_id: str
