@@ -92,12 +92,12 @@ def register(server: CodexLanguageServer, threads: ThreadService) -> None:
     @server.request_handler(THREAD_RESUME)
     async def thread_resume(params: ThreadResumeParams) -> ThreadStartResult:
         thread, turns = await threads.resume_thread(params)
-        return threads.start_result(thread, None if params.exclude_turns else turns)
+        return threads.start_result(thread, turns)
 
     @server.request_handler(THREAD_FORK)
     async def thread_fork(params: ThreadForkParams) -> ThreadStartResult:
         thread, turns = await threads.fork_thread(params)
-        result = threads.start_result(thread, None if params.exclude_turns else turns)
+        result = threads.start_result(thread, turns)
         started = ThreadStarted(thread=threads.payload(thread))
         server.after_response(lambda: server.send_notification(THREAD_STARTED, started))
         return result

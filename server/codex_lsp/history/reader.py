@@ -114,6 +114,10 @@ def parse_line(raw: bytes | str) -> RolloutLine | None:
         record = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
+    return _line_of(record)
+
+
+def _line_of(record: Any) -> RolloutLine | None:
     if not isinstance(record, dict):
         return None
     line_type, payload = record.get("type"), record.get("payload")
@@ -121,6 +125,19 @@ def parse_line(raw: bytes | str) -> RolloutLine | None:
         return None
     timestamp = record.get("timestamp")
     return RolloutLine(timestamp if isinstance(timestamp, str) else "", line_type, payload)
+
+
+def _parse_all(raws: list[bytes]) -> list[Any] | None:
+    """All lines in one parser call (the common case: nothing corrupt), or None.
+
+    The element count must equal the line count: a damaged line that happened to join its
+    neighbour into valid JSON would change it, and then every line is parsed on its own.
+    """
+    try:
+        records = orjson.loads(b"[" + b",".join(raws) + b"]")
+    except orjson.JSONDecodeError:
+        return None
+    return records if isinstance(records, list) and len(records) == len(raws) else None
 
 
 def message_text(item: dict[str, Any]) -> str:
@@ -185,13 +202,13 @@ def load_rollout(path: Path) -> Rollout:
         raise RolloutUnreadable(
             f"cannot read the history file {path.name}: {exc.strerror}"
         ) from None
+    numbered = [(n, raw) for n, raw in enumerate(data.split(b"\n"), start=1) if raw.strip()]
+    records = _parse_all([raw for _, raw in numbered])
     lines: list[RolloutLine] = []
     meta: dict[str, Any] | None = None
     skipped, first_bad = 0, 0
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        if not raw.strip():
-            continue
-        line = parse_line(raw)
+    for index, (number, raw) in enumerate(numbered):
+        line = _line_of(records[index]) if records is not None else parse_line(raw)
         if line is None:
             skipped += 1
             first_bad = first_bad or number

@@ -119,10 +119,11 @@ class ThreadService:
     # ---- stored threads ------------------------------------------------------------------------
 
     async def resume_thread(self, params: ThreadResumeParams) -> tuple[ThreadState, list[Any]]:
-        """Load a stored thread (a loaded one is returned as is) and its rebuilt turns."""
+        """Load a stored thread (a loaded one is returned as is) and its rebuilt turns (unless
+        ``excludeTurns``)."""
         loaded = self.store.find(params.thread_id)
         if loaded is not None:
-            return loaded, await self.turns_of(loaded)
+            return loaded, [] if params.exclude_turns else await self.turns_of(loaded)
         stored, recorder = await self.history.resume(params.thread_id)
         try:
             thread = await self._from_stored(stored, params, stored.summary.id)
@@ -131,7 +132,7 @@ class ThreadService:
             raise
         self._attach(thread, recorder)
         self.store.add(thread)
-        return thread, stored.turns()
+        return thread, [] if params.exclude_turns else stored.turns()
 
     async def fork_thread(self, params: ThreadForkParams) -> tuple[ThreadState, list[Any]]:
         """A new thread (new id, `forkedFromId`) with the source's history; the source is unchanged."""
@@ -149,7 +150,7 @@ class ThreadService:
             stored = await self.history.open(params.thread_id)
             thread = await self._from_stored(stored, params, new_id)
             items = []
-            turns = stored.turns()
+            turns = [] if params.exclude_turns else stored.turns()
         thread.forked_from_id = params.thread_id
         thread.session_id = (
             stored.summary.session_id
