@@ -82,6 +82,12 @@ async function main() {
       const { turn, text } = await session.ask(env.CODEX_PROMPT || "hello");
       return { status: turn.status, error: turn.error, text, threadId: session.threadId };
     },
+    // The "resume a conversation" picker: list stored threads, resume the newest one.
+    resumeLatest: async () => {
+      const threads = await session.listThreads();
+      const result = await session.resume(threads[0].id);
+      return { listed: threads.map((t) => ({ id: t.id, preview: t.preview })), threadId: result.thread.id };
+    },
     status: () => session.status(),
     rateLimits: () => session.readRateLimits(),
     signOut: () => session.signOut(),

@@ -23,7 +23,7 @@ from client_support import (
     server_command,
 )
 
-from codex_lsp.fakes.backend import FakeBackend
+from codex_lsp.fakes.backend import FakeBackend, text
 from codex_lsp.fakes.issuer import FakeIssuer
 
 DRIVER = CLIENT_TESTS / "drive_vscode_core.mjs"
@@ -78,6 +78,7 @@ def test_package_json_declares_the_commands_configuration_and_pinned_deps() -> N
         "codex.signOut": "Sign out",
         "codex.status": "Status",
         "codex.ask": "Ask",
+        "codex.resume": "Resume a conversation",
     }
     assert {"codex.server.command", "codex.server.args", "codex.tokens.file"} <= set(
         package["contributes"]["configuration"]["properties"]
@@ -254,3 +255,56 @@ def test_core_runs_a_turn_that_hits_a_401_and_asks_for_approval(
     assert login["accessToken"] not in json.dumps(record) and rotated[
         "accessToken"
     ] not in json.dumps(record)
+
+
+def test_core_resumes_a_stored_conversation_after_a_restart(
+    vscode_out: Path,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
+) -> None:
+    login = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
+    backend.accepted_tokens = {login["accessToken"]}
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    backend.script_next([text("Remember: the codeword is kiwi.")])
+    first = drive(
+        vscode_out,
+        tmp_path / "first",
+        codex_home,
+        workspace,
+        steps="init,signIn,ask",
+        command=server_command(*fake_config(backend.base_url)),
+        tokens=login,
+        extra={"CODEX_PROMPT": "the codeword is kiwi", "CODEX_APPROVAL_POLICY": "never"},
+    )
+    assert all(s["ok"] for s in first["steps"].values()), first["steps"]
+    thread_id = first["steps"]["ask"]["result"]["threadId"]
+    backend.script_next([text("It was kiwi.")])
+    second = drive(
+        vscode_out,
+        tmp_path / "second",
+        codex_home,
+        workspace,
+        steps="init,signIn,resumeLatest,ask",
+        command=server_command(*fake_config(backend.base_url)),
+        tokens=login,
+        extra={"CODEX_PROMPT": "what was the codeword?", "CODEX_APPROVAL_POLICY": "never"},
+    )
+    steps = second["steps"]
+    assert all(s["ok"] for s in steps.values()), steps
+    resumed = steps["resumeLatest"]["result"]
+    assert resumed["threadId"] == thread_id
+    assert resumed["listed"][0] == {"id": thread_id, "preview": "the codeword is kiwi"}
+    assert steps["ask"]["result"]["threadId"] == thread_id
+    assert steps["ask"]["result"]["text"] == "It was kiwi."
+    sent = backend.requests_to("/responses")[-1].body
+    texts = [
+        part.get("text")
+        for item in sent["input"]
+        for part in item.get("content", [])
+        if isinstance(part, dict)
+    ]
+    assert "the codeword is kiwi" in texts and "Remember: the codeword is kiwi." in texts

@@ -108,6 +108,25 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       turns.appendLine(status.lines.join("\n"));
       turns.show(true);
     }),
+    command("codex.resume", async () => {
+      const threads = await session.listThreads();
+      if (threads.length === 0) {
+        void vscode.window.showInformationMessage("Codex: no stored conversations yet.");
+        return;
+      }
+      const picked = await vscode.window.showQuickPick(
+        threads.map((t) => ({
+          label: t.name ?? (t.preview || "(no message yet)"),
+          description: `${new Date(t.updatedAt * 1000).toLocaleString()} · ${t.cwd}`,
+          detail: t.name ? t.preview : undefined,
+          id: t.id,
+        })),
+        { placeHolder: "Resume a conversation", matchOnDescription: true, matchOnDetail: true },
+      );
+      if (!picked) return;
+      const { thread } = await session.resume(picked.id);
+      void vscode.window.showInformationMessage(`Codex: resumed "${thread.name ?? thread.preview}". Ask to continue it.`);
+    }),
     command("codex.ask", async () => {
       const prompt = await vscode.window.showInputBox({ prompt: "Ask Codex", ignoreFocusOut: true });
       if (!prompt) return;

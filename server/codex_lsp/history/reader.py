@@ -202,20 +202,28 @@ def load_rollout(path: Path) -> Rollout:
         raise RolloutUnreadable(
             f"cannot read the history file {path.name}: {exc.strerror}"
         ) from None
-    numbered = [(n, raw) for n, raw in enumerate(data.split(b"\n"), start=1) if raw.strip()]
-    records = _parse_all([raw for _, raw in numbered])
+    raws = [raw for raw in data.split(b"\n") if raw and not raw.isspace()]
+    records = _parse_all(raws)
     lines: list[RolloutLine] = []
-    meta: dict[str, Any] | None = None
     skipped, first_bad = 0, 0
-    for index, (number, raw) in enumerate(numbered):
-        line = _line_of(records[index]) if records is not None else parse_line(raw)
-        if line is None:
-            skipped += 1
-            first_bad = first_bad or number
-            continue
-        if meta is None:
-            meta = _meta_of(line)
-        lines.append(line)
+    if records is not None:  # fast path: every line parsed in one call
+        for record in records:
+            line = _line_of(record)
+            if line is None:
+                skipped += 1
+            else:
+                lines.append(line)
+        if skipped:
+            first_bad = next(i for i, r in enumerate(records, start=1) if _line_of(r) is None)
+    else:
+        for number, raw in enumerate(raws, start=1):
+            line = parse_line(raw)
+            if line is None:
+                skipped += 1
+                first_bad = first_bad or number
+            else:
+                lines.append(line)
+    meta = next((m for m in map(_meta_of, lines) if m is not None), None)  # normally line 1
     if meta is None or not isinstance(meta.get("id"), str):
         raise RolloutUnreadable(
             f"the history file {path.name} cannot be read: it has no session_meta line "
@@ -223,7 +231,7 @@ def load_rollout(path: Path) -> Rollout:
         )
     if skipped:
         log.warning(
-            "%s: skipped %d unreadable line(s) (first at line %d); the rest of the thread is intact",
+            "%s: skipped %d unreadable line(s) (the first is non-empty line %d); the rest of the thread is intact",
             path.name,
             skipped,
             first_bad,

@@ -22,6 +22,8 @@ import {
   TURN_COMPLETED,
   TURN_START,
   TURN_STARTED,
+  THREAD_LIST,
+  THREAD_RESUME,
   THREAD_START,
 } from "../protocol";
 import type {
@@ -31,7 +33,10 @@ import type {
   CommandExecutionRequestApprovalResponse,
   InitializationOptions,
   RateLimitsReadResult,
+  Thread,
+  ThreadResumeParams,
   ThreadStartParams,
+  ThreadStartResult,
   Turn,
 } from "../protocol";
 import {
@@ -213,6 +218,21 @@ export class CodexSession {
     const text = this.answers.get(turn.id) ?? "";
     this.answers.delete(turn.id);
     return { turn: done, text };
+  }
+
+  /** Stored conversations for a "resume" picker, newest first (`thread/list`). */
+  async listThreads(limit = 50): Promise<Thread[]> {
+    const result = await this.connection.sendRequest(THREAD_LIST, { limit });
+    return result.data;
+  }
+
+  /** Continue a stored conversation (ours or the Codex CLI's): later `ask()`s go to it. */
+  async resume(threadId: string): Promise<ThreadStartResult> {
+    const params: ThreadResumeParams = { threadId, excludeTurns: true };
+    if (this.options.approvalPolicy) params.approvalPolicy = this.options.approvalPolicy;
+    const result = await this.connection.sendRequest(THREAD_RESUME, params);
+    this.threadId = result.thread.id;
+    return result;
   }
 
   private async ensureThread(): Promise<string> {
