@@ -106,6 +106,24 @@ local steps = {
     record.turn = id and state().turns[id] or vim.NIL
     record.statusline_after_ask = codex.statusline()
   end,
+  -- :CodexResume with vim.ui.select answered by picking the first (newest) conversation.
+  resume = function()
+    local offered = nil
+    vim.ui.select = function(items, opts, on_choice)
+      offered = vim.tbl_map(function(t)
+        return { id = t.id, preview = t.preview, label = opts.format_item(t) }
+      end, items)
+      on_choice(items[1], 1)
+    end
+    local before = state().thread_id
+    step("resume", function()
+      vim.cmd("CodexResume")
+    end, function()
+      return state().thread_id ~= nil and state().thread_id ~= before
+    end)
+    record.resume_offered = offered or vim.NIL
+    record.resumed_thread_id = state().thread_id or vim.NIL
+  end,
   status = function()
     step("status", function()
       vim.cmd("CodexStatus")

@@ -20,7 +20,7 @@ from client_support import (
     server_command,
 )
 
-from codex_lsp.fakes.backend import FakeBackend
+from codex_lsp.fakes.backend import FakeBackend, text
 from codex_lsp.fakes.issuer import FakeIssuer
 
 DRIVER = CLIENT_TESTS / "drive_nvim.lua"
@@ -224,3 +224,50 @@ def test_plugin_declined_approval_leaves_the_workspace_untouched(
     assert [a["decision"] for a in record["approvals"]] == ["decline"]
     assert not (workspace / "made-by-agent.txt").exists()
     assert record["turn"]["status"] == "completed"  # declining tells the model; the turn goes on
+
+
+def test_plugin_resumes_a_stored_conversation_after_a_restart(
+    tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend
+) -> None:
+    login = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
+    backend.accepted_tokens = {login["accessToken"]}
+    command = server_command(*fake_config(backend.base_url))
+    extra = {"CODEX_APPROVAL_POLICY": "never"}
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    backend.script_next([text("Noted: the codeword is plum.")])
+    first = drive_nvim(
+        tmp_path / "first",
+        codex_home,
+        workspace,
+        steps="start,login,ask",
+        command=command,
+        tokens={"login": login},
+        extra={**extra, "CODEX_PROMPT": "the codeword is plum"},
+    )
+    assert all(s["ok"] for s in first["steps"].values()), first["steps"]
+    thread_id = first["state"]["thread_id"]
+    backend.script_next([text("It was plum.")])
+    second = drive_nvim(
+        tmp_path / "second",
+        codex_home,
+        workspace,
+        steps="start,login,resume,ask",
+        command=command,
+        tokens={"login": login},
+        extra={**extra, "CODEX_PROMPT": "which codeword?"},
+    )
+    assert all(s["ok"] for s in second["steps"].values()), second["steps"]
+    offered = second["resume_offered"]
+    assert offered[0]["id"] == thread_id and offered[0]["preview"] == "the codeword is plum"
+    assert offered[0]["label"].startswith("the codeword is plum  (")
+    assert second["resumed_thread_id"] == thread_id and second["state"]["thread_id"] == thread_id
+    assert second["turn"]["status"] == "completed" and second["turn"]["text"] == "It was plum."
+    sent = backend.requests_to("/responses")[-1].body
+    texts = [
+        part.get("text")
+        for item in sent["input"]
+        for part in item.get("content", [])
+        if isinstance(part, dict)
+    ]
+    assert "the codeword is plum" in texts and "Noted: the codeword is plum." in texts

@@ -419,6 +419,46 @@ function M.ask(prompt)
   end)
 end
 
+--- Continue a stored conversation (ours or the Codex CLI's): pick one with vim.ui.select from
+--- thread/list, unless `thread_id` is given; later :CodexAsk goes to it.
+function M.resume(thread_id, cb)
+  local function resume(id)
+    local params = { threadId = id, excludeTurns = true }
+    if M.config.approval_policy then
+      params.approvalPolicy = M.config.approval_policy
+    end
+    request(m.THREAD_RESUME, params, function(result)
+      M.state.thread_id = result.thread.id
+      notify("resumed: " .. (value(result.thread.name) or result.thread.preview))
+      if cb then
+        cb(result)
+      end
+    end)
+  end
+  if thread_id and thread_id ~= "" then
+    resume(thread_id)
+    return
+  end
+  request(m.THREAD_LIST, { limit = 50 }, function(result)
+    M.state.stored_threads = result.data
+    if #result.data == 0 then
+      notify("no stored conversations yet")
+      return
+    end
+    vim.ui.select(result.data, {
+      prompt = "Resume a conversation",
+      format_item = function(t)
+        local title = value(t.name) or (t.preview ~= "" and t.preview or "(no message yet)")
+        return string.format("%s  (%s, %s)", title, os.date("%Y-%m-%d %H:%M", t.updatedAt), t.cwd)
+      end,
+    }, function(choice)
+      if choice then
+        resume(choice.id)
+      end
+    end)
+  end)
+end
+
 --- Short status-line text, e.g. "Codex: pro · 5h 23%".
 function M.statusline()
   if not M.state.auth_mode then
@@ -448,6 +488,9 @@ local function create_commands()
   create("CodexAsk", function(args)
     M.ask(args.args)
   end, { nargs = "+", desc = "Codex: ask the agent" })
+  create("CodexResume", function(args)
+    M.resume(args.args)
+  end, { nargs = "?", desc = "Codex: resume a stored conversation (picker, or a thread id)" })
 end
 
 function M.setup(opts)
