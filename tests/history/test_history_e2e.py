@@ -405,6 +405,12 @@ async def test_a_second_server_cannot_append_to_an_open_thread(
             assert info.value.code == -32600 and "another codex-lsp server" in info.value.message
             fork = await second.call("thread/fork", {"threadId": thread_id})  # forking is fine
             assert fork["thread"]["forkedFromId"] == thread_id
+            with pytest.raises(
+                JsonRpcException
+            ) as info:  # archiving it from under the first is not
+                await second.call("thread/archive", {"threadId": thread_id})
+            assert info.value.code == -32600 and "another codex-lsp server" in info.value.message
+            assert path.exists()
 
 
 def _all_rollout_bytes(codex_home: Path) -> bytes:

@@ -54,6 +54,11 @@ def _open_locked(path: Path, thread_id: str) -> int:
     return fd
 
 
+def ensure_unlocked(path: Path, thread_id: str) -> None:
+    """Raise :class:`RolloutLocked` if another process appends to ``path`` (blocking)."""
+    os.close(_open_locked(path, thread_id))
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:

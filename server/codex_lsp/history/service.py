@@ -26,7 +26,7 @@ from codex_lsp.history.reader import (
     ThreadSummary,
     summary_from_meta,
 )
-from codex_lsp.history.recorder import RolloutRecorder
+from codex_lsp.history.recorder import RolloutRecorder, ensure_unlocked
 from codex_lsp.history.rollout import is_thread_id, rollout_path, timestamp_now
 from codex_lsp.history.turns import ResumeState, resume_state, turns_from_rollout
 
@@ -182,6 +182,8 @@ class ThreadHistory:
         if archived:
             raise InvalidRequest(f"thread {thread_id} is already archived")
         await self.release(thread_id)
+        # Not from under another server that is appending to it.
+        await asyncio.to_thread(ensure_unlocked, path, thread_id)
         await self.catalog.archive(path)
 
     async def unarchive(self, thread_id: str) -> None:
