@@ -463,7 +463,7 @@ async def history(tmp: Path, quick: bool) -> list[dict[str, Any]]:
     await asyncio.to_thread(_write_rollouts, home, count)
     # 400 exchanges x 5 response items (user, reasoning, call, output, answer) = 2,000 items
     long_ids = [
-        await asyncio.to_thread(_write_long_rollout, home, 400) for _ in range(3 if quick else 8)
+        await asyncio.to_thread(_write_long_rollout, home, 400) for _ in range(4 if quick else 16)
     ]
     cold: list[float] = []
     warm: list[float] = []
