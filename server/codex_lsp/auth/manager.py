@@ -42,6 +42,7 @@ from codex_lsp.auth.restrictions import (
     check_workspace,
 )
 from codex_lsp.auth.storage import AuthDotJson, TokenData, create_store
+from codex_lsp.backend.pool import release_response
 from codex_lsp.errors import CodexError, InvalidParams, InvalidRequest
 from codex_lsp.logs import register_secret
 
@@ -279,8 +280,18 @@ class AuthManager:
         response = await send(auth)
         if response.status_code != 401 or isinstance(auth, ApiKeyAuth):
             return response
-        await response.aclose()
-        recovered = await self._recover(auth)
+        # Ask the editor first, then drain the small 401 body while it answers: read to its
+        # end, the connection goes back to the pool and the retry reuses it.
+        recovery = asyncio.ensure_future(self._recover(auth))
+        try:
+            # Two loop steps: the recovery task joins/starts the single-flight task, which asks.
+            for _ in range(2):
+                await asyncio.sleep(0)
+            await release_response(response)
+        except BaseException:
+            recovery.cancel()
+            raise
+        recovered = await recovery
         return await send(recovered)
 
     # -- internals: loading ------------------------------------------------------------------

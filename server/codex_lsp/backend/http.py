@@ -121,9 +121,17 @@ async def send_authorized(
         return await http_client.send(build_request(NO_CREDENTIALS), stream=stream)
 
     async def send(auth: CodexAuth) -> httpx.Response:
-        return await http_client.send(build_request(credentials_from_auth(auth)), stream=stream)
+        # Always streamed: the status decides first (a 401 asks the editor before its body is
+        # read); other bodies are read below for callers that did not ask for a stream.
+        return await http_client.send(build_request(credentials_from_auth(auth)), stream=True)
 
-    return await auth_manager.send_with_unauthorized_recovery(send)
+    response = await auth_manager.send_with_unauthorized_recovery(send)
+    if not stream:
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+    return response
 
 
 async def read_error_body(response: httpx.Response) -> bytes:

@@ -1,0 +1,124 @@
+"""A 401 recovery reuses its connection: the 401 body is drained (not dropped) while the editor
+is asked, so the retried request goes out on the same TCP connection (counted at the fake)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from codex_lsp.auth.model import ChatGptAuthTokens
+from codex_lsp.backend.http import send_authorized
+from codex_lsp.backend.pool import release_response
+from codex_lsp.backend.provider import Credentials, ModelProvider, resolve_provider
+from codex_lsp.backend.rate_limits import fetch_usage
+from codex_lsp.fakes.backend import FakeBackend
+from editor_auth import EditorAuth, editor_tokens, make_access_token
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture
+def usage_provider(fake: FakeBackend) -> ModelProvider:
+    return resolve_provider(chatgpt_base_url=f"{fake.base_url}/backend-api")
+
+
+async def test_retry_after_401_reuses_the_connection(
+    fake: FakeBackend, http_client: httpx.AsyncClient, usage_provider: ModelProvider,
+    editor_auth: EditorAuth,
+) -> None:
+    fake.accepted_tokens = {editor_auth.refreshed_token}
+    await fetch_usage(http_client, usage_provider, editor_auth.manager)
+    first, retried = fake.requests
+    assert (first.bearer, retried.bearer) == (editor_auth.initial_token, editor_auth.refreshed_token)
+    assert retried.connection == first.connection
+    assert fake.connections_opened == 1
+
+
+async def streamed_usage(
+    fake: FakeBackend, http_client: httpx.AsyncClient, provider: ModelProvider, auth: EditorAuth
+) -> httpx.Response:
+    """A streamed request (how turns call the Responses API) through the 401 recovery."""
+    url = f"{fake.base_url}/backend-api/wham/usage"
+
+    def build(credentials: Credentials) -> httpx.Request:
+        headers = provider.headers_for(credentials, "test")
+        return http_client.build_request("GET", url, headers=headers)
+
+    response = await send_authorized(http_client, provider, auth.manager, build, stream=True)
+    await response.aread()
+    await response.aclose()
+    return response
+
+
+@pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "read"])
+async def test_many_recoveries_use_one_connection(
+    fake: FakeBackend, http_client: httpx.AsyncClient, usage_provider: ModelProvider,
+    editor_auth: EditorAuth, streamed: bool,
+) -> None:
+    rounds = 10
+    tokens = [make_access_token() for _ in range(rounds)]
+    editor_auth.editor.next_tokens[:] = tokens
+    for token in tokens:  # each round: the current token is rejected, the editor's next one works
+        fake.accepted_tokens = {token}
+        if streamed:
+            response = await streamed_usage(fake, http_client, usage_provider, editor_auth)
+            assert response.status_code == 200
+        else:
+            await fetch_usage(http_client, usage_provider, editor_auth.manager)
+    assert [r.bearer for r in fake.requests[1::2]] == tokens
+    assert len(editor_auth.editor.calls) == rounds
+    assert fake.connections_opened == 1  # before: a new connection for every streamed retry
+
+
+async def test_editor_is_asked_before_the_401_body_is_read(
+    fake: FakeBackend, http_client: httpx.AsyncClient, usage_provider: ModelProvider,
+    editor_auth: EditorAuth,
+) -> None:
+    """The status decides first: the non-streamed call's 401 body is still unread when the
+    editor gets the refresh request."""
+    seen: list[bool] = []
+    responses: list[httpx.Response] = []
+
+    async def hook(response: httpx.Response) -> None:
+        responses.append(response)
+
+    http_client.event_hooks["response"].append(hook)
+    refreshed = editor_auth.refreshed_token
+
+    async def refresh(previous_account_id: str | None) -> ChatGptAuthTokens:
+        seen.append(responses[0].is_stream_consumed)
+        await asyncio.sleep(0)
+        return editor_tokens(refreshed)
+
+    editor_auth.manager.set_editor_refresher(refresh)
+    fake.accepted_tokens = {refreshed}
+    await fetch_usage(http_client, usage_provider, editor_auth.manager)
+    assert seen == [False]
+    assert responses[0].status_code == 401 and responses[0].is_closed
+    assert fake.connections_opened == 1
+
+
+async def test_non_streamed_success_is_read_and_closed(
+    fake: FakeBackend, http_client: httpx.AsyncClient, usage_provider: ModelProvider,
+    editor_auth: EditorAuth,
+) -> None:
+    url = f"{fake.base_url}/backend-api/wham/usage"
+    response = await send_authorized(
+        http_client, usage_provider, editor_auth.manager,
+        lambda c: http_client.build_request("GET", url, headers={"Authorization": f"Bearer {c.bearer}"}),
+    )
+    assert response.status_code == 200 and response.is_closed
+    assert response.json()["plan_type"] == "pro"
+
+
+async def test_release_response_drops_a_large_body_instead_of_reading_it(fake: FakeBackend) -> None:
+    fake.models = [{"slug": f"m{i}", "padding": "x" * 1000} for i in range(200)]  # ~200 KB
+    async with httpx.AsyncClient() as client:
+        request = client.build_request("GET", f"{fake.base_url}/v1/models")
+        response = await client.send(request, stream=True)
+        await release_response(response, limit=16 * 1024)
+        assert response.is_closed
+        await client.get(f"{fake.base_url}/v1/models")
+    assert fake.connections_opened == 2  # the big body was not read: its connection was dropped
