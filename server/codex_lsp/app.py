@@ -7,6 +7,8 @@ handler modules are loaded right after `initialize` answers, and requests wait f
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from typing import Any
 
@@ -15,6 +17,9 @@ from lsprotocol import types
 from .config import Config
 from .protocol import client_requests
 from .server import CodexLanguageServer
+
+log = logging.getLogger(__name__)
+_background: set[asyncio.Future[None]] = set()
 
 
 async def start_services(server: CodexLanguageServer, config: Config) -> None:
@@ -26,6 +31,30 @@ async def start_services(server: CodexLanguageServer, config: Config) -> None:
     server.services = services
     register_all(server, services)
     await services.start()
+    # After requests are unblocked, off the loop: nothing waits for it, the first backend
+    # request at worst waits on the import lock.
+    task = asyncio.ensure_future(asyncio.to_thread(finish_startup))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+def finish_startup() -> None:
+    """Pay the HTTP stack's lazy imports now rather than in the first backend request (httpx
+    loads anyio, its asyncio backend, h11 and the idna codec on first connect), then persist the
+    code cache and put attrs back (see codecache)."""
+    from . import codecache
+
+    try:
+        import encodings.idna  # noqa: F401 - httpx encodes the host name with it
+        import ssl  # noqa: F401
+
+        import anyio._backends._asyncio  # noqa: F401
+        import anyio.streams.tls  # noqa: F401
+        import h11  # noqa: F401
+        import httpcore._backends.anyio  # noqa: F401
+    except ImportError as exc:  # a different httpx stack: it will import what it needs itself
+        log.debug("HTTP stack preload skipped: %s", exc)
+    codecache.save_and_uninstall()
 
 
 def build_server(config: Config, *, log_level: str = "INFO") -> CodexLanguageServer:
