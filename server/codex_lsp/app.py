@@ -55,6 +55,27 @@ def finish_startup() -> None:
     except ImportError as exc:  # a different httpx stack: it will import what it needs itself
         log.debug("HTTP stack preload skipped: %s", exc)
     codecache.save_and_uninstall()
+    compile_own_bytecode()
+
+
+def compile_own_bytecode() -> None:
+    """Write our package's missing .pyc files once, so later spawns don't recompile ~60 modules.
+
+    Editors often start servers with bytecode writing off (PYTHONDONTWRITEBYTECODE) or from a
+    source checkout; Python still *reads* .pyc files then. Up-to-date files are skipped (a stat
+    each); a read-only install is left alone. `.ci/setup` does the same at install time.
+    """
+    import sys
+
+    if not sys.dont_write_bytecode or os.environ.get("CODEX_LSP_NO_CODE_CACHE") == "1":
+        return  # Python writes them itself (or the user opted out)
+    import compileall
+    from pathlib import Path
+
+    try:
+        compileall.compile_dir(Path(__file__).parent, quiet=2, workers=1)
+    except OSError as exc:
+        log.debug("bytecode not written: %s", type(exc).__name__)
 
 
 def build_server(config: Config, *, log_level: str = "INFO") -> CodexLanguageServer:
