@@ -122,3 +122,41 @@ async def test_release_response_drops_a_large_body_instead_of_reading_it(fake: F
         assert response.is_closed
         await client.get(f"{fake.base_url}/v1/models")
     assert fake.connections_opened == 2  # the big body was not read: its connection was dropped
+
+
+async def test_a_stalled_401_body_does_not_hold_back_the_retry(editor_auth: EditorAuth) -> None:
+    """A backend that sends 401 headers and then stalls its body: the retry goes out as soon as
+    the editor answers (the stalled connection is dropped, not waited for)."""
+    retried = asyncio.Event()
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        request = await reader.readuntil(b"\r\n\r\n")
+        if editor_auth.refreshed_token.encode() in request:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            retried.set()
+        else:  # promise 100 bytes, send 4, then stall
+            writer.write(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 100\r\n\r\n{\"er")
+        await writer.drain()
+        await asyncio.sleep(30)
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with httpx.AsyncClient(timeout=20) as client:
+            async def send(auth: object) -> httpx.Response:
+                token = editor_auth.initial_token if auth == editor_auth.manager.current() and not \
+                    editor_auth.editor.calls else editor_auth.refreshed_token
+                request = client.build_request("GET", f"http://127.0.0.1:{port}/",
+                                               headers={"Authorization": f"Bearer {token}"})
+                return await client.send(request, stream=True)
+
+            async with asyncio.timeout(5):  # not the 20 s read timeout
+                response = await editor_auth.manager.send_with_unauthorized_recovery(send)
+            assert response.status_code == 200
+            await response.aclose()
+        assert retried.is_set() and connections == 2
+    finally:
+        server.close()

@@ -46,6 +46,8 @@ from codex_lsp.backend.pool import release_response
 from codex_lsp.errors import CodexError, InvalidParams, InvalidRequest
 from codex_lsp.logs import register_secret
 
+# How long a 401 body may still be draining once the editor has answered (see below).
+_DRAIN_GRACE_S = 0.05
 log = logging.getLogger(__name__)
 
 CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
@@ -287,11 +289,19 @@ class AuthManager:
             # Two loop steps: the recovery task joins/starts the single-flight task, which asks.
             for _ in range(2):
                 await asyncio.sleep(0)
-            await release_response(response)
         except BaseException:
             recovery.cancel()
             raise
-        recovered = await recovery
+        drain = asyncio.ensure_future(release_response(response))
+        try:
+            recovered = await recovery
+        finally:
+            # A small body is read in microseconds; one still streaming after the editor answered
+            # (plus a short grace) is not worth the wait: drop that connection.
+            await asyncio.wait([drain], timeout=_DRAIN_GRACE_S)
+            if not drain.done():
+                drain.cancel()
+                await asyncio.wait([drain])
         return await send(recovered)
 
     # -- internals: loading ------------------------------------------------------------------
