@@ -73,6 +73,16 @@ def reads_on_loop(stdin: BinaryIO) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
+def _same_file(stdin: BinaryIO, stdout: BinaryIO) -> bool:
+    """One socket for both directions: making it non-blocking for reading would make our
+    blocking stdout writes fail, so such a setup keeps the threaded reader."""
+    try:
+        a, b = os.fstat(stdin.fileno()), os.fstat(stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        return True
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
 async def open_stdin_reader(stdin: BinaryIO) -> LoopStdinReader:
     loop = asyncio.get_running_loop()
     stream = asyncio.StreamReader(limit=STREAM_LIMIT, loop=loop)
@@ -85,7 +95,7 @@ async def open_stdin_reader(stdin: BinaryIO) -> LoopStdinReader:
 def serve_stdio(server: Any, stdin: BinaryIO, stdout: BinaryIO) -> bool:
     """Run ``server`` (a pygls ``JsonRPCServer``) over stdio with the loop reader, like pygls'
     ``start_io`` otherwise. Returns False, without doing anything, when stdin is not a pipe."""
-    if not reads_on_loop(stdin):
+    if not reads_on_loop(stdin) or _same_file(stdin, stdout):
         return False
     server._stop_event = threading.Event()
     server.protocol.set_writer(StdoutWriter(stdout))

@@ -206,3 +206,32 @@ def test_terminal_and_windows_keep_the_threaded_reader(monkeypatch: pytest.Monke
             assert not transport.reads_on_loop(stdin)
     finally:
         os.close(write_fd)
+
+
+async def test_one_socket_for_stdin_and_stdout_keeps_the_threaded_reader(
+    codex_home: Path, tmp_path: Path,
+) -> None:
+    """Some launchers hand the server one socket as both stdin and stdout; it must still work."""
+    import socket
+
+    ours, theirs = socket.socketpair()
+    env = server_env(codex_home, {"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "codex_lsp", "--log-level", "WARNING", env=env,
+        stdin=theirs, stdout=theirs, stderr=asyncio.subprocess.DEVNULL)
+    theirs.close()
+    try:
+        reader, writer = await asyncio.open_connection(sock=ours)
+        writer.write(frame(initialize()) + frame(request(2, "no/such")))
+        found = await answers(reader, {1, 2})
+        assert found[1]["result"]["serverInfo"]["name"] == "codex-lsp"
+        assert found[2]["error"]["code"] == -32601
+        # An answer far bigger than the socket buffer: written with blocking writes, intact.
+        writer.write(frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
+        writer.write(frame(request(3, "codexTest/echo", {"text": "z" * 4_000_000})))
+        await asyncio.sleep(0.5)  # let the server fill the buffer before we read
+        echoed = (await answers(reader, {3}))[3]
+        assert "z" * 100_000 in json.dumps(echoed)
+        writer.close()
+    finally:
+        await stop(proc)
