@@ -160,3 +160,20 @@ async def test_a_stalled_401_body_does_not_hold_back_the_retry(editor_auth: Edit
         assert retried.is_set() and connections == 2
     finally:
         server.close()
+
+
+async def test_twenty_concurrent_streamed_recoveries_reuse_their_connections(
+    fake: FakeBackend, http_client: httpx.AsyncClient, usage_provider: ModelProvider,
+    editor_auth: EditorAuth,
+) -> None:
+    """20 concurrent requests all get a 401: one editor refresh, and all 20 retries go out on
+    the 20 connections the 401s came back on (the pool keeps that many idle connections)."""
+    fake.accepted_tokens = {editor_auth.refreshed_token}
+    responses = await asyncio.gather(
+        *(streamed_usage(fake, http_client, usage_provider, editor_auth) for _ in range(20)))
+    assert [r.status_code for r in responses] == [200] * 20
+    assert editor_auth.editor.calls == ["acct-1"]
+    rejected_on = {r.connection for r in fake.requests if r.bearer == editor_auth.initial_token}
+    retries = [r for r in fake.requests if r.bearer == editor_auth.refreshed_token]
+    assert len(retries) == 20 and all(r.connection in rejected_on for r in retries)
+    assert fake.connections_opened == 20

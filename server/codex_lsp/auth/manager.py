@@ -298,7 +298,8 @@ class AuthManager:
         finally:
             # A small body is read in microseconds; one still streaming after the editor answered
             # (plus a short grace) is not worth the wait: drop that connection.
-            await asyncio.wait([drain], timeout=_DRAIN_GRACE_S)
+            if not drain.done():
+                await asyncio.wait([drain], timeout=_DRAIN_GRACE_S)
             if not drain.done():
                 drain.cancel()
                 await asyncio.wait([drain])

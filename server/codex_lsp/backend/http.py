@@ -71,7 +71,9 @@ def create_http_client(
     return httpx.AsyncClient(
         verify=_ssl_context(environ),
         timeout=httpx.Timeout(read_timeout_s, connect=connect_timeout_s),
-        limits=httpx.Limits(max_connections=32, max_keepalive_connections=8, keepalive_expiry=90),
+        # Keep as many idle connections as we may open: a burst of concurrent 401 retries (or turns)
+        # then reuses them instead of reconnecting (reqwest, upstream, keeps every idle one).
+        limits=httpx.Limits(max_connections=32, max_keepalive_connections=32, keepalive_expiry=90),
         headers={"User-Agent": user_agent()},
         follow_redirects=False,
     )
