@@ -25,13 +25,18 @@ def usage_provider(fake: FakeBackend) -> ModelProvider:
 
 
 async def test_retry_after_401_reuses_the_connection(
-    fake: FakeBackend, http_client: httpx.AsyncClient, usage_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    usage_provider: ModelProvider,
     editor_auth: EditorAuth,
 ) -> None:
     fake.accepted_tokens = {editor_auth.refreshed_token}
     await fetch_usage(http_client, usage_provider, editor_auth.manager)
     first, retried = fake.requests
-    assert (first.bearer, retried.bearer) == (editor_auth.initial_token, editor_auth.refreshed_token)
+    assert (first.bearer, retried.bearer) == (
+        editor_auth.initial_token,
+        editor_auth.refreshed_token,
+    )
     assert retried.connection == first.connection
     assert fake.connections_opened == 1
 
@@ -54,8 +59,11 @@ async def streamed_usage(
 
 @pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "read"])
 async def test_many_recoveries_use_one_connection(
-    fake: FakeBackend, http_client: httpx.AsyncClient, usage_provider: ModelProvider,
-    editor_auth: EditorAuth, streamed: bool,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    usage_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    streamed: bool,
 ) -> None:
     rounds = 10
     tokens = [make_access_token() for _ in range(rounds)]
@@ -73,7 +81,9 @@ async def test_many_recoveries_use_one_connection(
 
 
 async def test_editor_is_asked_before_the_401_body_is_read(
-    fake: FakeBackend, http_client: httpx.AsyncClient, usage_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    usage_provider: ModelProvider,
     editor_auth: EditorAuth,
 ) -> None:
     """The status decides first: the non-streamed call's 401 body is still unread when the
@@ -101,13 +111,19 @@ async def test_editor_is_asked_before_the_401_body_is_read(
 
 
 async def test_non_streamed_success_is_read_and_closed(
-    fake: FakeBackend, http_client: httpx.AsyncClient, usage_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    usage_provider: ModelProvider,
     editor_auth: EditorAuth,
 ) -> None:
     url = f"{fake.base_url}/backend-api/wham/usage"
     response = await send_authorized(
-        http_client, usage_provider, editor_auth.manager,
-        lambda c: http_client.build_request("GET", url, headers={"Authorization": f"Bearer {c.bearer}"}),
+        http_client,
+        usage_provider,
+        editor_auth.manager,
+        lambda c: http_client.build_request(
+            "GET", url, headers={"Authorization": f"Bearer {c.bearer}"}
+        ),
     )
     assert response.status_code == 200 and response.is_closed
     assert response.json()["plan_type"] == "pro"
@@ -138,7 +154,7 @@ async def test_a_stalled_401_body_does_not_hold_back_the_retry(editor_auth: Edit
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
             retried.set()
         else:  # promise 100 bytes, send 4, then stall
-            writer.write(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 100\r\n\r\n{\"er")
+            writer.write(b'HTTP/1.1 401 Unauthorized\r\nContent-Length: 100\r\n\r\n{"er')
         await writer.drain()
         await asyncio.sleep(30)
 
@@ -146,11 +162,16 @@ async def test_a_stalled_401_body_does_not_hold_back_the_retry(editor_auth: Edit
     port = server.sockets[0].getsockname()[1]
     try:
         async with httpx.AsyncClient(timeout=20) as client:
+
             async def send(auth: object) -> httpx.Response:
-                token = editor_auth.initial_token if auth == editor_auth.manager.current() and not \
-                    editor_auth.editor.calls else editor_auth.refreshed_token
-                request = client.build_request("GET", f"http://127.0.0.1:{port}/",
-                                               headers={"Authorization": f"Bearer {token}"})
+                token = (
+                    editor_auth.initial_token
+                    if auth == editor_auth.manager.current() and not editor_auth.editor.calls
+                    else editor_auth.refreshed_token
+                )
+                request = client.build_request(
+                    "GET", f"http://127.0.0.1:{port}/", headers={"Authorization": f"Bearer {token}"}
+                )
                 return await client.send(request, stream=True)
 
             async with asyncio.timeout(5):  # not the 20 s read timeout
@@ -163,14 +184,17 @@ async def test_a_stalled_401_body_does_not_hold_back_the_retry(editor_auth: Edit
 
 
 async def test_twenty_concurrent_streamed_recoveries_reuse_their_connections(
-    fake: FakeBackend, http_client: httpx.AsyncClient, usage_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    usage_provider: ModelProvider,
     editor_auth: EditorAuth,
 ) -> None:
     """20 concurrent requests all get a 401: one editor refresh, and all 20 retries go out on
     the 20 connections the 401s came back on (the pool keeps that many idle connections)."""
     fake.accepted_tokens = {editor_auth.refreshed_token}
     responses = await asyncio.gather(
-        *(streamed_usage(fake, http_client, usage_provider, editor_auth) for _ in range(20)))
+        *(streamed_usage(fake, http_client, usage_provider, editor_auth) for _ in range(20))
+    )
     assert [r.status_code for r in responses] == [200] * 20
     assert editor_auth.editor.calls == ["acct-1"]
     rejected_on = {r.connection for r in fake.requests if r.bearer == editor_auth.initial_token}

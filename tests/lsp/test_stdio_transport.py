@@ -24,8 +24,12 @@ def frame(message: dict[str, Any]) -> bytes:
 
 
 def initialize(msg_id: int = 1) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": msg_id, "method": "initialize",
-            "params": {"processId": None, "rootUri": None, "capabilities": {}}}
+    return {
+        "jsonrpc": "2.0",
+        "id": msg_id,
+        "method": "initialize",
+        "params": {"processId": None, "rootUri": None, "capabilities": {}},
+    }
 
 
 def request(msg_id: int, method: str, params: Any = None) -> dict[str, Any]:
@@ -34,12 +38,17 @@ def request(msg_id: int, method: str, params: Any = None) -> dict[str, Any]:
 
 async def read_message(stdout: asyncio.StreamReader) -> dict[str, Any]:
     header = await stdout.readuntil(b"\r\n\r\n")
-    length = next(int(line.split(b":")[1]) for line in header.split(b"\r\n")
-                  if line.lower().startswith(b"content-length:"))
+    length = next(
+        int(line.split(b":")[1])
+        for line in header.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
     return json.loads(await stdout.readexactly(length))
 
 
-async def answers(stdout: asyncio.StreamReader, ids: set[Any], timeout: float = 30) -> dict[Any, Any]:
+async def answers(
+    stdout: asyncio.StreamReader, ids: set[Any], timeout: float = 30
+) -> dict[Any, Any]:
     """Read messages until every id in ``ids`` was answered (notifications are skipped)."""
     found: dict[Any, Any] = {}
     async with asyncio.timeout(timeout):
@@ -53,8 +62,16 @@ async def answers(stdout: asyncio.StreamReader, ids: set[Any], timeout: float = 
 async def spawn(codex_home: Path, tmp_path: Path, stdin: Any) -> asyncio.subprocess.Process:
     env = server_env(codex_home, {"XDG_CACHE_HOME": str(tmp_path / "cache")})
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "codex_lsp", "--log-level", "WARNING", env=env,
-        stdin=stdin, stdout=asyncio.subprocess.PIPE, stderr=(tmp_path / "stderr.log").open("wb"))
+        sys.executable,
+        "-m",
+        "codex_lsp",
+        "--log-level",
+        "WARNING",
+        env=env,
+        stdin=stdin,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=(tmp_path / "stderr.log").open("wb"),
+    )
 
 
 async def stop(proc: asyncio.subprocess.Process) -> None:
@@ -64,7 +81,8 @@ async def stop(proc: asyncio.subprocess.Process) -> None:
 
 
 async def test_pipe_with_partial_headers_split_bodies_and_batched_messages(
-    codex_home: Path, tmp_path: Path,
+    codex_home: Path,
+    tmp_path: Path,
 ) -> None:
     proc = await spawn(codex_home, tmp_path, asyncio.subprocess.PIPE)
     assert proc.stdin is not None and proc.stdout is not None
@@ -79,8 +97,11 @@ async def test_pipe_with_partial_headers_split_bodies_and_batched_messages(
         assert init["result"]["serverInfo"]["name"] == "codex-lsp"
         proc.stdin.write(frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
         # Three messages in one write, the last one cut in the middle of its body...
-        batch = frame(request(2, "account/read")) + frame(request(3, "no/such")) + frame(
-            request(4, "account/read", {"refreshToken": False}))
+        batch = (
+            frame(request(2, "account/read"))
+            + frame(request(3, "no/such"))
+            + frame(request(4, "account/read", {"refreshToken": False}))
+        )
         proc.stdin.write(batch[:-7])
         await proc.stdin.drain()
         first = await answers(proc.stdout, {2, 3})
@@ -102,7 +123,8 @@ async def test_pipe_with_partial_headers_split_bodies_and_batched_messages(
 
 
 async def test_eof_in_the_middle_of_a_message_ends_the_server(
-    codex_home: Path, tmp_path: Path,
+    codex_home: Path,
+    tmp_path: Path,
 ) -> None:
     proc = await spawn(codex_home, tmp_path, asyncio.subprocess.PIPE)
     assert proc.stdin is not None and proc.stdout is not None
@@ -119,7 +141,8 @@ async def test_eof_in_the_middle_of_a_message_ends_the_server(
 
 
 async def test_eof_in_the_middle_of_a_header_ends_the_server(
-    codex_home: Path, tmp_path: Path,
+    codex_home: Path,
+    tmp_path: Path,
 ) -> None:
     proc = await spawn(codex_home, tmp_path, asyncio.subprocess.PIPE)
     assert proc.stdin is not None
@@ -132,7 +155,9 @@ async def test_eof_in_the_middle_of_a_header_ends_the_server(
         await stop(proc)
 
 
-async def test_regular_file_stdin_uses_the_threaded_reader(codex_home: Path, tmp_path: Path) -> None:
+async def test_regular_file_stdin_uses_the_threaded_reader(
+    codex_home: Path, tmp_path: Path
+) -> None:
     messages = tmp_path / "messages.bin"
     # Answered synchronously (before EOF ends the server): initialize and an unknown method.
     messages.write_bytes(frame(initialize()) + frame(request(2, "no/such")))
@@ -183,6 +208,7 @@ async def test_loop_reader_survives_an_oversized_line() -> None:
     with os.fdopen(read_fd, "rb", buffering=0) as stdin:
         reader = await transport.open_stdin_reader(stdin)
         try:
+
             async def feed() -> None:
                 data = b"y" * (transport.STREAM_LIMIT + 10) + b"\r\nContent-Length: 2\r\n"
                 await asyncio.to_thread(os.write, write_fd, data)
@@ -209,7 +235,8 @@ def test_terminal_and_windows_keep_the_threaded_reader(monkeypatch: pytest.Monke
 
 
 async def test_one_socket_for_stdin_and_stdout_keeps_the_threaded_reader(
-    codex_home: Path, tmp_path: Path,
+    codex_home: Path,
+    tmp_path: Path,
 ) -> None:
     """Some launchers hand the server one socket as both stdin and stdout; it must still work."""
     import socket
@@ -217,8 +244,16 @@ async def test_one_socket_for_stdin_and_stdout_keeps_the_threaded_reader(
     ours, theirs = socket.socketpair()
     env = server_env(codex_home, {"XDG_CACHE_HOME": str(tmp_path / "cache")})
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "codex_lsp", "--log-level", "WARNING", env=env,
-        stdin=theirs, stdout=theirs, stderr=asyncio.subprocess.DEVNULL)
+        sys.executable,
+        "-m",
+        "codex_lsp",
+        "--log-level",
+        "WARNING",
+        env=env,
+        stdin=theirs,
+        stdout=theirs,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     theirs.close()
     try:
         reader, writer = await asyncio.open_connection(sock=ours)

@@ -12,7 +12,9 @@ import codex_lsp.errors
 from codex_lsp import app
 
 
-def test_missing_pyc_is_written_when_bytecode_writing_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_pyc_is_written_when_bytecode_writing_is_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     source = Path(codex_lsp.errors.__file__)
     pyc = Path(importlib.util.cache_from_source(str(source)))
     pyc.unlink(missing_ok=True)
@@ -25,7 +27,9 @@ def test_missing_pyc_is_written_when_bytecode_writing_is_off(monkeypatch: pytest
     assert pyc.stat().st_mtime_ns == stamp
 
 
-def test_nothing_written_when_python_writes_bytecode_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nothing_written_when_python_writes_bytecode_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     source = Path(codex_lsp.errors.__file__)
     pyc = Path(importlib.util.cache_from_source(str(source)))
     pyc.unlink(missing_ok=True)

@@ -43,8 +43,13 @@ print(json.dumps(stats))
 
 def start(cache_dir: Path) -> dict:
     """A fresh interpreter importing lsprotocol through the cache, like the server's start-up."""
-    done = subprocess.run([sys.executable, "-c", START, str(cache_dir)], capture_output=True,
-                          text=True, timeout=90, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", START, str(cache_dir)],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -114,8 +119,12 @@ def test_foreign_signature_is_never_executed(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("problem", ["world-writable file", "symlink", "open directory", "foreign owner"])
-def test_cache_with_wrong_permissions_or_owner_is_never_executed(tmp_path: Path, problem: str) -> None:
+@pytest.mark.parametrize(
+    "problem", ["world-writable file", "symlink", "open directory", "foreign owner"]
+)
+def test_cache_with_wrong_permissions_or_owner_is_never_executed(
+    tmp_path: Path, problem: str
+) -> None:
     marker = tmp_path / "pwned"
     cache = own_cache(tmp_path)
     key = (cache.directory / KEY_NAME).read_bytes()
@@ -125,7 +134,9 @@ def test_cache_with_wrong_permissions_or_owner_is_never_executed(tmp_path: Path,
         cache.path.rename(elsewhere)
         cache.path.symlink_to(elsewhere)
     else:
-        write_signed(cache, evil_entry(marker), key, 0o666 if problem == "world-writable file" else 0o600)
+        write_signed(
+            cache, evil_entry(marker), key, 0o666 if problem == "world-writable file" else 0o600
+        )
     if problem == "open directory":
         cache.directory.chmod(0o777)
     if problem == "foreign owner":
