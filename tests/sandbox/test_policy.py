@@ -58,16 +58,26 @@ def test_wire_workspace_write_defaults_and_fields() -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ({"type": "workspaceWrite", "writableRoots": ["/ok", "relative"]},
-         "sandboxPolicy.writableRoots[1] must be an absolute path"),
-        ({"type": "workspaceWrite", "writableRoots": ["/ok", 3]},
-         "sandboxPolicy.writableRoots[1] must be an absolute path"),
-        ({"type": "workspaceWrite", "writableRoots": "/ok"},
-         "sandboxPolicy.writableRoots must be an array"),
-        ({"type": "workspaceWrite", "networkAccess": "yes"},
-         "sandboxPolicy.networkAccess must be a boolean"),
-        ({"type": "workspaceWrite", "excludeSlashTmp": 1},
-         "sandboxPolicy.excludeSlashTmp must be a boolean"),
+        (
+            {"type": "workspaceWrite", "writableRoots": ["/ok", "relative"]},
+            "sandboxPolicy.writableRoots[1] must be an absolute path",
+        ),
+        (
+            {"type": "workspaceWrite", "writableRoots": ["/ok", 3]},
+            "sandboxPolicy.writableRoots[1] must be an absolute path",
+        ),
+        (
+            {"type": "workspaceWrite", "writableRoots": "/ok"},
+            "sandboxPolicy.writableRoots must be an array",
+        ),
+        (
+            {"type": "workspaceWrite", "networkAccess": "yes"},
+            "sandboxPolicy.networkAccess must be a boolean",
+        ),
+        (
+            {"type": "workspaceWrite", "excludeSlashTmp": 1},
+            "sandboxPolicy.excludeSlashTmp must be a boolean",
+        ),
         ({"type": "sideways"}, "sandboxPolicy.type must be one of readOnly"),
         ({}, "sandboxPolicy.type must be one of"),
         ("readOnly", "sandboxPolicy must be an object"),
@@ -105,10 +115,16 @@ def test_modes_from_config() -> None:
     ("mode", "table", "message"),
     [
         ("readonly", None, "sandbox_mode must be one of read-only"),
-        ("workspace-write", {"writable_roots": ["data"]},
-         r"sandbox_workspace_write.writable_roots\[0\] must be an absolute path"),
-        ("workspace-write", {"network_access": "true"},
-         "sandbox_workspace_write.network_access must be true or false"),
+        (
+            "workspace-write",
+            {"writable_roots": ["data"]},
+            r"sandbox_workspace_write.writable_roots\[0\] must be an absolute path",
+        ),
+        (
+            "workspace-write",
+            {"network_access": "true"},
+            "sandbox_workspace_write.network_access must be true or false",
+        ),
     ],
 )
 def test_mode_errors(mode: str, table: dict[str, Any] | None, message: str) -> None:
@@ -118,8 +134,11 @@ def test_mode_errors(mode: str, table: dict[str, Any] | None, message: str) -> N
 
 @pytest.mark.parametrize(
     ("policy", "name"),
-    [(ReadOnly(), "read-only"), (WorkspaceWrite(), "workspace-write"),
-     (DangerFullAccess(), "danger-full-access")],
+    [
+        (ReadOnly(), "read-only"),
+        (WorkspaceWrite(), "workspace-write"),
+        (DangerFullAccess(), "danger-full-access"),
+    ],
 )
 def test_mode_name_round_trips(policy: SandboxPolicy, name: str) -> None:
     assert mode_name(policy) == name
@@ -153,3 +172,57 @@ def test_policies_are_frozen_and_hashable() -> None:
     assert hash(policy) == hash(WorkspaceWrite(writable_roots=(Path("/a"),)))
     with pytest.raises(AttributeError):
         policy.network_access = True  # type: ignore[misc]
+
+
+# ---- writable roots come from the thread's policy, never from a command's workdir (issue 15) --
+
+
+def test_writable_roots_are_anchored_at_the_thread_cwd_plus_configured_roots() -> None:
+    from codex_lsp.sandbox.policy import policy_writable_roots
+
+    policy = WorkspaceWrite(writable_roots=[Path("/srv/extra")], exclude_tmpdir_env_var=False)
+    roots = policy_writable_roots(policy, Path("/work/ws"), tmpdir="/var/tmp/t")
+    assert roots == (Path("/work/ws"), Path("/srv/extra"), Path("/tmp"), Path("/var/tmp/t"))
+    excluded = WorkspaceWrite(exclude_slash_tmp=True, exclude_tmpdir_env_var=True)
+    assert policy_writable_roots(excluded, Path("/work/ws/../ws"), tmpdir="/x") == (
+        Path("/work/ws"),
+    )
+    assert policy_writable_roots(ReadOnly(), Path("/work/ws")) == ()
+
+
+@pytest.mark.parametrize(
+    ("workdir", "expected"),
+    [
+        ("/work/ws", "writable"),
+        ("/work/ws/sub/deeper", "writable"),
+        (
+            "/work/ws/.git",
+            "writable",
+        ),  # inside a root; .git itself is a protected path of the layout
+        ("/srv/extra/x", "writable"),
+        ("/tmp/scratch", "writable"),
+        ("/root", "read-only"),
+        ("/etc", "read-only"),
+        ("/work/ws/../..", "read-only"),
+        ("/work/ws/../other", "read-only"),
+        ("/work/wsx", "read-only"),  # a sibling sharing the prefix
+    ],
+)
+def test_workdir_access_never_widens_the_policy(workdir: str, expected: str) -> None:
+    from codex_lsp.sandbox.policy import workdir_access
+
+    policy = WorkspaceWrite(writable_roots=[Path("/srv/extra")])
+    assert workdir_access(policy, Path("/work/ws"), Path(workdir)) == expected
+    assert workdir_access(ReadOnly(), Path("/work/ws"), Path(workdir)) == "read-only"
+    assert workdir_access(DangerFullAccess(), Path("/work/ws"), Path(workdir)) == "unrestricted"
+
+
+def test_read_only_workdir_note_only_for_workspace_write_outside_the_roots() -> None:
+    from codex_lsp.sandbox.policy import read_only_workdir_note
+
+    ws = Path("/work/ws")
+    assert "outside the writable roots" in read_only_workdir_note(
+        WorkspaceWrite(), ws, Path("/etc")
+    )
+    assert read_only_workdir_note(WorkspaceWrite(), ws, ws / "sub") == ""
+    assert read_only_workdir_note(ReadOnly(), ws, Path("/etc")) == ""

@@ -13,7 +13,12 @@ from pathlib import Path
 
 import attrs
 
-from codex_lsp.sandbox.policy import DangerFullAccess, SandboxPolicy, WorkspaceWrite
+from codex_lsp.sandbox.policy import (
+    DangerFullAccess,
+    SandboxPolicy,
+    WorkspaceWrite,
+    policy_writable_roots,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,23 +91,28 @@ def _protect(root: Path, *, block_missing: bool) -> WritableRoot:
 
 
 def _candidate_roots(
-    policy: WorkspaceWrite, cwd: Path, env: Mapping[str, str]
+    policy: WorkspaceWrite, policy_cwd: Path, env: Mapping[str, str]
 ) -> list[tuple[Path, bool]]:
     """(root, is_scratch) pairs before canonicalisation; scratch roots are /tmp and $TMPDIR."""
-    roots: list[tuple[Path, bool]] = [(cwd, False)]
-    roots.extend((root, False) for root in policy.writable_roots)
-    if not policy.exclude_slash_tmp:
-        roots.append((SLASH_TMP, True))
     tmpdir = env.get("TMPDIR")
-    if not policy.exclude_tmpdir_env_var and tmpdir and os.path.isabs(tmpdir):
-        roots.append((Path(tmpdir), True))
-    return roots
+    scratch = {SLASH_TMP}
+    if tmpdir and os.path.isabs(tmpdir):
+        scratch.add(Path(os.path.normpath(tmpdir)))
+    configured = {Path(os.path.normpath(policy_cwd))}
+    configured.update(Path(os.path.normpath(root)) for root in policy.writable_roots)
+    return [
+        (root, root in scratch and root not in configured)
+        for root in policy_writable_roots(policy, policy_cwd, tmpdir=tmpdir)
+    ]
 
 
 def compute_layout(
-    policy: SandboxPolicy, cwd: Path, env: Mapping[str, str] | None = None
+    policy: SandboxPolicy, policy_cwd: Path, env: Mapping[str, str] | None = None
 ) -> FilesystemLayout:
     """Canonical writable roots (parents first) with their protected paths.
+
+    ``policy_cwd`` is the thread's cwd (or, for `command/exec`, the client's cwd): the root the
+    policy is anchored at. A command's own working directory plays no part here.
 
     Missing roots are skipped (a bind source must exist). Missing protected paths are blocked
     only in cwd and configured roots, not in /tmp or $TMPDIR, which are scratch space.
@@ -113,7 +123,7 @@ def compute_layout(
         return FilesystemLayout((), host_tmp_writable=False, network_access=policy.network_access)
     environment = os.environ if env is None else env
     seen: dict[Path, bool] = {}
-    for root, is_scratch in _candidate_roots(policy, cwd, environment):
+    for root, is_scratch in _candidate_roots(policy, policy_cwd, environment):
         resolved = canonical(root)
         if not resolved.is_dir():
             log.info("sandbox: writable root %s does not exist; skipped", root)

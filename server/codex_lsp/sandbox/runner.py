@@ -145,7 +145,12 @@ def _bwrap_launch(
         env["TMPDIR"] = "/tmp"  # private tmpfs or host /tmp: writable either way
     fd = seccomp.filter_pipe(seccomp.build_filter(deny_network=not layout.network_access))
     args = build_bwrap_args(
-        argv, layout=layout, cwd=cwd, is_root=os.geteuid() == 0, seccomp_fd=fd, bwrap_path=bwrap_path
+        argv,
+        layout=layout,
+        cwd=cwd,
+        is_root=os.geteuid() == 0,
+        seccomp_fd=fd,
+        bwrap_path=bwrap_path,
     )
     placeholders = [path for root in layout.writable_roots for path in root.blocked_paths]
     placeholders += [
@@ -155,7 +160,11 @@ def _bwrap_launch(
         if path in _placeholder_users
     ]
     return _Launch(
-        args, env, BWRAP, pass_fds=(fd,), close_after_spawn=lambda: os.close(fd),
+        args,
+        env,
+        BWRAP,
+        pass_fds=(fd,),
+        close_after_spawn=lambda: os.close(fd),
         placeholders=tuple(placeholders),
     )
 
@@ -165,18 +174,26 @@ def _landlock_launch(
 ) -> _Launch:
     confinement = landlock.prepare_confinement(layout, abi=abi)
     return _Launch(
-        argv, env, LANDLOCK, preexec_fn=confinement.preexec_fn,
+        argv,
+        env,
+        LANDLOCK,
+        preexec_fn=confinement.preexec_fn,
         close_after_spawn=confinement.close,
     )
 
 
 def _prepare(
-    argv: list[str], cwd: Path, policy: SandboxPolicy, env: dict[str, str], detection: Detection
+    argv: list[str],
+    cwd: Path,
+    policy: SandboxPolicy,
+    env: dict[str, str],
+    detection: Detection,
+    policy_cwd: Path,
 ) -> _Launch:
     """Blocking preparation (filesystem inspection); called in a worker thread."""
     if isinstance(policy, DangerFullAccess):
         return _Launch(argv, env, NONE)
-    layout = compute_layout(policy, cwd, env)
+    layout = compute_layout(policy, policy_cwd, env)
     if detection.backend == BWRAP and detection.bwrap_path:
         return _bwrap_launch(argv, cwd, layout, env, detection.bwrap_path)
     if detection.backend == LANDLOCK:
@@ -353,8 +370,14 @@ async def run_command(
     env: Mapping[str, str] | None = None,
     output_cap: int = 1024 * 1024,
     on_output: OutputCallback | None = None,
+    policy_cwd: Path | None = None,
 ) -> CommandResult:
     """Run argv under `policy` and collect its output (each stream capped at output_cap bytes).
+
+    ``cwd`` is where the command runs; ``policy_cwd`` is the directory the policy's writable
+    roots are anchored at (a thread's cwd). It defaults to ``cwd``, which is right only when
+    the caller is trusted to choose it (`command/exec`); a model-chosen workdir must come with
+    the thread's cwd here, or it would become writable.
 
     Raises InvalidParams for a bad argv/cwd and SandboxUnavailable when a restricted policy
     cannot be enforced. On timeout the whole tree is killed and `timed_out` is set; when the
@@ -362,9 +385,14 @@ async def run_command(
     """
     command = _validate_argv(argv)
     workdir = await asyncio.to_thread(_validate_cwd, Path(cwd))
+    anchor = workdir if policy_cwd is None else await asyncio.to_thread(canonical, policy_cwd)
     child_env = _child_env(policy, env)
-    detection = Detection(NONE) if isinstance(policy, DangerFullAccess) else await asyncio.to_thread(detect)
-    launch = await asyncio.to_thread(_prepare, command, workdir, policy, child_env, detection)
+    detection = (
+        Detection(NONE) if isinstance(policy, DangerFullAccess) else await asyncio.to_thread(detect)
+    )
+    launch = await asyncio.to_thread(
+        _prepare, command, workdir, policy, child_env, detection, anchor
+    )
     _acquire_placeholders(launch.placeholders)
     try:
         return await _run(launch, workdir, timeout_s, output_cap, on_output)

@@ -67,7 +67,7 @@ from ..protocol.threads import (
 )
 from ..protocol.wire import to_wire
 from ..sandbox.detect import SandboxUnavailable
-from ..sandbox.policy import DangerFullAccess, SandboxPolicy
+from ..sandbox.policy import DangerFullAccess, SandboxPolicy, read_only_workdir_note
 from ..sandbox.runner import CommandResult, run_command
 from .approvals import (
     ON_REQUEST,
@@ -450,7 +450,7 @@ class TurnRunner:
             result = await self._run(item, args, sandbox)
         except InvalidParams as exc:  # e.g. a workdir that does not exist
             return self._fail(item, f"the command could not be started: {exc.message}")
-        note = ""
+        note = read_only_workdir_note(sandbox, thread.cwd, args.workdir)
         retry = ask_after_failure(policy, sandbox, result.exit_code, timed_out=result.timed_out)
         if retry is not None:
             if await self._approve(item, args, retry):
@@ -474,6 +474,7 @@ class TurnRunner:
             args.command,
             cwd=args.workdir,
             policy=sandbox,
+            policy_cwd=self.thread.cwd,  # writable roots come from the thread, never the workdir
             timeout_s=args.timeout_ms / 1000,
             output_cap=RUN_OUTPUT_CAP_BYTES,
             on_output=on_output,
