@@ -7,9 +7,12 @@ change that weakens the sandbox fails here. Workspaces live under /var/tmp (see 
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from escape_support import Approvals, agent_turn, server_session
@@ -92,3 +95,113 @@ async def test_model_workdir_inside_the_workspace_still_writes(
         )
         assert item["exitCode"] == 0, item
     assert (dirs.ws / "sub" / "made").read_text() == "ok\n"
+
+
+# ---------------------------------------------------------------- finding 2: host unix sockets
+
+UNIX_CONNECT = (
+    "import socket, sys\n"
+    "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+    "s.connect(sys.argv[1])\n"
+    "s.sendall(b'escaped')\n"
+    "print('connected')\n"
+)
+
+
+@pytest.fixture
+async def unix_listener(dirs: Dirs) -> AsyncIterator[tuple[Path, list[bytes]]]:
+    """A host unix socket OUTSIDE the workspace (as an editor's `--listen` socket would be)."""
+    path = dirs.outside / "editor.sock"
+    received: list[bytes] = []
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with asyncio.timeout(2):
+                received.append(await reader.read(100))
+        except TimeoutError:
+            received.append(b"")
+        writer.close()
+
+    server = await asyncio.start_unix_server(on_connect, path=str(path))
+    yield path, received
+    server.close()
+    await asyncio.wait_for(server.wait_closed(), 5)
+
+
+@pytest.mark.parametrize("policy", [{"type": "readOnly"}, {"type": "workspaceWrite"}])
+async def test_host_unix_socket_unreachable_with_network_off(
+    backend: str,
+    dirs: Dirs,
+    codex_home: Path,
+    unix_listener: tuple[Path, list[bytes]],
+    policy: dict[str, Any],
+) -> None:
+    """Before the fix the command connected and wrote `escaped` into the host socket."""
+    path, received = unix_listener
+    async with server_session(codex_home, dirs.ws, backend=backend) as s:
+        params = {
+            "command": [sys.executable, "-c", UNIX_CONNECT, str(path)],
+            "cwd": str(dirs.ws),
+            "sandboxPolicy": policy,
+        }
+        denied = await s.call("command/exec", params, timeout=30)
+        assert denied["exitCode"] != 0 and "connected" not in denied["stdout"]
+        assert "PermissionError" in denied["stderr"]
+        await asyncio.sleep(0.1)
+        assert received == []
+        # Positive control: the same probe does reach the socket when network is allowed.
+        # (readOnly's wire shape has no networkAccess here, so the control uses workspaceWrite.)
+        params["sandboxPolicy"] = {"type": "workspaceWrite", "networkAccess": True}
+        allowed = await s.call("command/exec", params, timeout=30)
+        assert allowed["exitCode"] == 0 and allowed["stdout"] == "connected\n", allowed
+        await asyncio.sleep(0.1)
+        assert received == [b"escaped"]
+
+
+async def test_socketpair_and_multiprocessing_still_work_with_network_off(
+    backend: str, dirs: Dirs, codex_home: Path
+) -> None:
+    script = (
+        "import asyncio, socket, multiprocessing as mp\n"
+        "a, b = socket.socketpair(); a.sendall(b'x'); assert b.recv(1) == b'x'\n"
+        "asyncio.run(asyncio.sleep(0))\n"
+        "if __name__ == '__main__':\n"
+        "    with mp.Pool(2) as pool: print(sum(pool.map(abs, [-1, -2])))\n"
+    )
+    (dirs.ws / "probe.py").write_text(script)
+    async with server_session(codex_home, dirs.ws, backend=backend) as s:
+        for policy in ({"type": "readOnly"}, {"type": "workspaceWrite"}):
+            result = await s.call(
+                "command/exec",
+                {
+                    "command": [sys.executable, "probe.py"],
+                    "cwd": str(dirs.ws),
+                    "sandboxPolicy": policy,
+                },
+                timeout=30,
+            )
+            assert result["exitCode"] == 0 and result["stdout"] == "3\n", (policy, result)
+
+
+async def test_bwrap_hides_host_run_with_network_off(
+    bwrap_only: str, dirs: Dirs, codex_home: Path
+) -> None:
+    async with server_session(codex_home, dirs.ws, backend=bwrap_only) as s:
+        off = await s.call(
+            "command/exec",
+            {
+                "command": ["ls", "-A", "/run"],
+                "cwd": str(dirs.ws),
+                "sandboxPolicy": {"type": "readOnly"},
+            },
+        )
+        on = await s.call(
+            "command/exec",
+            {
+                "command": ["ls", "-A", "/run"],
+                "cwd": str(dirs.ws),
+                "sandboxPolicy": {"type": "workspaceWrite", "networkAccess": True},
+            },
+        )
+    assert off == {"exitCode": 0, "stdout": "", "stderr": ""}
+    assert on["stdout"].split() == sorted(os.listdir("/run"))

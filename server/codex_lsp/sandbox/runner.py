@@ -144,6 +144,7 @@ def _bwrap_launch(
     if tmpdir and canonical(tmpdir) not in writable:
         env["TMPDIR"] = "/tmp"  # private tmpfs or host /tmp: writable either way
     fd = seccomp.filter_pipe(seccomp.build_filter(deny_network=not layout.network_access))
+    runtime = env.get("XDG_RUNTIME_DIR")
     args = build_bwrap_args(
         argv,
         layout=layout,
@@ -151,6 +152,7 @@ def _bwrap_launch(
         is_root=os.geteuid() == 0,
         seccomp_fd=fd,
         bwrap_path=bwrap_path,
+        runtime_dirs=[canonical(runtime)] if runtime and os.path.isabs(runtime) else [],
     )
     placeholders = [path for root in layout.writable_roots for path in root.blocked_paths]
     placeholders += [
