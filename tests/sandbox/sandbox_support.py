@@ -153,9 +153,7 @@ def kill_all(pids: list[int]) -> None:
             pass
 
 
-async def run(
-    argv: list[str], cwd: Path, policy: SandboxPolicy, **kwargs: Any
-) -> CommandResult:
+async def run(argv: list[str], cwd: Path, policy: SandboxPolicy, **kwargs: Any) -> CommandResult:
     """run_command with a test-sized timeout."""
     kwargs.setdefault("timeout_s", 15.0)
     return await run_command(argv, cwd=cwd, policy=policy, **kwargs)
@@ -167,3 +165,10 @@ def sh(script: str) -> list[str]:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def mounts_protect(backend: str) -> bool:
+    """Whether read-only mounts enforce the policy: always under bwrap; under the Landlock
+    fallback only as root, which builds a private mount namespace (issue 15). The unprivileged
+    fallback keeps the documented gaps (.git writable, metadata unmediated, host /tmp)."""
+    return backend == "bwrap" or os.geteuid() == 0

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from escape_support import Approvals, agent_turn, server_session
+from escape_support import Approvals, agent_turn, exec_, server_session
+from pygls.exceptions import JsonRpcException
 from sandbox_support import Dirs
 
 from codex_lsp.fakes.backend import FakeBackend, shell_call
@@ -205,3 +207,88 @@ async def test_bwrap_hides_host_run_with_network_off(
         )
     assert off == {"exitCode": 0, "stdout": "", "stderr": ""}
     assert on["stdout"].split() == sorted(os.listdir("/run"))
+
+
+# ---------------------------------------------------------------- finding 3: the fallback as root
+
+
+@pytest.fixture
+def victim() -> Iterator[subprocess.Popen[bytes]]:
+    """An unrelated root process a sandboxed command must not be able to signal."""
+    process = subprocess.Popen(["sleep", "60"])
+    yield process
+    process.kill()
+    process.wait(5)
+
+
+async def test_sandboxed_command_cannot_signal_host_processes(
+    backend: str, dirs: Dirs, codex_home: Path, victim: subprocess.Popen[bytes]
+) -> None:
+    async with server_session(codex_home, dirs.ws, backend=backend) as s:
+        server_pid = s.client._server.pid  # type: ignore[union-attr]
+        script = f"kill -9 {victim.pid}; a=$?; kill -0 {server_pid}; b=$?; echo $a $b"
+        result = await exec_(s, script, dirs.ws, {"type": "readOnly"})
+        assert result["stdout"].split() == ["1", "1"], result  # both kills failed
+        assert (await s.call("codex/status"))["sandboxBackend"] == backend  # the server lives
+    assert victim.poll() is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the refusal applies to root only")
+async def test_fallback_is_refused_as_root_without_signal_scoping(
+    dirs: Dirs, codex_home: Path, victim: subprocess.Popen[bytes]
+) -> None:
+    """Landlock ABI <= 5 (kernels 5.13-6.11) cannot scope signals; this kernel is newer, so the
+    ABI is lowered with CODEX_SANDBOX_LANDLOCK_ABI_MAX to exercise that rule."""
+    env = {"CODEX_SANDBOX_LANDLOCK_ABI_MAX": "5"}
+    async with server_session(codex_home, dirs.ws, backend="landlock", env=env) as s:
+        with pytest.raises(JsonRpcException) as caught:
+            await exec_(s, f"kill -9 {victim.pid}", dirs.ws, {"type": "readOnly"})
+        assert caught.value.code == -32603
+        assert "cannot scope signals" in caught.value.message and "not run" in caught.value.message
+        status = await s.call("codex/status")
+        assert status["sandboxBackend"] == "none"
+    assert victim.poll() is None
+
+
+METADATA_ATTACK = (
+    "chmod 4777 {f}; a=$?; touch -d 2001-01-01 {f}; b=$?; "
+    "python3 -c \"import os; os.setxattr('{f}', 'user.pwned', b'1')\" 2>/dev/null; c=$?; "
+    "chown 1:1 {f}; d=$?; echo $a $b $c $d"
+)
+
+
+@pytest.mark.parametrize("policy", [{"type": "readOnly"}, {"type": "workspaceWrite"}])
+async def test_metadata_outside_the_roots_cannot_change(
+    backend: str, dirs: Dirs, codex_home: Path, policy: dict[str, Any]
+) -> None:
+    """Before the fix, as root under Landlock, all four changes succeeded (`0 0 0 0`)."""
+    victim_file = dirs.outside / "victim"
+    victim_file.write_text("x")
+    victim_file.chmod(0o644)
+    before = victim_file.stat()
+    async with server_session(codex_home, dirs.ws, backend=backend) as s:
+        result = await exec_(s, METADATA_ATTACK.format(f=victim_file), dirs.ws, policy)
+    codes = result["stdout"].split()
+    assert len(codes) == 4 and "0" not in codes, result
+    after = victim_file.stat()
+    assert (after.st_mode, after.st_mtime, after.st_uid) == (
+        before.st_mode,
+        before.st_mtime,
+        before.st_uid,
+    )
+    assert os.listxattr(victim_file) == []
+
+
+async def test_metadata_inside_the_workspace_still_works(
+    backend: str, dirs: Dirs, codex_home: Path
+) -> None:
+    (dirs.ws / "script.sh").write_text("#!/bin/sh\necho ran\n")
+    async with server_session(codex_home, dirs.ws, backend=backend) as s:
+        result = await exec_(
+            s,
+            "chmod +x script.sh && touch -d 2001-01-01 script.sh && ./script.sh",
+            dirs.ws,
+            {"type": "workspaceWrite"},
+        )
+    assert result["exitCode"] == 0 and result["stdout"] == "ran\n", result
+    assert os.access(dirs.ws / "script.sh", os.X_OK)

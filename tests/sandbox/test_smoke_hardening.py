@@ -13,7 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_support import Dirs, kill_all, processes_with, run, sh, unique, wait_until
+from sandbox_support import (
+    Dirs,
+    kill_all,
+    mounts_protect,
+    processes_with,
+    run,
+    sh,
+    unique,
+    wait_until,
+)
 
 from codex_lsp.errors import CodexError
 from codex_lsp.sandbox.detect import BACKEND_ENV, SandboxUnavailable, available_backend
@@ -46,7 +55,7 @@ async def test_global_sysctl_write_fails(backend: str, dirs: Dirs) -> None:
     script = "v=$(cat /proc/sys/vm/swappiness) && echo \"$v\" > /proc/sys/vm/swappiness"
     result = await run(sh(script), dirs.ws, WS)
     assert result.exit_code != 0
-    expected = "Read-only file system" if backend == "bwrap" else "Permission denied"
+    expected = "Read-only file system" if mounts_protect(backend) else "Permission denied"
     assert expected in result.stderr
     assert _swappiness() == before
 

@@ -53,10 +53,13 @@ def _filesystem_args(
         in_roots = any(_under(cwd, root.path) for root in layout.writable_roots)
         if _under(cwd, TMP) and not in_roots:
             args += ["--ro-bind", str(cwd), str(cwd)]
-    # Roots are sorted parents first, so a nested root's bind lands on top of its parent's.
+    # Parents first, so a nested root's bind lands on top of its parent's. Pinned directories
+    # (between a root and a protected path or nested root) become mount points: not renameable.
+    binds = {root.path: None for root in layout.writable_roots if root.path != TMP}
     for root in layout.writable_roots:
-        if root.path != TMP:
-            args += ["--bind", str(root.path), str(root.path)]
+        binds.update(dict.fromkeys(root.pinned_paths))
+    for path in sorted(binds, key=lambda p: (len(p.parts), str(p))):
+        args += ["--bind", str(path), str(path)]
     # Protected paths last, so no writable bind covers them again.
     for root in layout.writable_roots:
         for path in root.read_only_paths:

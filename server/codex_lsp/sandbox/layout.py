@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 # sandbox later) and Codex's own config.
 PROTECTED_NAMES = (".git", ".codex")
 SLASH_TMP = Path("/tmp")
+# Nested repositories (ws/sub/.git) are found by a bounded walk of cwd and configured roots.
+NESTED_GIT_SCAN_LIMIT = 50_000  # directory entries
+_SCAN_SKIP = frozenset({".git", "node_modules", ".venv", "__pycache__"})
 
 
 @attrs.frozen
@@ -37,6 +40,10 @@ class WritableRoot:
     read_only_paths: tuple[Path, ...] = ()
     # Missing protected paths: creation is blocked by binding /dev/null over them.
     blocked_paths: tuple[Path, ...] = ()
+    # Directories between this root and a protected path or a nested root, bound onto
+    # themselves so they become mount points: a mount point cannot be renamed, so nobody can
+    # move the workspace aside and put a look-alike with a hooked .git in its place.
+    pinned_paths: tuple[Path, ...] = ()
 
 
 @attrs.frozen
@@ -66,9 +73,54 @@ def _gitdir_target(git_file: Path) -> Path | None:
     return resolved if resolved.is_dir() else None
 
 
-def _protect(root: Path, *, block_missing: bool) -> WritableRoot:
+def _nested_git(root: Path, limit: int = NESTED_GIT_SCAN_LIMIT) -> list[Path]:
+    """`.git` entries below ``root`` (not ``root/.git`` itself), breadth first, at most ``limit``
+    directory entries looked at (a warning says when the scan stopped early)."""
+    found: list[Path] = []
+    pending = [root]
+    seen = 0
+    while pending:
+        directory = pending.pop(0)
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            if seen > limit:
+                log.warning(
+                    "sandbox: stopped looking for nested .git under %s after %d entries",
+                    root,
+                    limit,
+                )
+                return found
+            if entry.name == ".git" and directory != root:
+                found.append(Path(entry.path))
+            elif entry.name not in _SCAN_SKIP and entry.is_dir(follow_symlinks=False):
+                pending.append(Path(entry.path))
+    return found
+
+
+def _ancestors_below(root: Path, path: Path) -> list[Path]:
+    """Directories strictly between ``root`` and ``path``, parents first."""
+    if root not in path.parents:
+        return []
+    return [parent for parent in reversed(path.parents) if root in parent.parents]
+
+
+def _protect(root: Path, *, block_missing: bool, nested: tuple[Path, ...] = ()) -> WritableRoot:
+    """``nested`` are writable roots inside this one (their ancestors get pinned too)."""
     read_only: list[Path] = []
     blocked: list[Path] = []
+    if block_missing:  # cwd and configured roots, not the /tmp scratch space
+        for git in _nested_git(root):
+            if git.is_symlink():
+                continue
+            read_only.append(git)
+            if git.is_file():
+                target = _gitdir_target(git)
+                if target is not None:
+                    read_only.append(target)
     for name in PROTECTED_NAMES:
         candidate = root / name
         if candidate.is_symlink():
@@ -87,7 +139,15 @@ def _protect(root: Path, *, block_missing: bool) -> WritableRoot:
                     read_only.append(gitdir)
         elif block_missing:
             blocked.append(candidate)
-    return WritableRoot(path=root, read_only_paths=tuple(read_only), blocked_paths=tuple(blocked))
+    pins: dict[Path, None] = {}
+    for path in (*read_only, *blocked, *nested):
+        pins.update(dict.fromkeys(_ancestors_below(root, path)))
+    return WritableRoot(
+        path=root,
+        read_only_paths=tuple(dict.fromkeys(read_only)),
+        blocked_paths=tuple(blocked),
+        pinned_paths=tuple(sorted(pins, key=lambda p: (len(p.parts), str(p)))),
+    )
 
 
 def _candidate_roots(
@@ -130,7 +190,14 @@ def compute_layout(
             continue
         seen[resolved] = seen.get(resolved, True) and is_scratch
     ordered = sorted(seen, key=lambda path: (len(path.parts), str(path)))
-    roots = tuple(_protect(root, block_missing=not seen[root]) for root in ordered)
+    roots = tuple(
+        _protect(
+            root,
+            block_missing=not seen[root],
+            nested=tuple(other for other in ordered if root in other.parents),
+        )
+        for root in ordered
+    )
     return FilesystemLayout(
         writable_roots=roots,
         host_tmp_writable=canonical(SLASH_TMP) in seen,

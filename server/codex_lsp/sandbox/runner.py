@@ -171,16 +171,36 @@ def _bwrap_launch(
     )
 
 
+def _create_placeholders(paths: list[Path]) -> None:
+    """Empty files to bind /dev/null onto (bwrap makes its own; the fallback needs them)."""
+    for path in paths:
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+        except FileExistsError:
+            pass
+
+
 def _landlock_launch(
-    argv: list[str], layout: FilesystemLayout, env: dict[str, str], abi: int
+    argv: list[str], cwd: Path, layout: FilesystemLayout, env: dict[str, str], abi: int
 ) -> _Launch:
-    confinement = landlock.prepare_confinement(layout, abi=abi)
+    placeholders: list[Path] = []
+    if os.geteuid() == 0:  # only root builds the mount namespace that uses them
+        placeholders = [path for root in layout.writable_roots for path in root.blocked_paths]
+        _create_placeholders(placeholders)
+        placeholders += [
+            path
+            for root in layout.writable_roots
+            for path in root.read_only_paths
+            if path in _placeholder_users
+        ]
+    confinement = landlock.prepare_confinement(layout, abi=abi, cwd=cwd)
     return _Launch(
         argv,
         env,
         LANDLOCK,
         preexec_fn=confinement.preexec_fn,
         close_after_spawn=confinement.close,
+        placeholders=tuple(placeholders),
     )
 
 
@@ -199,7 +219,7 @@ def _prepare(
     if detection.backend == BWRAP and detection.bwrap_path:
         return _bwrap_launch(argv, cwd, layout, env, detection.bwrap_path)
     if detection.backend == LANDLOCK:
-        return _landlock_launch(argv, layout, env, detection.landlock_abi)
+        return _landlock_launch(argv, cwd, layout, env, detection.landlock_abi)
     if detection.backend == SEATBELT:
         env["CODEX_SANDBOX"] = SEATBELT
         return _Launch(seatbelt.build_seatbelt_command(argv, layout), env, SEATBELT)
