@@ -73,6 +73,7 @@ async def agent_turn(
     sandbox: str = "workspace-write",
     approval_policy: str = "on-request",
     cwd: Path | None = None,
+    sandbox_policy: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """A new thread; one turn in which the model makes ``steps``; the completed command items."""
     params: dict[str, Any] = {"approvalPolicy": approval_policy, "sandbox": sandbox}
@@ -81,9 +82,10 @@ async def agent_turn(
     thread = (await session.call("thread/start", params, timeout=30))["thread"]
     model.script_next(steps)
     since = session.mark()
-    started = await session.call(
-        "turn/start", {"threadId": thread["id"], "input": [{"type": "text", "text": "go"}]}
-    )
+    turn: dict[str, Any] = {"threadId": thread["id"], "input": [{"type": "text", "text": "go"}]}
+    if sandbox_policy is not None:  # a turn/start override, e.g. extra writable roots
+        turn["sandboxPolicy"] = sandbox_policy
+    started = await session.call("turn/start", turn)
     turn_id = started["turn"]["id"]
     completed = await session.wait_for(
         "turn/completed", since=since, timeout=60, where=lambda p: p["turn"]["id"] == turn_id

@@ -292,3 +292,86 @@ async def test_metadata_inside_the_workspace_still_works(
         )
     assert result["exitCode"] == 0 and result["stdout"] == "ran\n", result
     assert os.access(dirs.ws / "script.sh", os.X_OK)
+
+
+# ---------------------------------------------------------------- finding 4: .git
+
+
+def _repo(path: Path) -> Path:
+    git = path / ".git"
+    (git / "hooks").mkdir(parents=True)
+    (git / "config").write_text("[core]\n")
+    return git
+
+
+GIT_ATTACKS = {
+    "direct": "echo evil >> .git/config",
+    "hook": "printf '#!/bin/sh\\ntouch /var/tmp/hooked\\n' > .git/hooks/pre-commit",
+    "hardlink": "ln .git/config cfg && echo evil >> cfg",
+    "rename": "mv .git git-old && mkdir -p .git/hooks && echo evil > .git/config",
+    "rm": "rm -rf .git",
+}
+
+
+@pytest.mark.parametrize("attack", sorted(GIT_ATTACKS))
+async def test_model_cannot_touch_dot_git(
+    backend: str, dirs: Dirs, codex_home: Path, model: FakeBackend, attack: str
+) -> None:
+    """Before the fix every attack succeeded under Landlock (the demo failed there too)."""
+    git = _repo(dirs.ws)
+    async with server_session(codex_home, dirs.ws, backend=backend, model=model) as s:
+        (item,) = await agent_turn(
+            s,
+            model,
+            [shell_call(["sh", "-c", GIT_ATTACKS[attack]])],
+            cwd=dirs.ws,
+            approval_policy="never",
+        )
+    assert item["exitCode"] != 0, item
+    assert (git / "config").read_text() == "[core]\n"
+    assert sorted(os.listdir(git / "hooks")) == []
+    assert not (dirs.ws / "git-old").exists()
+
+
+async def test_nested_repository_git_is_read_only(
+    backend: str, dirs: Dirs, codex_home: Path
+) -> None:
+    """Before the fix ws/sub/.git/hooks was writable on both backends."""
+    nested = _repo(dirs.ws / "sub")
+    async with server_session(codex_home, dirs.ws, backend=backend) as s:
+        hook = await exec_(
+            s, "echo evil > sub/.git/hooks/post-checkout", dirs.ws, {"type": "workspaceWrite"}
+        )
+        rename = await exec_(
+            s, "mv sub sub2 && mkdir -p sub/.git/hooks", dirs.ws, {"type": "workspaceWrite"}
+        )
+        normal = await exec_(s, "echo fine > sub/file.txt", dirs.ws, {"type": "workspaceWrite"})
+    assert hook["exitCode"] != 0 and rename["exitCode"] != 0
+    assert not (nested / "hooks" / "post-checkout").exists()
+    assert not (dirs.ws / "sub2").exists()
+    assert normal["exitCode"] == 0 and (dirs.ws / "sub" / "file.txt").read_text() == "fine\n"
+
+
+async def test_writable_ancestor_of_the_workspace_cannot_be_renamed(
+    backend: str, dirs: Dirs, codex_home: Path, model: FakeBackend
+) -> None:
+    """Before the fix (bwrap): `mv` of a non-mount ancestor of cwd inside a writable root, then a
+    look-alike workspace with a hooked .git, ran the hook on the user's next `git commit`."""
+    project = dirs.base / "group" / "project"
+    git = _repo(project)
+    attack = (
+        "cd ../.. && mv group group-old && mkdir -p group/project/.git/hooks && "
+        "printf '#!/bin/sh\\necho pwned\\n' > group/project/.git/hooks/pre-commit"
+    )
+    async with server_session(codex_home, project, backend=backend, model=model) as s:
+        (item,) = await agent_turn(
+            s,
+            model,
+            [shell_call(["sh", "-c", attack])],
+            cwd=project,
+            approval_policy="never",
+            sandbox_policy={"type": "workspaceWrite", "writableRoots": [str(dirs.base)]},
+        )
+    assert item["exitCode"] != 0, item
+    assert not (dirs.base / "group-old").exists()
+    assert (git / "config").read_text() == "[core]\n" and os.listdir(git / "hooks") == []
