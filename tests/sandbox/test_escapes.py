@@ -21,6 +21,7 @@ from pygls.exceptions import JsonRpcException
 from sandbox_support import Dirs
 
 from codex_lsp.fakes.backend import FakeBackend, shell_call
+from harness import start_session
 
 
 @pytest.fixture
@@ -375,3 +376,58 @@ async def test_writable_ancestor_of_the_workspace_cannot_be_renamed(
     assert item["exitCode"] != 0, item
     assert not (dirs.base / "group-old").exists()
     assert (git / "config").read_text() == "[core]\n" and os.listdir(git / "hooks") == []
+
+
+@pytest.fixture
+def unprivileged(dirs: Dirs) -> Iterator[tuple[str, Path]]:
+    """A throw-away user owning the test directories (removed afterwards), and its CODEX_HOME."""
+    if os.geteuid() != 0:
+        pytest.skip("creating a throw-away user needs root; as a normal user run the suite itself")
+    name = f"cxsbx{os.getpid() % 100000}"
+    subprocess.run(
+        ["useradd", "--no-create-home", "--shell", "/bin/sh", name], check=True, timeout=30
+    )
+    try:
+        home = dirs.base / "codex-home"
+        home.mkdir()
+        subprocess.run(["chown", "-R", f"{name}:{name}", str(dirs.base)], check=True, timeout=30)
+        yield name, home
+    finally:
+        subprocess.run(["userdel", name], check=False, timeout=30)
+
+
+async def test_unprivileged_landlock_asks_before_workspace_writes_and_says_why(
+    dirs: Dirs, unprivileged: tuple[str, Path], model: FakeBackend
+) -> None:
+    """As a normal user the fallback cannot keep .git read-only: before the fix a hook was
+    planted silently. Now the command is asked first (declined here: nothing is written), is
+    refused under `never`, and codex/status names the gap."""
+    user, home = unprivileged
+    git = _repo(dirs.ws)
+    chown = ["chown", "-R", f"{user}:{user}", str(dirs.ws)]
+    await asyncio.to_thread(subprocess.run, chown, check=True, timeout=30)
+    wrapper = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "--"]
+    env = {"CODEX_SANDBOX_BACKEND": "landlock", "CODEX_API_KEY": "sk-test", "HOME": str(dirs.base)}
+    args = [
+        "-c",
+        'model_provider="fake"',
+        "-c",
+        f'model_providers.fake.base_url="{model.base_url}/v1"',
+        "-c",
+        "model_providers.fake.requires_openai_auth=true",
+    ]
+    plant = shell_call(["sh", "-c", "echo evil > .git/hooks/pre-commit"])
+    async with start_session(home, args=args, env=env, workspace=dirs.ws, wrapper=wrapper) as s:
+        status = await s.call("codex/status")
+        assert status["sandboxBackend"] == "landlock"
+        assert any(".git" in gap and "NOT protected" in gap for gap in status["sandboxGaps"])
+        approvals = Approvals(s, decision="decline")
+        (asked,) = await agent_turn(s, model, [plant], cwd=dirs.ws, approval_policy="on-request")
+        assert asked["status"] == "declined" and len(approvals.calls) == 1
+        assert "cannot keep .git read-only" in approvals.calls[0]["reason"]
+        (refused,) = await agent_turn(s, model, [plant], cwd=dirs.ws, approval_policy="never")
+        assert (
+            refused["status"] == "failed"
+            and "approval policy is 'never'" in refused["aggregatedOutput"]
+        )
+    assert not (git / "hooks" / "pre-commit").exists()

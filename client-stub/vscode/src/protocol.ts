@@ -192,6 +192,10 @@ export interface CodexStatusResult {
   rateLimits: RateLimitSnapshot | null;
   /** Human-readable lines, e.g. `Account: me@example.com (pro)`, `Model: gpt-5.2-codex`, `5h limit: 23% used`, or `Limits: send a message to load usage data` / `Limits: data not available yet`. */
   lines: string[];
+  /** What the sandbox backend enforces here, one sentence each (see protocol-docs/sandbox.md). */
+  sandboxEnforced?: string[];
+  /** What it cannot enforce here (e.g. `.git` under the unprivileged Landlock fallback). */
+  sandboxGaps?: string[];
 }
 
 /** Params of `command/exec`. */

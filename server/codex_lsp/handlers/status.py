@@ -15,7 +15,7 @@ from ..backend.rate_limits import render_status_lines
 from ..errors import CodexError
 from ..protocol.account import Empty
 from ..protocol.status import CODEX_STATUS, CodexStatusResult
-from ..sandbox import available_backend
+from ..sandbox.guarantees import current_guarantees
 from .account import account_payload
 
 if TYPE_CHECKING:
@@ -52,14 +52,15 @@ def register(server: CodexLanguageServer, services: Services) -> None:
     async def codex_status(params: Empty) -> CodexStatusResult:
         auth = services.auth.current()
         model = await default_model(services)
-        sandbox_backend = await asyncio.to_thread(available_backend)  # may probe once (~20 ms)
+        sandbox = await asyncio.to_thread(current_guarantees)  # may probe once (~20 ms)
         snapshot = services.rate_limits.snapshot
         lines = [
             account_line(auth),
             f"Auth mode: {wire_auth_mode(auth) if auth is not None else 'none'}",
             f"Model: {model or 'unknown'}",
             f"Model provider: {services.provider.id}",
-            f"Sandbox: {sandbox_backend}",
+            f"Sandbox: {sandbox.backend}",
+            *(f"Sandbox gap: {gap}" for gap in sandbox.gaps),
         ]
         if services.startup_warning:
             lines.append(f"Signed out at start-up: {services.startup_warning}")
@@ -71,7 +72,9 @@ def register(server: CodexLanguageServer, services: Services) -> None:
             auth_mode=wire_auth_mode(auth) if auth is not None else None,
             model=model,
             model_provider=services.provider.id,
-            sandbox_backend=sandbox_backend,
+            sandbox_backend=sandbox.backend,
+            sandbox_enforced=list(sandbox.enforced),
+            sandbox_gaps=list(sandbox.gaps),
             rate_limits=snapshot,  # type: ignore[arg-type]  # the wire dict (upstream's full shape)
             lines=lines,
         )

@@ -67,9 +67,11 @@ from ..protocol.threads import (
 )
 from ..protocol.wire import to_wire
 from ..sandbox.detect import SandboxUnavailable
+from ..sandbox.guarantees import git_protection_gap
 from ..sandbox.policy import DangerFullAccess, SandboxPolicy, read_only_workdir_note
 from ..sandbox.runner import CommandResult, run_command
 from .approvals import (
+    NEVER,
     ON_REQUEST,
     Decision,
     ask_after_failure,
@@ -432,6 +434,12 @@ class TurnRunner:
         reason = ask_before_running(
             policy, args.command, escalate=args.with_escalated_permissions, approved=thread.approved_commands
         )
+        if reason is None and tuple(args.command) not in thread.approved_commands:
+            # Backends that cannot keep .git read-only (issue 15): ask, or refuse under `never`.
+            gap = await asyncio.to_thread(git_protection_gap, sandbox)
+            if gap is not None and policy == NEVER:
+                return self._fail(item, f"{gap} It was not run: the approval policy is 'never'.")
+            reason = gap
         if reason is not None:
             if args.justification:
                 reason = f"{reason} Reason given: {args.justification}"
