@@ -54,6 +54,31 @@ class SandboxWorkspaceWrite:
 
 
 @attrs.frozen
+class ShellEnvironmentPolicy:
+    """`[shell_environment_policy]` (upstream's name): which variables commands do not get.
+
+    `exclude` adds case-insensitive glob patterns to the default exclusion (`*KEY*`,
+    `*SECRET*`, `*TOKEN*`, `*PASSWORD*`, `*PASSWD*`, `*CREDENTIAL*`, `*_PAT`, `DATABASE_URL`);
+    `ignore_default_excludes = true` drops the defaults.
+    """
+
+    exclude: tuple[str, ...] = ()
+    ignore_default_excludes: bool = False
+
+
+@attrs.frozen
+class SandboxLimits:
+    """`[sandbox_limits]` (beyond upstream): per-command resource limits, 0 = none.
+
+    `max_memory_mb` sets RLIMIT_AS (address space; JVMs and some runtimes reserve far more
+    than they use), `max_file_size_mb` sets RLIMIT_FSIZE (the largest file a command may write).
+    """
+
+    max_memory_mb: int = 0
+    max_file_size_mb: int = 0
+
+
+@attrs.frozen
 class LspSettings:
     """`[lsp]`: codex-lsp's own knobs (timeouts are configurable so tests can be fast)."""
 
@@ -78,6 +103,8 @@ class Config:
     approval_policy: str = "on-request"
     sandbox_mode: str = "read-only"
     sandbox_workspace_write: SandboxWorkspaceWrite = SandboxWorkspaceWrite()
+    shell_environment_policy: ShellEnvironmentPolicy = ShellEnvironmentPolicy()
+    sandbox_limits: SandboxLimits = SandboxLimits()
     lsp: LspSettings = LspSettings()
 
     @property
@@ -189,6 +216,8 @@ def _build(home: Path, path: Path, data: Mapping[str, Any]) -> Config:
         known = ", ".join(f'"{p}"' for p in sorted(providers))
         raise ConfigError(f"{path}: key 'model_provider' must be one of {known} (got {provider_id!r})")
     workspace = top.table("sandbox_workspace_write")
+    env_policy = top.table("shell_environment_policy")
+    limits = top.table("sandbox_limits")
     lsp = top.table("lsp")
     return Config(
         codex_home=home,
@@ -207,6 +236,14 @@ def _build(home: Path, path: Path, data: Mapping[str, Any]) -> Config:
             network_access=workspace.flag("network_access", False),
             exclude_tmpdir_env_var=workspace.flag("exclude_tmpdir_env_var", False),
             exclude_slash_tmp=workspace.flag("exclude_slash_tmp", False),
+        ),
+        shell_environment_policy=ShellEnvironmentPolicy(
+            exclude=env_policy.text_list("exclude"),
+            ignore_default_excludes=env_policy.flag("ignore_default_excludes", False),
+        ),
+        sandbox_limits=SandboxLimits(
+            max_memory_mb=max(int(limits.number("max_memory_mb", 0)), 0),
+            max_file_size_mb=max(int(limits.number("max_file_size_mb", 0)), 0),
         ),
         lsp=LspSettings(
             editor_refresh_timeout_s=lsp.number("editor_refresh_timeout_s", 10.0),

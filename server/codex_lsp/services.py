@@ -18,6 +18,7 @@ from .backend.provider import ModelProvider, provider_from_config
 from .config import Config
 from .errors import CodexError
 from .models.manager import ModelsManager
+from .sandbox.runner import RunnerSettings, configure_runner
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,14 @@ class Services:
         provider = provider_from_config(config, env=environ)
         http = create_http_client()
         models = ModelsManager(config.codex_home, auth, provider, http, __version__, config.model)
+        configure_runner(
+            RunnerSettings(
+                env_excludes=config.shell_environment_policy.exclude,
+                ignore_default_excludes=config.shell_environment_policy.ignore_default_excludes,
+                max_memory_bytes=config.sandbox_limits.max_memory_mb * 1024 * 1024,
+                max_file_size_bytes=config.sandbox_limits.max_file_size_mb * 1024 * 1024,
+            )
+        )
         return cls(config=config, auth=auth, provider=provider, http=http, models=models)
 
     async def start(self) -> None:

@@ -431,3 +431,51 @@ async def test_unprivileged_landlock_asks_before_workspace_writes_and_says_why(
             and "approval policy is 'never'" in refused["aggregatedOutput"]
         )
     assert not (git / "hooks" / "pre-commit").exists()
+
+
+# ---------------------------------------------------------------- finding 5: the smaller leaks
+
+SECRETS = {
+    "DB_PASSWORD": "hunter2-pw",
+    "DATABASE_URL": "postgres://u:hunter2-db@h/db",
+    "GITHUB_PAT": "ghp-hunter2-pat",
+    "AWS_CREDENTIALS_FILE": "hunter2-cred",
+    "CUSTOM_LEAK": "hunter2-custom",
+    "PLAIN_VALUE": "visible",
+}
+
+
+async def test_secret_looking_variables_never_reach_commands(dirs: Dirs, codex_home: Path) -> None:
+    """Before the fix *PASSWORD*, DATABASE_URL, *_PAT and *CREDENTIAL* were passed through."""
+    args = ("-c", 'shell_environment_policy.exclude=["custom_*"]')
+    async with server_session(codex_home, dirs.ws, backend="bwrap", env=SECRETS, args=args) as s:
+        result = await exec_(s, "env", dirs.ws, {"type": "dangerFullAccess"})
+    assert "PLAIN_VALUE=visible" in result["stdout"]
+    assert "hunter2" not in result["stdout"], result["stdout"]
+
+
+async def test_landlock_read_only_cannot_write_host_dev_shm(dirs: Dirs, codex_home: Path) -> None:
+    target = Path("/dev/shm") / f"codex-escape-{os.getpid()}"
+    try:
+        async with server_session(codex_home, dirs.ws, backend="landlock") as s:
+            result = await exec_(s, f"echo x > {target}", dirs.ws, {"type": "readOnly"})
+        assert not target.exists(), result
+    finally:
+        target.unlink(missing_ok=True)
+
+
+async def test_configured_limits_stop_huge_files_and_allocations(
+    backend: str, dirs: Dirs, codex_home: Path
+) -> None:
+    args = ("-c", "sandbox_limits.max_file_size_mb=1", "-c", "sandbox_limits.max_memory_mb=512")
+    script = (
+        "head -c 2000000 /dev/zero > big; a=$?; "
+        "python3 -c 'b = bytearray(1024 * 1024 * 1024)' 2>/dev/null; b=$?; "
+        "head -c 500000 /dev/zero > small; c=$?; echo $a $b $c"
+    )
+    async with server_session(codex_home, dirs.ws, backend=backend, args=args) as s:
+        result = await exec_(s, script, dirs.ws, {"type": "workspaceWrite"})
+    a, b, c = result["stdout"].split()
+    assert a != "0" and b != "0" and c == "0", result
+    assert (dirs.ws / "big").stat().st_size <= 1024 * 1024
+    assert (dirs.ws / "small").stat().st_size == 500000

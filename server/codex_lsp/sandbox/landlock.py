@@ -118,6 +118,11 @@ _libc.open.restype = ctypes.c_int
 _libc.chdir.restype = ctypes.c_int
 
 
+def libc() -> ctypes.CDLL:
+    """The C library handle (errno enabled), shared with the runner's preexec steps."""
+    return _libc
+
+
 def landlock_abi() -> int:
     """The kernel's Landlock ABI version, 0 when Landlock is unavailable."""
     if platform.system() != "Linux":
@@ -240,7 +245,8 @@ def prepare_confinement(layout: FilesystemLayout, *, abi: int, cwd: Path) -> Con
     fs_rights = _fs_rights(abi)
     plan = mount_plan(layout, cwd) if is_root else None
     dir_paths = [str(root.path) for root in layout.writable_roots]
-    if plan is None:
+    if plan is None and layout.writable_roots:
+        # Unprivileged: the host /dev/shm (multiprocessing needs it), never in read-only mode.
         dir_paths.append(_DEV_SHM)
     dir_rules, fds = _open_rules(dir_paths, fs_rights)
     file_rules, file_fds = _open_rules([_DEV_NULL], _file_rights(abi))

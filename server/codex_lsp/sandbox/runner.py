@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import fnmatch
 import logging
 import os
 import signal
@@ -116,17 +118,44 @@ def _validate_cwd(cwd: Path) -> Path:
     return canonical(cwd)
 
 
-_SECRET_NAME_PARTS = ("KEY", "SECRET", "TOKEN")
+# Upstream's default shell_environment_policy excludes *KEY*, *SECRET*, *TOKEN*; these go further.
+DEFAULT_ENV_EXCLUDES = (
+    "*KEY*", "*SECRET*", "*TOKEN*", "*PASSWORD*", "*PASSWD*", "*CREDENTIAL*", "*_PAT",
+    "DATABASE_URL",
+)  # fmt: skip
 
 
-def _looks_secret(name: str) -> bool:
+@attrs.frozen
+class RunnerSettings:
+    """Server-wide settings from config (`[shell_environment_policy]`, `[sandbox_limits]`)."""
+
+    env_excludes: tuple[str, ...] = ()
+    ignore_default_excludes: bool = False
+    max_memory_bytes: int = 0  # RLIMIT_AS, 0 = unlimited
+    max_file_size_bytes: int = 0  # RLIMIT_FSIZE, 0 = unlimited
+
+
+_settings = RunnerSettings()
+
+
+def configure_runner(settings: RunnerSettings) -> None:
+    """Apply config once at start-up."""
+    global _settings
+    _settings = settings
+
+
+def _looks_secret(name: str, settings: RunnerSettings) -> bool:
+    patterns = settings.env_excludes
+    if not settings.ignore_default_excludes:
+        patterns = DEFAULT_ENV_EXCLUDES + patterns
     upper = name.upper()
-    return any(part in upper for part in _SECRET_NAME_PARTS)
+    return any(fnmatch.fnmatchcase(upper, pattern.upper()) for pattern in patterns)
 
 
 def _child_env(policy: SandboxPolicy, overrides: Mapping[str, str] | None) -> dict[str, str]:
-    # As upstream's default shell_environment_policy: never hand credentials to commands.
-    env = {k: v for k, v in os.environ.items() if not _looks_secret(k)}
+    # As upstream's shell_environment_policy: never hand credentials to commands.
+    settings = _settings
+    env = {k: v for k, v in os.environ.items() if not _looks_secret(k, settings)}
     env.update(overrides or {})
     env.pop("CODEX_SANDBOX_BACKEND", None)
     if network_allowed(policy):
@@ -299,6 +328,41 @@ class _CommandProtocol(asyncio.SubprocessProtocol):
             self.exited.set_result(None)
 
 
+_RLIMIT_FSIZE = 1
+_RLIMIT_AS = 9
+
+
+class _Rlimit(ctypes.Structure):
+    _fields_ = [("soft", ctypes.c_ulong), ("hard", ctypes.c_ulong)]
+
+
+def _with_limits(
+    preexec_fn: Callable[[], None] | None, settings: RunnerSettings
+) -> Callable[[], None] | None:
+    """Wrap the preexec step with setrlimit calls for the configured limits (none: unchanged).
+    Limits are inherited through bwrap's exec and by every child of the command."""
+    limits = [
+        (resource, _Rlimit(value, value))
+        for resource, value in (
+            (_RLIMIT_AS, settings.max_memory_bytes),
+            (_RLIMIT_FSIZE, settings.max_file_size_bytes),
+        )
+        if value > 0
+    ]
+    if not limits:
+        return preexec_fn
+    setrlimit = landlock.libc().setrlimit
+
+    def apply_limits() -> None:  # in the forked child: raw ctypes calls only
+        for resource, limit in limits:
+            if setrlimit(resource, ctypes.byref(limit)) != 0:
+                raise OSError(ctypes.get_errno(), "setrlimit failed")
+        if preexec_fn is not None:
+            preexec_fn()
+
+    return apply_limits
+
+
 def _kill_tree(pid: int) -> None:
     """SIGKILL the command's process group; for bwrap this also ends its pid namespace."""
     try:
@@ -371,7 +435,7 @@ async def _spawn(
             env=launch.env,
             start_new_session=True,  # own process group, killed as a whole
             pass_fds=launch.pass_fds,
-            preexec_fn=launch.preexec_fn,  # raw ctypes calls only
+            preexec_fn=_with_limits(launch.preexec_fn, _settings),  # raw ctypes calls only
         )
     except subprocess.SubprocessError as error:
         # Only the Landlock preexec_fn raises this: the child never exec'd the command.
