@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 from escape_support import Approvals, agent_turn, exec_, server_session
 from pygls.exceptions import JsonRpcException
-from sandbox_support import Dirs
+from sandbox_support import Dirs, kill_all, processes_with, wait_until
 
 from codex_lsp.fakes.backend import FakeBackend, shell_call
+from codex_lsp.sandbox import cgroup
 from harness import start_session
 
 
@@ -479,3 +480,23 @@ async def test_configured_limits_stop_huge_files_and_allocations(
     assert a != "0" and b != "0" and c == "0", result
     assert (dirs.ws / "big").stat().st_size <= 1024 * 1024
     assert (dirs.ws / "small").stat().st_size == 500000
+
+
+async def test_daemonised_children_do_not_outlive_the_command(
+    backend: str, dirs: Dirs, codex_home: Path
+) -> None:
+    """Before the fix a `setsid` child survived a Landlock command (bwrap's pid namespace
+    already ended it). As root the fallback now runs each command in its own cgroup v2."""
+    if backend == "landlock" and not cgroup.available():
+        pytest.skip(
+            "needs root and a writable cgroup v2 (cgroup.kill, Linux 5.14+): a documented gap"
+        )
+    marker = f"codex-escape-daemon-{os.getpid()}"
+    script = f"setsid bash -c 'exec -a {marker} sleep 30' </dev/null >/dev/null 2>&1 & sleep 0.3; echo started"
+    try:
+        async with server_session(codex_home, dirs.ws, backend=backend) as s:
+            result = await exec_(s, script, dirs.ws, {"type": "readOnly"})
+            assert result["stdout"] == "started\n", result
+            assert await wait_until(lambda: not processes_with(marker), 3.0)
+    finally:
+        kill_all(processes_with(marker))

@@ -18,6 +18,11 @@ def test_landlock_as_root_protects_git_but_not_against_daemons() -> None:
     assert found.protects_git
     assert any("chmod/chown/utime/xattr" in line for line in found.enforced)
     assert any("daemonised" in gap for gap in found.gaps)
+    with_cgroup = guarantees_for(
+        Detection("landlock", landlock_abi=7), is_root=True, cgroup_kill=True
+    )
+    assert not any("daemonised" in gap for gap in with_cgroup.gaps)
+    assert any("cgroup" in line for line in with_cgroup.enforced)
 
 
 def test_unprivileged_landlock_names_the_git_gap_and_the_approval() -> None:

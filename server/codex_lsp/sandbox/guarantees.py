@@ -10,6 +10,7 @@ import os
 
 import attrs
 
+from codex_lsp.sandbox import cgroup
 from codex_lsp.sandbox.detect import BWRAP, LANDLOCK, NONE, SEATBELT, Detection, detect
 from codex_lsp.sandbox.policy import SandboxPolicy, WorkspaceWrite
 
@@ -30,6 +31,9 @@ _GIT_GAP = (
 )
 
 
+_DAEMON_GAP = "no pid namespace: a daemonised (setsid) child outlives the command, still confined"
+
+
 @attrs.frozen
 class Guarantees:
     backend: str
@@ -38,7 +42,8 @@ class Guarantees:
     protects_git: bool
 
 
-def guarantees_for(detection: Detection, *, is_root: bool) -> Guarantees:
+def guarantees_for(detection: Detection, *, is_root: bool, cgroup_kill: bool = False) -> Guarantees:
+    """``cgroup_kill``: the fallback can put each command in its own cgroup v2 (root only)."""
     backend = detection.backend
     if backend == BWRAP:
         return Guarantees(
@@ -60,10 +65,15 @@ def guarantees_for(detection: Detection, *, is_root: bool) -> Guarantees:
             enforced.append("signals and abstract unix sockets scoped to the sandbox (ABI 6+)")
         gaps: list[str] = [
             "reads are not restricted",
-            "no pid namespace: a daemonised (setsid) child outlives the command, still confined",
+            _DAEMON_GAP,
         ]
         if is_root:
             enforced[3:3] = _MOUNTS
+            if cgroup_kill:
+                gaps.remove(_DAEMON_GAP)
+                enforced.append(
+                    "own cgroup v2 per command: nothing started by a command outlives it"
+                )
             return Guarantees(backend, tuple(enforced), tuple(gaps), protects_git=True)
         gaps[:0] = [
             _GIT_GAP,
@@ -90,7 +100,7 @@ def guarantees_for(detection: Detection, *, is_root: bool) -> Guarantees:
 
 def current_guarantees() -> Guarantees:
     """For the active backend (may probe once, ~20 ms: call it off the event loop)."""
-    return guarantees_for(detect(), is_root=os.geteuid() == 0)
+    return guarantees_for(detect(), is_root=os.geteuid() == 0, cgroup_kill=cgroup.available())
 
 
 def git_protection_gap(policy: SandboxPolicy) -> str | None:

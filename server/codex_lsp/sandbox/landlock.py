@@ -232,7 +232,9 @@ def mount_plan(layout: FilesystemLayout, cwd: Path) -> MountPlan:
     )
 
 
-def prepare_confinement(layout: FilesystemLayout, *, abi: int, cwd: Path) -> Confinement:
+def prepare_confinement(
+    layout: FilesystemLayout, *, abi: int, cwd: Path, cgroup_procs: Path | None = None
+) -> Confinement:
     """Build the preexec_fn that confines the child just before exec.
 
     As root the child first gets a private mount namespace (`mount_plan`): that is what keeps
@@ -318,7 +320,14 @@ def prepare_confinement(layout: FilesystemLayout, *, abi: int, cwd: Path) -> Con
         # The cwd was entered before the binds: enter it again through the new mounts.
         _check(_libc.chdir(cwd_bytes), "chdir")
 
+    join_cgroup = bytes(cgroup_procs) if cgroup_procs is not None else None
+
     def confine() -> None:  # runs in the forked child: raw ctypes calls only
+        if join_cgroup is not None:  # first: /sys is read-only after build_mounts
+            fd = _libc.open(join_cgroup, os.O_WRONLY | os.O_CLOEXEC)
+            _check(fd, "open cgroup.procs")
+            _check(_libc.write(fd, b"0", 1), "join cgroup")
+            _libc.close(fd)
         if unshare_flags:
             _check(syscall(sys_unshare, unshare_flags), "unshare")
         if plan is not None:

@@ -26,7 +26,7 @@ from typing import Literal
 import attrs
 
 from codex_lsp.errors import InvalidParams
-from codex_lsp.sandbox import landlock, seatbelt, seccomp
+from codex_lsp.sandbox import cgroup, landlock, seatbelt, seccomp
 from codex_lsp.sandbox.bwrap import build_bwrap_args
 from codex_lsp.sandbox.detect import (
     BWRAP,
@@ -87,6 +87,7 @@ class _Launch:
     preexec_fn: Callable[[], None] | None = None
     close_after_spawn: Callable[[], None] = lambda: None
     placeholders: tuple[Path, ...] = ()
+    cgroup: Path | None = None  # the fallback's per-command cgroup, killed when it ends
 
 
 @attrs.define
@@ -222,7 +223,18 @@ def _landlock_launch(
             for path in root.read_only_paths
             if path in _placeholder_users
         ]
-    confinement = landlock.prepare_confinement(layout, abi=abi, cwd=cwd)
+    command_cgroup = cgroup.create()
+    try:
+        confinement = landlock.prepare_confinement(
+            layout,
+            abi=abi,
+            cwd=cwd,
+            cgroup_procs=command_cgroup / "cgroup.procs" if command_cgroup else None,
+        )
+    except BaseException:
+        if command_cgroup is not None:
+            cgroup.kill_and_remove(command_cgroup)
+        raise
     return _Launch(
         argv,
         env,
@@ -230,6 +242,7 @@ def _landlock_launch(
         preexec_fn=confinement.preexec_fn,
         close_after_spawn=confinement.close,
         placeholders=tuple(placeholders),
+        cgroup=command_cgroup,
     )
 
 
@@ -483,6 +496,8 @@ async def run_command(
     try:
         return await _run(launch, workdir, timeout_s, output_cap, on_output)
     finally:
+        if launch.cgroup is not None:  # daemonised children die with the command
+            await asyncio.shield(asyncio.to_thread(cgroup.kill_and_remove, launch.cgroup))
         unused = _release_placeholders(launch.placeholders)
         if unused:
             await asyncio.shield(asyncio.to_thread(_remove_placeholders, unused))
