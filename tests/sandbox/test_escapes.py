@@ -500,3 +500,61 @@ async def test_daemonised_children_do_not_outlive_the_command(
             assert await wait_until(lambda: not processes_with(marker), 3.0)
     finally:
         kill_all(processes_with(marker))
+
+
+# ---------------------------------------------------------------- nothing that worked stops working
+
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@e",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@e",
+}
+
+
+def _git(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", "-C", str(ws), *args], capture_output=True, text=True, timeout=30,
+        env={**os.environ, **GIT_ENV},
+    )  # fmt: skip
+
+
+def _project(ws: Path) -> None:
+    """A committed repository with a C file and a test, plus an untracked nested repository."""
+    (ws / "hello.c").write_text('#include <stdio.h>\nint main(void){puts("built");return 0;}\n')
+    (ws / "test_ok.py").write_text("def test_ok():\n    assert 1 + 1 == 2\n")
+    for args in (("init", "-q"), ("add", "hello.c", "test_ok.py"), ("commit", "-qm", "init")):
+        assert _git(ws, *args).returncode == 0
+    (ws / "sub").mkdir()
+    assert _git(ws / "sub", "init", "-q").returncode == 0
+
+
+async def test_workspace_work_still_works_and_the_user_can_commit_afterwards(
+    backend: str, dirs: Dirs, codex_home: Path, model: FakeBackend
+) -> None:
+    """A venv (with pip from the bundled wheel), a C build, a test runner and git read commands
+    inside the sandbox; then the user's own git status/diff/commit outside it."""
+    await asyncio.to_thread(_project, dirs.ws)
+    work = (
+        "set -e; python3 -m venv venv && venv/bin/python -m pip --version >/dev/null && "
+        "cc -o hello hello.c && ./hello && "
+        f"{sys.executable} -m pytest -q -p no:cacheprovider test_ok.py >/dev/null && echo tested && "
+        "echo change >> hello.c && git status --short && git diff --stat | tail -1"
+    )
+    async with server_session(codex_home, dirs.ws, backend=backend, model=model) as s:
+        (item,) = await agent_turn(
+            s,
+            model,
+            [shell_call(["bash", "-c", work], timeout_ms=120_000)],
+            cwd=dirs.ws,
+            approval_policy="on-request",
+        )
+    assert item["exitCode"] == 0, item["aggregatedOutput"]
+    output = item["aggregatedOutput"]
+    assert "built" in output and "tested" in output and "M hello.c" in output
+    commit = await asyncio.to_thread(_git, dirs.ws, "commit", "-qam", "agent change")
+    assert commit.returncode == 0, commit.stderr
+    status = await asyncio.to_thread(_git, dirs.ws, "status", "--porcelain", "--untracked-files=no")
+    assert status.returncode == 0 and status.stdout == ""
+    assert (await asyncio.to_thread(_git, dirs.ws, "diff", "HEAD~1", "--stat")).stdout.strip()
