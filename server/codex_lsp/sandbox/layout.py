@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 PROTECTED_NAMES = (".git", ".codex")
 SLASH_TMP = Path("/tmp")
 # Nested repositories (ws/sub/.git) are found by a bounded walk of cwd and configured roots.
-NESTED_GIT_SCAN_LIMIT = 50_000  # directory entries
+# It runs before every workspace-write command, so it is bounded in depth and in entries.
+NESTED_GIT_SCAN_LIMIT = 20_000  # directory entries
+NESTED_GIT_SCAN_DEPTH = 4  # directories up to 4 levels below the root are searched
 _SCAN_SKIP = frozenset({".git", "node_modules", ".venv", "__pycache__"})
 
 
@@ -73,14 +75,17 @@ def _gitdir_target(git_file: Path) -> Path | None:
     return resolved if resolved.is_dir() else None
 
 
-def _nested_git(root: Path, limit: int = NESTED_GIT_SCAN_LIMIT) -> list[Path]:
-    """`.git` entries below ``root`` (not ``root/.git`` itself), breadth first, at most ``limit``
-    directory entries looked at (a warning says when the scan stopped early)."""
+def _nested_git(
+    root: Path, limit: int = NESTED_GIT_SCAN_LIMIT, depth: int = NESTED_GIT_SCAN_DEPTH
+) -> list[Path]:
+    """`.git` entries below ``root`` (not ``root/.git`` itself), breadth first, in directories at
+    most ``depth`` levels down, looking at most at ``limit`` entries (a warning says when the
+    scan stopped early)."""
     found: list[Path] = []
-    pending = [root]
+    pending = [(root, 0)]
     seen = 0
     while pending:
-        directory = pending.pop(0)
+        directory, level = pending.pop(0)
         try:
             entries = list(os.scandir(directory))
         except OSError:
@@ -96,8 +101,12 @@ def _nested_git(root: Path, limit: int = NESTED_GIT_SCAN_LIMIT) -> list[Path]:
                 return found
             if entry.name == ".git" and directory != root:
                 found.append(Path(entry.path))
-            elif entry.name not in _SCAN_SKIP and entry.is_dir(follow_symlinks=False):
-                pending.append(Path(entry.path))
+            elif (
+                level < depth
+                and entry.name not in _SCAN_SKIP
+                and entry.is_dir(follow_symlinks=False)
+            ):
+                pending.append((Path(entry.path), level + 1))
     return found
 
 
