@@ -18,6 +18,7 @@ from sandbox_support import (
     kill_all,
     mounts_protect,
     processes_with,
+    readable_pythonpath,
     run,
     sh,
     unique,
@@ -30,7 +31,6 @@ from codex_lsp.sandbox.detect import BACKEND_ENV, SandboxUnavailable, available_
 from codex_lsp.sandbox.policy import DangerFullAccess, ReadOnly, WorkspaceWrite
 
 WS = WorkspaceWrite()
-REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="root-hardening cases need root")
 
@@ -255,10 +255,9 @@ def test_bwrap_backend_as_non_root_user(dirs: Dirs, throwaway_user: str) -> None
     (dirs.ws / ".git/config").write_text("[core]\n")
     for path in (dirs.ws, dirs.ws / ".git", dirs.ws / ".git/config", dirs.outside):
         os.chown(path, user.pw_uid, user.pw_gid)
-    site_packages = next((REPO / ".venv/lib").glob("python3*/site-packages"))
     env = {
         "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": f"{REPO / 'server'}:{site_packages}",
+        "PYTHONPATH": readable_pythonpath(dirs.base / "pylib"),
         BACKEND_ENV: "bwrap",
         "HOME": "/nonexistent",
     }
