@@ -18,7 +18,9 @@ _PATTERNS = [
     re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),  # JWT
     re.compile(r"\bsk-[A-Za-z0-9_-]{6,}"),  # OpenAI-style API key
     re.compile(r"(?i)(bearer\s+)[^\s\"',]+"),
-    re.compile(r"(?i)(\"?(?:access_token|refresh_token|id_token|api_key|apiKey|accessToken|idToken|refreshToken)\"?\s*[:=]\s*\"?)[^\s\"',}]+"),
+    re.compile(
+        r"(?i)(\"?(?:access_token|refresh_token|id_token|api_key|apiKey|accessToken|idToken|refreshToken)\"?\s*[:=]\s*\"?)[^\s\"',}]+"
+    ),
 ]
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
@@ -53,6 +55,8 @@ class SecretRedactor(logging.Filter):
             message += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
             record.exc_info = None
             record.exc_text = None
+        # Some libraries (pygls) paste a formatted traceback into the message text itself.
+        message = message.split("\nTraceback (most recent call last)", 1)[0]
         record.msg = redact(message)
         record.args = None
         return True
@@ -97,7 +101,9 @@ def setup_logging(level: str = "INFO") -> None:
 
 
 def _drop_answered_errors(record: logging.LogRecord) -> bool:
-    return not str(record.msg).startswith(("Exception occurred for message", "Failed to handle request"))
+    return not str(record.msg).startswith(
+        ("Exception occurred for message", "Failed to handle request")
+    )
 
 
 def attach_forwarder(send: Callable[[int, str], None], level: str = "INFO") -> LogMessageForwarder:

@@ -35,7 +35,7 @@ from pygls.uris import to_fs_path
 
 from . import __version__, errors, logs
 from .config import Config
-from .protocol import ParamsError, from_wire, to_wire
+from .protocol import ParamsError, envelope, from_wire, to_wire
 from .protocol.handshake import PROTOCOL_VERSION, CodexCapabilities, InitializationOptions
 from .protocol.methods import Method
 
@@ -52,9 +52,10 @@ def converter_factory() -> Any:
     def structure_raw(obj: dict[str, Any], cls: type) -> Any:
         if cls is not JsonRPCResponseMessage:
             obj.setdefault("params", None)
+            fields = {"id", "method", "params", "jsonrpc"}
         else:
             obj.setdefault("result", None)
-        fields = {"id", "method", "params", "result", "jsonrpc"}
+            fields = {"id", "result", "jsonrpc"}
         return cls(**{k: v for k, v in obj.items() if k in fields})
 
     for cls in (JsonRPCRequestMessage, JsonRPCNotification, JsonRPCResponseMessage):
@@ -86,9 +87,12 @@ class CodexProtocol(LanguageServerProtocol):
 
     def structure_message(self, data: dict[str, Any]) -> Any:
         """pygls runs this on every JSON object of a message, nested ones included, and drops a
-        request it can't structure without answering it (notes G2). Leave nested look-alikes
-        alone, answer a request that fails with -32602, and never abort the whole message."""
-        if "jsonrpc" in data and not any(k in data for k in ("method", "id", "result", "error")):
+        request it can't structure without answering it (notes G2). Leave nested look-alikes and
+        broken envelopes as plain dicts (:meth:`handle_message` answers the latter), answer a
+        request whose params fail to structure with -32602, and never abort the whole message."""
+        if "jsonrpc" not in data or not envelope.looks_like_envelope(data):
+            return data
+        if envelope.check_envelope(data) is not None:
             return data
         try:
             return super().structure_message(data)
@@ -101,6 +105,32 @@ class CodexProtocol(LanguageServerProtocol):
                     ).to_response_error(),
                 )
             return data
+
+    def handle_message(self, message: Any) -> None:
+        """Answer broken envelopes with -32600 (JSON-RPC 2.0 section 5) before pygls sees them."""
+        if isinstance(message, dict | list) or not hasattr(message, "jsonrpc"):
+            self.reject_envelope(message)
+            return
+        super().handle_message(message)
+
+    def reject_envelope(self, message: Any) -> None:
+        problem = envelope.check_envelope(message)
+        if problem is None:
+            return  # a well-formed request whose params failed to structure: answered already
+        if not problem.answer:
+            log.warning("ignoring an invalid response from the editor: %s", problem.reason)
+            return
+        log.warning("answering an invalid request with -32600: %s", problem.reason)
+        self._send_data(
+            {
+                "jsonrpc": envelope.JSONRPC_VERSION,
+                "id": problem.answer_id,
+                "error": {
+                    "code": errors.INVALID_REQUEST,
+                    "message": f"Invalid Request: {problem.reason}",
+                },
+            }
+        )
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Any:
@@ -220,7 +250,9 @@ class CodexLanguageServer(LanguageServer):
         """Never pop up `window/showMessage` for internal errors (pygls G6): log instead."""
         if isinstance(error, JsonRpcException):
             return  # already answered to the client as a JSON-RPC error
-        log.error("server error (%s): %s", getattr(source, "__name__", source), type(error).__name__)
+        log.error(
+            "server error (%s): %s", getattr(source, "__name__", source), type(error).__name__
+        )
 
     def workspace_root(self) -> Path | None:
         return self.workspace_folders[0] if self.workspace_folders else None
@@ -336,7 +368,8 @@ class CodexLanguageServer(LanguageServer):
         except JsonRpcException as exc:
             log.info("%s: the editor answered error %s", method.name, exc.code)
             raise ClientRequestFailed(
-                f"{method.name}: the editor answered with error {exc.code}: {exc.message}", code=exc.code
+                f"{method.name}: the editor answered with error {exc.code}: {exc.message}",
+                code=exc.code,
             ) from None
 
     def _forget_request(self, msg_id: str) -> None:

@@ -20,28 +20,52 @@ from harness import server_env
 
 
 class BlockingRpc:
-    def __init__(self, codex_home: Path, args: list[str], env: dict[str, str] | None = None,
-                 stderr_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        codex_home: Path,
+        args: list[str],
+        env: dict[str, str] | None = None,
+        stderr_path: Path | None = None,
+    ) -> None:
         self._stderr = open(stderr_path, "wb") if stderr_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "codex_lsp", *args], env=server_env(codex_home, env),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr)
+            [sys.executable, "-m", "codex_lsp", *args],
+            env=server_env(codex_home, env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+        )
         self._ids = itertools.count(1)
         self._answers: dict[Any, queue.Queue[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self.notifications: list[dict[str, Any]] = []
         self.unmatched: list[dict[str, Any]] = []
+        self.answers: list[dict[str, Any]] = []  # every answer, in arrival order
         self._reader = threading.Thread(target=self._read_loop, daemon=True)
         self._reader.start()
 
     def send(self, message: dict[str, Any] | list[Any] | str) -> None:
-        body = (message if isinstance(message, str) else json.dumps(message)).encode()
+        self.send_many([message])
+
+    def send_many(self, messages: list[Any]) -> None:
+        """Write several frames in one go (str frames are sent as they are)."""
+        frames = []
+        for message in messages:
+            body = (message if isinstance(message, str) else json.dumps(message)).encode()
+            frames.append(b"Content-Length: %d\r\n\r\n" % len(body) + body)
         assert self.proc.stdin is not None
-        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.proc.stdin.write(b"".join(frames))
         self.proc.stdin.flush()
 
-    def request(self, method: str, params: Any = None, *, omit_params: bool = False,
-                msg_id: Any = None, timeout: float = 10.0) -> dict[str, Any]:
+    def request(
+        self,
+        method: str,
+        params: Any = None,
+        *,
+        omit_params: bool = False,
+        msg_id: Any = None,
+        timeout: float = 10.0,
+    ) -> dict[str, Any]:
         """Send a request and return the whole answer message ({id, result} or {id, error})."""
         if msg_id is None:
             msg_id = next(self._ids)
@@ -55,7 +79,9 @@ class BlockingRpc:
         try:
             return box.get(timeout=timeout)
         except queue.Empty:
-            raise AssertionError(f"no answer to {method} (id {msg_id!r}) within {timeout}s") from None
+            raise AssertionError(
+                f"no answer to {method} (id {msg_id!r}) within {timeout}s"
+            ) from None
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -77,12 +103,18 @@ class BlockingRpc:
                 continue
             message = json.loads(out.read(length))
             if "method" in message and "id" in message:
-                self.send({"jsonrpc": "2.0", "id": message["id"],
-                           "error": {"code": -32601, "message": "the fuzzer answers nothing"}})
+                self.send(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": message["id"],
+                        "error": {"code": -32601, "message": "the fuzzer answers nothing"},
+                    }
+                )
             elif "method" in message:
                 self.notifications.append(message)
             else:
                 with self._lock:
+                    self.answers.append(message)
                     box = self._answers.pop(json.dumps(message.get("id")), None)
                 if box is None:
                     self.unmatched.append(message)
