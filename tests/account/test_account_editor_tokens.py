@@ -72,11 +72,12 @@ async def test_workspace_enforced_on_login_naming_both(codex_home: Path, issuer:
         assert (await s.call("account/read", {}))["account"] is None
 
 
-async def test_malformed_token_is_invalid_request(codex_home: Path, issuer: FakeIssuer) -> None:
+async def test_malformed_token_is_invalid_params_naming_the_field(codex_home: Path, issuer: FakeIssuer) -> None:
     async with account_session(codex_home, issuer) as s:
         with pytest.raises(JsonRpcException) as exc:
             await login_editor_tokens(s, accessToken="not-a-jwt-but-secret-ish", chatgptAccountId="acct-1")
-        assert exc.value.code == -32600 and "not-a-jwt" not in exc.value.message
+        assert exc.value.code == -32602 and "not-a-jwt" not in exc.value.message
+    assert exc.value.message.startswith("accessToken is not a JWT")
 
 
 async def _editor_session_with_backend(s, issuer: FakeIssuer, backend: FakeBackend) -> tuple[EditorRefresher, str, str]:

@@ -554,6 +554,9 @@ class AuthManager:
                 f"the editor did not answer account/chatgptAuthTokens/refresh within "
                 f"{self._editor_refresh_timeout:g} s; sign in again from the editor"
             ) from None
+        except InvalidParams as exc:
+            # Refused like upstream's schema check; nothing is cached, the next request asks again.
+            raise AuthRecoveryFailed(f"invalid auth refresh response: {exc.message}") from None
         except CodexError as exc:
             raise AuthRecoveryFailed(f"the editor's token refresh failed: {exc.message}") from None
         except Exception as exc:

@@ -46,7 +46,7 @@ from ..auth.model import (
 )
 from ..auth.restrictions import check_login_method
 from ..backend.rate_limits import fetch_usage, rate_limits_read_result
-from ..errors import CodexError, InternalError, InvalidRequest
+from ..errors import CodexError, InternalError, InvalidParams, InvalidRequest
 from ..protocol import ParamsError, from_wire
 from ..protocol.account import (
     ACCOUNT_CHATGPT_AUTH_TOKENS_REFRESH,
@@ -394,7 +394,7 @@ class AccountHandlers:
         try:
             reply = from_wire(ChatgptAuthTokensRefreshResponse, answer, "result")
         except ParamsError as exc:
-            raise InvalidRequest(
+            raise InvalidParams(
                 f"the editor answered account/chatgptAuthTokens/refresh with a malformed result ({exc})"
             ) from None
         logs.register_secret(reply.access_token)
