@@ -29,7 +29,8 @@ async def test_early_shape_reports_chatgpt_and_sends_completed_then_updated(code
         id_token = issuer.make_jwt(email="ed@example.com", plan_type="plus", account_id="acct-1")
         result = await login_editor_tokens(s, idToken=id_token, accessToken=issuer.make_jwt())
         assert result == {"type": "chatgptAuthTokens"}
-        assert await s.wait_for(UPDATED, since=mark) == {"authMode": "chatgptAuthTokens", "planType": "plus"}
+        assert await s.wait_for(UPDATED, since=mark) == {"authMode": "chatgptAuthTokens", "planType": "plus",
+                                                           "chatgptAccountId": "acct-1", "email": "ed@example.com"}
         assert await s.wait_for(COMPLETED, since=mark) == {"loginId": None, "success": True, "error": None}
         assert order_of(s, COMPLETED, UPDATED, since=mark) == [COMPLETED, UPDATED]
         assert await s.call("account/read", {}) == {
@@ -56,7 +57,8 @@ async def test_calling_again_rotates_tokens_and_read_refresh_is_a_no_op(codex_ho
         mark = s.mark()
         second = issuer.make_jwt(plan_type="pro")
         await login_editor_tokens(s, accessToken=second, chatgptAccountId="acct-1")
-        assert await s.wait_for(UPDATED, since=mark) == {"authMode": "chatgptAuthTokens", "planType": "pro"}
+        assert await s.wait_for(UPDATED, since=mark) == {"authMode": "chatgptAuthTokens", "planType": "pro",
+                                                           "chatgptAccountId": "acct-1", "email": "user@example.com"}
         assert order_of(s, COMPLETED, UPDATED, since=mark) == [COMPLETED, UPDATED]
         assert (await s.call("getAuthStatus", {"includeToken": True}))["authToken"] == second
         await s.call("account/read", {"refreshToken": True})
@@ -100,7 +102,8 @@ async def test_401_asks_the_editor_replaces_tokens_and_retries_once(
         assert result["rateLimits"]["primary"]["usedPercent"] == 23
         assert editor.calls == [{"reason": "unauthorized", "previousAccountId": "acct-1"}]
         assert [r.bearer for r in backend.requests_to("/wham/usage")] == [old, new]
-        assert await s.wait_for(UPDATED, since=mark) == {"authMode": "chatgptAuthTokens", "planType": "team"}
+        assert await s.wait_for(UPDATED, since=mark) == {"authMode": "chatgptAuthTokens", "planType": "team",
+                                                           "chatgptAccountId": "acct-1", "email": "user@example.com"}
         assert (await s.call("getAuthStatus", {"includeToken": True}))["authToken"] == new
 
 

@@ -123,7 +123,8 @@ async def test_managed_refresh_that_changes_plan_sends_updated_once(codex_home: 
         assert (await s.call("account/read", {}))["account"]["planType"] == "plus"
         mark = s.mark()
         assert (await s.call("account/read", {"refreshToken": True}))["account"]["planType"] == "team"
-        assert await s.wait_for("account/updated", since=mark) == {"authMode": "chatgpt", "planType": "team"}
+        assert await s.wait_for("account/updated", since=mark) == {"authMode": "chatgpt", "planType": "team",
+                                                                     "chatgptAccountId": "acct-1", "email": "user@example.com"}
         await s.call("account/read", {"refreshToken": True})  # same plan again: not news
         await s.call("codex/status", {})
         assert [m for m, _ in s.notifications[mark:] if m == "account/updated"] == ["account/updated"]

@@ -65,6 +65,24 @@ PERMANENT_REFRESH_ERRORS = {
 }
 _ERROR_CODE_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
+
+class AccountSwitched(AuthRecoveryFailed):
+    """The editor's refresh answer is for another account than the operation started with."""
+
+    def __init__(self, previous: str, new: str | None) -> None:
+        super().__init__(
+            f"the editor switched accounts ({previous} -> {new or 'unknown'}) while refreshing "
+            "tokens; the new account is now active, send the request again to use it"
+        )
+
+
+@attrs.frozen
+class _EditorAsk:
+    """The editor was asked proactively during this operation; `error` if that failed."""
+
+    error: CodexError | None
+
+
 EditorRefresher = Callable[[str | None], Awaitable[ChatGptAuthTokens]]
 AuthListener = Callable[[CodexAuth | None], None]
 FlightKey = tuple[str, str]
@@ -107,6 +125,8 @@ class AuthManager:
         self._flights: dict[FlightKey, asyncio.Task[CodexAuth]] = {}
         self._permanent_failure: tuple[str, RefreshTokenFailed] | None = None
         self._proactive_failed_at: dict[FlightKey, float] = {}
+        # Editor tokens that were already inside the proactive window when the editor sent them.
+        self._short_lived: set[FlightKey] = set()
         # Serialises managed refreshes with logins/logouts in this process (the flock does it
         # across processes, but the ephemeral store has no flock).
         self._managed_lock = asyncio.Lock()
@@ -141,19 +161,37 @@ class AuthManager:
         self._set_current(auth)
         return auth
 
+    async def cached_auth(self) -> CodexAuth | None:
+        """The current credentials (loaded on first use) without any refresh: for callers that
+        only need to know who is signed in. Backend requests use :meth:`auth` once each."""
+        if not self._loaded:
+            await self.load()
+        return self._current
+
     async def auth(self) -> CodexAuth | None:
+        """The credentials for one backend request, refreshed first when they are about to expire
+        (a failed proactive refresh keeps the old ones)."""
+        auth, _ = await self._auth_for_request()
+        return auth
+
+    async def _auth_for_request(self) -> tuple[CodexAuth | None, _EditorAsk | None]:
+        """Like :meth:`auth`, also saying whether (and how) the editor was asked proactively."""
         if not self._loaded:
             await self.load()
         current = self._current
+        asked: _EditorAsk | None = None
         if isinstance(current, ChatGptAuth) and self._managed_refresh_due(current):
             await self._try_proactive(
                 _managed_key(current), lambda: self._refresh_managed_from(current)
             )
         elif isinstance(current, ChatGptAuthTokens) and self._editor_refresh_due(current):
-            await self._try_proactive(
+            error = await self._try_proactive(
                 _editor_key(current), lambda: self._refresh_editor_from(current)
             )
-        return self._current
+            asked = _EditorAsk(error)
+            if isinstance(error, AccountSwitched):
+                raise error  # the request was made for the old account: fail it, as upstream
+        return self._current, asked
 
     async def reload(self, *, adopt_changed_account: bool = False) -> CodexAuth | None:
         """Re-read the store; a different account on disk is adopted only when asked."""
@@ -273,13 +311,21 @@ class AuthManager:
         self, send: Callable[[CodexAuth], Awaitable[httpx.Response]]
     ) -> httpx.Response:
         """Call `send(auth)`; on HTTP 401 recover once (single-flight) and call it again."""
-        auth = await self.auth()
+        auth, asked = await self._auth_for_request()
         if auth is None:
             raise NotLoggedIn()
         response = await send(auth)
         if response.status_code != 401 or isinstance(auth, ApiKeyAuth):
             return response
         await response.aclose()
+        if asked is not None and isinstance(auth, ChatGptAuthTokens):
+            # One operation asks the editor at most once: it was asked proactively already.
+            raise AuthRecoveryFailed(
+                asked.error.reason
+                if isinstance(asked.error, AuthRecoveryFailed)
+                else "the backend rejected the editor's refreshed token (HTTP 401); sign in "
+                "again from the editor"
+            )
         recovered = await self._recover(auth)
         return await send(recovered)
 
@@ -366,20 +412,21 @@ class AuthManager:
 
     async def _try_proactive(
         self, key: FlightKey, start: Callable[[], Coroutine[Any, Any, CodexAuth]]
-    ) -> None:
-        """A proactive refresh that fails leaves the old credentials in place."""
+    ) -> CodexError | None:
+        """A proactive refresh that fails leaves the old credentials in place (returns the error)."""
         failed_at = self._proactive_failed_at.get(key)
         if failed_at is not None and time.monotonic() - failed_at < PROACTIVE_RETRY_COOLDOWN:
-            return
+            return None
         if key[0] == "managed" and self._cached_permanent_failure(key[1]) is not None:
-            return
+            return None
         try:
             await self._single_flight(key, start)
         except CodexError as exc:
             self._proactive_failed_at[key] = time.monotonic()
             log.warning("proactive token refresh failed; keeping the current token: %s", exc)
-        else:
-            self._proactive_failed_at.pop(key, None)
+            return exc
+        self._proactive_failed_at.pop(key, None)
+        return None
 
     def _managed_refresh_due(self, auth: ChatGptAuth) -> bool:
         now = datetime.now(UTC)
@@ -391,6 +438,11 @@ class AuthManager:
     def _editor_refresh_due(self, tokens: ChatGptAuthTokens) -> bool:
         if self._editor_refresher is None:
             return False
+        if _editor_key(tokens) in self._short_lived:
+            return False  # the editor just gave us this one: only a 401 asks again
+        return self._expires_soon(tokens)
+
+    def _expires_soon(self, tokens: ChatGptAuthTokens) -> bool:
         expires_at = token_expiry(tokens.access_token) or tokens.id_token.expires_at
         if expires_at is None:
             return False
@@ -525,7 +577,8 @@ class AuthManager:
                 "the editor has not registered a token refresher; send new tokens with "
                 "account/login/start (type chatgptAuthTokens)"
             )
-        tokens = await self._ask_editor(refresher, account_id(snapshot))
+        previous_account = account_id(snapshot)
+        tokens = await self._ask_editor(refresher, previous_account)
         try:
             check_workspace(self._forced_workspace_id, tokens.id_token.chatgpt_account_id)
         except InvalidRequest as exc:
@@ -536,11 +589,18 @@ class AuthManager:
             raise AuthRecoveryFailed(
                 "logged out while the editor was refreshing tokens; sign in again"
             )
+        if self._expires_soon(tokens):
+            self._short_lived.add(_editor_key(tokens))
         if (
             self._editor_tokens == snapshot
         ):  # else the editor pushed newer tokens meanwhile: keep those
             self._editor_tokens = tokens
             self._set_current(self._override_auth())
+        new_account = tokens.id_token.chatgpt_account_id
+        if previous_account is not None and new_account != previous_account:
+            # The editor switched accounts: adopt its tokens (it owns them; `account/updated`
+            # names the new account) but fail this operation, which began for the old one.
+            raise AccountSwitched(previous_account, new_account)
         return self._current if self._current is not None else tokens
 
     async def _ask_editor(

@@ -213,7 +213,7 @@ async def fetch_usage(
 ) -> Snapshot:
     """``GET {chatgpt_base_url}/wham/usage`` with ChatGPT auth (through the 401 recovery loop),
     mapped to the wire snapshot. Errors follow ``account/rateLimits/read``."""
-    auth = await auth_manager.auth() if auth_manager is not None else None
+    auth = await auth_manager.cached_auth() if auth_manager is not None else None
     if auth_manager is None or auth is None:
         raise InvalidRequest("codex account authentication required to read rate limits")
     if not credentials_from_auth(auth).is_chatgpt:

@@ -39,6 +39,7 @@ from ..auth.model import (
     ChatGptAuth,
     ChatGptAuthTokens,
     CodexAuth,
+    account_id,
     bearer_token,
     email,
     plan_type,
@@ -106,7 +107,12 @@ def account_payload(auth: CodexAuth | None) -> Account | None:
 def updated_payload(auth: CodexAuth | None) -> AccountUpdated:
     if auth is None:
         return AccountUpdated(auth_mode=None, plan_type=None)
-    return AccountUpdated(auth_mode=wire_auth_mode(auth), plan_type=plan_type(auth))
+    return AccountUpdated(
+        auth_mode=wire_auth_mode(auth),
+        plan_type=plan_type(auth),
+        chatgpt_account_id=account_id(auth),
+        email=email(auth),
+    )
 
 
 class AccountNotifier:
@@ -140,8 +146,8 @@ class AccountNotifier:
         if not self._ready or self._quiet:
             return
         payload = updated_payload(auth)
-        # Every editor-token rotation is news; a managed refresh only when mode or plan changed.
-        if isinstance(auth, ChatGptAuthTokens) or payload != self._last_sent:
+        # Only what a client shows is news (mode, plan, account, email), not a token rotation.
+        if payload != self._last_sent:
             self.send_updated()
 
     @contextmanager

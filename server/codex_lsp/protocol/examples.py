@@ -13,6 +13,7 @@ from . import commands as c
 from . import models as m
 from . import status as s
 from . import threads as t
+from . import turn_errors as te
 
 _CHATGPT = a.ChatGptAccount(type="chatgpt", email="dev@example.com", plan_type="pro")
 _WINDOW = a.RateLimitWindow(used_percent=23, window_duration_mins=300, resets_at=1764000000)
@@ -134,6 +135,12 @@ EXAMPLES: dict[str, tuple[Any, Any]] = {
     "turn/interrupt": (t.TurnInterruptParams(thread_id=_THREAD.id, turn_id="turn-1"), t.EmptyResult()),
     "turn/started": (t.TurnNotification(thread_id=_THREAD.id, turn=_TURN), None),
     "turn/completed": (t.TurnNotification(thread_id=_THREAD.id, turn=_FAILED_TURN), None),
+    "error": (
+        te.ErrorNotification(
+            error=_FAILED_TURN.error, will_retry=False, thread_id=_THREAD.id, turn_id=_FAILED_TURN.id
+        ),
+        None,
+    ),
     "item/started": (
         t.ItemStarted(
             thread_id=_THREAD.id, turn_id="turn-1", started_at_ms=1764000000000,

@@ -65,6 +65,7 @@ from ..protocol.threads import ReasoningSummaryPartAdded as PartAddedPayload
 from ..protocol.threads import (
     ReasoningSummaryTextDelta as SummaryDeltaPayload,
 )
+from ..protocol.turn_errors import ERROR, ErrorNotification
 from ..protocol.wire import to_wire
 from ..sandbox.detect import SandboxUnavailable
 from ..sandbox.policy import DangerFullAccess, SandboxPolicy
@@ -217,6 +218,8 @@ class TurnRunner:
         self._close_open_items()
         self.thread.active = None
         self.thread.touch()
+        if error is not None:  # upstream sends `error` (willRetry false) before the failed turn
+            self._notify(ERROR, ErrorNotification(error, False, self.thread.id, self.turn_id))
         self._notify(TURN_COMPLETED, TurnNotification(self.thread.id, self._turn(status, error)))
 
     def _turn(self, status: Any, error: TurnError | None = None) -> Turn:
