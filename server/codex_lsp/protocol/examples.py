@@ -44,12 +44,8 @@ _THREAD = t.Thread(
     turns=[],
 )
 _TURN = t.Turn(id="turn-1", status="inProgress", items=[], error=None)
-_FAILED_TURN = t.Turn(
-    id="turn-1",
-    status="failed",
-    items=[],
-    error=t.TurnError(message="sign in again", codex_error_info="unauthorized", additional_details=None),
-)
+_AUTH_ERROR = t.TurnError(message="sign in again", codex_error_info="unauthorized", additional_details=None)
+_FAILED_TURN = t.Turn(id="turn-1", status="failed", items=[], error=_AUTH_ERROR)
 _COMMAND_ITEM = t.CommandExecutionItem(
     type="commandExecution",
     id="item-3",
@@ -137,7 +133,7 @@ EXAMPLES: dict[str, tuple[Any, Any]] = {
     "turn/completed": (t.TurnNotification(thread_id=_THREAD.id, turn=_FAILED_TURN), None),
     "error": (
         te.ErrorNotification(
-            error=_FAILED_TURN.error, will_retry=False, thread_id=_THREAD.id, turn_id=_FAILED_TURN.id
+            error=_AUTH_ERROR, will_retry=False, thread_id=_THREAD.id, turn_id=_FAILED_TURN.id
         ),
         None,
     ),
