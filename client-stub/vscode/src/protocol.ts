@@ -32,6 +32,8 @@ export interface AccountReadResult {
   account: ApiKeyAccount | ChatGptAccount | null;
   /** Whether the active model provider needs OpenAI auth at all. */
   requiresOpenaiAuth: boolean;
+  /** Beyond upstream: why the stored credentials were not used (e.g. an unreadable `auth.json`, which the next login moves aside as `auth.json.corrupt-<timestamp>`); omitted when there is nothing to say. */
+  credentialsProblem?: string | null;
 }
 
 /** The active auth changed. */

@@ -119,6 +119,7 @@ class AuthManager:
         self._http_timeout = http_timeout
         self._current: CodexAuth | None = None
         self._loaded = False
+        self._credentials_problem: str | None = None
         self._editor_tokens: ChatGptAuthTokens | None = None
         self._editor_refresher: EditorRefresher | None = None
         self._listeners: list[AuthListener] = []
@@ -225,8 +226,7 @@ class AuthManager:
         record = AuthDotJson(
             auth_mode="apikey", openai_api_key=api_key, tokens=None, last_refresh=None
         )
-        async with self._managed_lock:
-            await self._store.save(record)
+        await self._save(record)
         self._loaded = True
         self._set_current(self._override_auth() or ApiKeyAuth(api_key=api_key))
 
@@ -252,8 +252,7 @@ class AuthManager:
             account_id=info.chatgpt_account_id,
             last_refresh=now,
         )
-        async with self._managed_lock:
-            await self._store.save(record)
+        await self._save(record)
         self._loaded = True
         self._set_current(self._override_auth() or auth)
         return auth
@@ -338,8 +337,31 @@ class AuthManager:
         return self._editor_tokens
 
     async def _load_from_store(self) -> CodexAuth | None:
-        record = await self._store.load()
-        return self._auth_from_record(record)
+        try:
+            record = await self._store.load()
+            return self._auth_from_record(record)
+        except StorageError as exc:
+            self._credentials_problem = exc.message
+            raise
+
+    @property
+    def credentials_problem(self) -> str | None:
+        """Why stored credentials were not used (or were moved aside), for account/read and
+        codex/status; None when there is nothing to say."""
+        return self._credentials_problem
+
+    async def _save(self, record: AuthDotJson) -> None:
+        """Save under the in-process lock; say so when an unusable file had to be moved aside."""
+        before = getattr(self._store, "moved_aside", None)
+        async with self._managed_lock:
+            await self._store.save(record)
+        moved = getattr(self._store, "moved_aside", None)
+        if moved is not None and moved != before:
+            where, why = moved
+            self._credentials_problem = (
+                f"the stored credentials could not be used ({why.split('; ')[0]}); the file was "
+                f"kept as {where.name} and the new sign-in was saved"
+            )
 
     def _auth_from_record(self, record: AuthDotJson | None) -> CodexAuth | None:
         if record is None:

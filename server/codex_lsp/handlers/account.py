@@ -237,7 +237,11 @@ class AccountHandlers:
             await self._refresh_managed_quietly()
         if not self.services.provider.requires_openai_auth:
             return AccountReadResult(account=None, requires_openai_auth=False)
-        return AccountReadResult(account=account_payload(self.auth.current()), requires_openai_auth=True)
+        return AccountReadResult(
+            account=account_payload(self.auth.current()),
+            requires_openai_auth=True,
+            credentials_problem=self.auth.credentials_problem,
+        )
 
     async def auth_status(self, params: GetAuthStatusParams) -> GetAuthStatusResult:
         if not self.services.provider.requires_openai_auth:

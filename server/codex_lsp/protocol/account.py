@@ -97,6 +97,13 @@ class AccountReadResult:
     requires_openai_auth: bool = field(
         "Whether the active model provider needs OpenAI auth at all."
     )
+    credentials_problem: str | None = field(
+        "Beyond upstream: why the stored credentials were not used (e.g. an unreadable "
+        "`auth.json`, which the next login moves aside as `auth.json.corrupt-<timestamp>`); "
+        "omitted when there is nothing to say.",
+        default=None,
+        omit_none=True,
+    )
 
 
 ACCOUNT_READ = define(
