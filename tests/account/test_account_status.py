@@ -129,3 +129,22 @@ async def test_managed_refresh_that_changes_plan_sends_updated_once(codex_home: 
         await s.call("codex/status", {})
         assert [m for m, _ in s.notifications[mark:] if m == "account/updated"] == ["account/updated"]
         assert issuer.calls["refresh"] == 2
+
+
+async def test_get_auth_status_withholds_the_token_after_a_permanent_refresh_failure(
+    codex_home: Path, issuer: FakeIssuer
+) -> None:
+    refresh_token = issuer.issue_refresh_token("acct-1")
+    access = issuer.make_jwt()
+    record = {"auth_mode": "chatgpt", "OPENAI_API_KEY": None, "last_refresh": "2030-01-01T00:00:00Z",
+              "tokens": {"id_token": issuer.make_jwt(), "access_token": access,
+                         "refresh_token": refresh_token, "account_id": "acct-1"}}
+    (codex_home / "auth.json").write_text(json.dumps(record))
+    issuer.expire_refresh_token(refresh_token)
+    async with account_session(codex_home, issuer) as s:
+        assert (await s.call("getAuthStatus", {"includeToken": True}))["authToken"] == access
+        await s.call("account/read", {"refreshToken": True})  # fails permanently (logged, as upstream)
+        assert issuer.calls["refresh"] == 1
+        status = await s.call("getAuthStatus", {"includeToken": True, "refreshToken": True})
+        assert status == {"authMethod": "chatgpt", "authToken": None, "requiresOpenaiAuth": True}
+        assert issuer.calls["refresh"] == 1  # the cached failure answers without the network

@@ -581,6 +581,14 @@ class AuthManager:
             permanent=False,
         )
 
+    def permanent_refresh_failure(self) -> RefreshTokenFailed | None:
+        """The cached permanent refresh failure of the current managed credentials, if any: their
+        access token is not handed out any more (getAuthStatus), as upstream."""
+        current = self._current
+        if not isinstance(current, ChatGptAuth):
+            return None
+        return self._cached_permanent_failure(_fingerprint(current.refresh_token))
+
     def _remember_permanent(self, key: str, message: str) -> RefreshTokenFailed:
         error = RefreshTokenFailed(message, permanent=True)
         self._permanent_failure = (key, error)

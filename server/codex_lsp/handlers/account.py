@@ -251,7 +251,8 @@ class AccountHandlers:
         auth = self.auth.current()
         if auth is None:
             return GetAuthStatusResult(auth_method=None, auth_token=None, requires_openai_auth=True)
-        token = bearer_token(auth) if params.include_token else None
+        withheld = self.auth.permanent_refresh_failure() is not None
+        token = bearer_token(auth) if params.include_token and not withheld else None
         return GetAuthStatusResult(auth_method=wire_auth_mode(auth), auth_token=token, requires_openai_auth=True)
 
     async def _refresh_managed_quietly(self) -> None:
