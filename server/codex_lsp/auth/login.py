@@ -100,7 +100,10 @@ def callback_ports(env: Mapping[str, str]) -> tuple[int, ...]:
     return tuple(ports)
 
 
-def login_timeout(env: Mapping[str, str], default: float) -> float:
+def login_timeout(env: Mapping[str, str], default: float, configured: float | None = None) -> float:
+    """CODEX_LOGIN_TIMEOUT_S, else config.toml's `lsp.login_timeout_s`, else ``default``."""
+    if configured is not None:
+        default = configured
     raw = env.get(LOGIN_TIMEOUT_ENV)
     if not raw:
         return default

@@ -38,6 +38,8 @@ from codex_lsp.auth.model import (
 )
 from codex_lsp.auth.restrictions import (
     FORCED_LOGIN_METHODS,
+    WorkspaceRule,
+    allowed_workspaces,
     check_login_method,
     check_workspace,
 )
@@ -95,7 +97,7 @@ class AuthManager:
         store_mode: str = "file",
         *,
         forced_login_method: str | None = None,
-        forced_workspace_id: str | None = None,
+        forced_workspace_id: WorkspaceRule = None,
         refresh_token_url: str | None = None,
         editor_refresh_timeout: float = 10.0,
         keyring_timeout: float = 3.0,
@@ -110,7 +112,7 @@ class AuthManager:
         self._store = create_store(store_mode, Path(codex_home), keyring_timeout=keyring_timeout)
         self._env: Mapping[str, str] = os.environ if env is None else env
         self._forced_login_method = forced_login_method
-        self._forced_workspace_id = forced_workspace_id
+        self._forced_workspace_id = allowed_workspaces(forced_workspace_id) or None
         self._refresh_url = (
             refresh_token_url or self._env.get(REFRESH_TOKEN_URL_ENV) or DEFAULT_REFRESH_TOKEN_URL
         )
@@ -139,7 +141,14 @@ class AuthManager:
 
     @property
     def forced_workspace_id(self) -> str | None:
-        return self._forced_workspace_id
+        """The one allowed workspace (sent to the browser login), None when zero or several."""
+        allowed = self.forced_workspace_ids
+        return allowed[0] if len(allowed) == 1 else None
+
+    @property
+    def forced_workspace_ids(self) -> tuple[str, ...]:
+        """Every workspace `forced_chatgpt_workspace_id` allows (empty: no restriction)."""
+        return self._forced_workspace_id or ()
 
     @property
     def store_description(self) -> str:

@@ -316,7 +316,7 @@ class AccountHandlers:
             issuer=login_issuer(env),
             persist=self._persist_login,
             ports=callback_ports(env),
-            timeout=login_timeout(env, BROWSER_LOGIN_TIMEOUT_S),
+            timeout=login_timeout(env, BROWSER_LOGIN_TIMEOUT_S, self.services.config.lsp.login_timeout_s),
             workspace_id=self.auth.forced_workspace_id,
         )
         self.logins.replace(login)
@@ -330,7 +330,7 @@ class AccountHandlers:
             self.services.http,
             issuer=login_issuer(env),
             persist=self._persist_login,
-            timeout=login_timeout(env, DEVICE_LOGIN_TIMEOUT_S),
+            timeout=login_timeout(env, DEVICE_LOGIN_TIMEOUT_S, self.services.config.lsp.login_timeout_s),
         )
         self.logins.replace(login)
         return ChatGptDeviceCodeLoginResult(
