@@ -4,9 +4,12 @@ and a ChatGPT login over a corrupt auth.json (moved aside, never deleted)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import stat
+import time
 from pathlib import Path
 
+import pytest
 from account_support import account_session, read_auth_json
 
 from codex_lsp.fakes.issuer import FakeIssuer
@@ -78,3 +81,50 @@ async def test_chatgpt_login_over_a_corrupt_auth_json_moves_it_aside(codex_home:
     [aside] = codex_home.glob("auth.json.corrupt-*")
     assert aside.read_text().endswith('"trunc') and stat.S_IMODE(aside.stat().st_mode) == 0o600
     assert read_auth_json(codex_home)["auth_mode"] == "chatgpt"
+
+
+def _write_managed(codex_home: Path, issuer: FakeIssuer) -> str:
+    refresh_token = issuer.issue_refresh_token("acct-1")
+    record = {"auth_mode": "chatgpt", "OPENAI_API_KEY": None, "last_refresh": "2030-01-01T00:00:00Z",
+              "tokens": {"id_token": issuer.make_jwt(), "access_token": issuer.make_jwt(),
+                         "refresh_token": refresh_token, "account_id": "acct-1"}}
+    (codex_home / "auth.json").write_text(json.dumps(record))
+    return refresh_token
+
+
+async def test_logout_revokes_managed_tokens_at_the_issuer(codex_home: Path, issuer: FakeIssuer) -> None:
+    refresh_token = _write_managed(codex_home, issuer)
+    async with account_session(codex_home, issuer) as s:
+        assert (await s.call("account/read", {}))["account"]["type"] == "chatgpt"
+        assert await s.call("account/logout", None) == {}
+        assert [r["token"] for r in issuer.revoke_requests] == [refresh_token]
+        assert issuer.revoke_requests[0]["token_type_hint"] == "refresh_token"
+        assert not (codex_home / "auth.json").exists()
+    assert issuer.handle_token("application/json", json.dumps(
+        {"grant_type": "refresh_token", "refresh_token": refresh_token,
+         "client_id": issuer.client_id}).encode())[0] == 401  # revoked for real
+
+
+@pytest.mark.parametrize("fault", ["stall", "500"])
+async def test_logout_is_bounded_when_revocation_fails(codex_home: Path, issuer: FakeIssuer, fault: str) -> None:
+    _write_managed(codex_home, issuer)
+    if fault == "stall":
+        issuer.revoke_stall_seconds = 20.0
+    else:
+        issuer.revoke_fail_status = 500
+    async with account_session(codex_home, issuer) as s:
+        await s.call("account/read", {})
+        started = time.monotonic()
+        assert await s.call("account/logout", None) == {}
+        assert time.monotonic() - started < 3.0 + 2.0  # REVOKE_TIMEOUT_S plus slack
+        assert (await s.call("account/read", {}))["account"] is None
+        assert len(issuer.revoke_requests) == 1
+    assert not (codex_home / "auth.json").exists()
+
+
+async def test_logout_of_editor_owned_tokens_revokes_nothing(codex_home: Path, issuer: FakeIssuer) -> None:
+    async with account_session(codex_home, issuer) as s:
+        await s.call("account/login/start", {"type": "chatgptAuthTokens", "accessToken": issuer.make_jwt(),
+                                             "chatgptAccountId": "acct-1"})
+        await s.call("account/logout", None)
+        assert issuer.revoke_requests == []

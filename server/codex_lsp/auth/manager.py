@@ -29,6 +29,7 @@ from codex_lsp.auth.errors import (
     RefreshTokenFailed,
     StorageError,
 )
+from codex_lsp.auth.login import login_issuer
 from codex_lsp.auth.model import (
     ApiKeyAuth,
     ChatGptAuth,
@@ -53,6 +54,8 @@ CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
 DEFAULT_REFRESH_TOKEN_URL = "https://auth.openai.com/oauth/token"
 REFRESH_TOKEN_URL_ENV = "CODEX_REFRESH_TOKEN_URL_OVERRIDE"
 API_KEY_ENV = "CODEX_API_KEY"
+REVOKE_TOKEN_URL_ENV = "CODEX_REVOKE_TOKEN_URL_OVERRIDE"
+REVOKE_TIMEOUT_S = 3.0  # logout waits at most this long for the issuer
 MANAGED_REFRESH_WINDOW = timedelta(minutes=5)
 TOKEN_REFRESH_INTERVAL = timedelta(days=8)  # fallback when the access token has no `exp`
 PROACTIVE_RETRY_COOLDOWN = 30.0  # seconds before a failed proactive refresh is tried again
@@ -280,14 +283,40 @@ class AuthManager:
         self._editor_refresher = refresher
 
     async def logout(self) -> None:
-        """Forget editor tokens and delete the configured store's credentials."""
+        """Forget editor tokens, revoke managed ChatGPT tokens (best effort, bounded), and delete
+        the configured store's credentials."""
         self._editor_tokens = None
+        self._short_lived.clear()
+        current = self._current
+        if isinstance(current, ChatGptAuth):
+            await self._revoke(current.refresh_token)
         async with self._managed_lock:
             try:
                 await self._store.delete()
             finally:
                 self._loaded = True
                 self._set_current(self._override_auth())
+
+    async def _revoke(self, refresh_token: str) -> None:
+        """RFC 7009 revocation of the refresh token (which ends its access tokens too). Best
+        effort: a slow or failing issuer never blocks logout for more than REVOKE_TIMEOUT_S."""
+        url = self._env.get(REVOKE_TOKEN_URL_ENV) or f"{login_issuer(self._env)}/oauth/revoke"
+        form = {"token": refresh_token, "token_type_hint": "refresh_token", "client_id": CLIENT_ID}
+        try:
+            async with asyncio.timeout(REVOKE_TIMEOUT_S):
+                async with httpx.AsyncClient(timeout=REVOKE_TIMEOUT_S) as client:
+                    response = await client.post(url, data=form)
+        except (TimeoutError, httpx.HTTPError) as exc:
+            log.warning(
+                "logout: could not revoke the ChatGPT tokens (%s); they expire by themselves",
+                type(exc).__name__,
+            )
+            return
+        if response.status_code != 200:
+            log.warning(
+                "logout: token revocation answered HTTP %s; signing out anyway",
+                response.status_code,
+            )
 
     # -- refreshing --------------------------------------------------------------------------
     async def refresh_managed(self) -> CodexAuth:
