@@ -148,3 +148,20 @@ async def test_get_auth_status_withholds_the_token_after_a_permanent_refresh_fai
         status = await s.call("getAuthStatus", {"includeToken": True, "refreshToken": True})
         assert status == {"authMethod": "chatgpt", "authToken": None, "requiresOpenaiAuth": True}
         assert issuer.calls["refresh"] == 1  # the cached failure answers without the network
+
+
+async def test_rate_limits_read_reports_every_limit_by_id(
+    codex_home: Path, issuer: FakeIssuer, backend: FakeBackend
+) -> None:
+    backend.usage["additional_rate_limits"] = [
+        {"limit_name": "Spark", "metered_feature": "codex_spark",
+         "rate_limit": {"primary_window": {"used_percent": 12, "limit_window_seconds": 18000}}},
+    ]
+    async with account_session(codex_home, issuer, backend) as s:
+        await s.call("account/login/start", {"type": "chatgptAuthTokens", "accessToken": issuer.make_jwt(),
+                                             "chatgptAccountId": "acct-1"})
+        result = await s.call("account/rateLimits/read", {})
+        assert set(result["rateLimitsByLimitId"]) == {"codex", "codex_spark"}
+        assert result["rateLimitsByLimitId"]["codex"] == result["rateLimits"]
+        spark = result["rateLimitsByLimitId"]["codex_spark"]
+        assert spark["limitName"] == "Spark" and spark["primary"]["usedPercent"] == 12

@@ -46,7 +46,7 @@ from ..auth.model import (
     wire_auth_mode,
 )
 from ..auth.restrictions import check_login_method
-from ..backend.rate_limits import fetch_usage, rate_limits_read_result
+from ..backend.rate_limits import fetch_usage_snapshots, rate_limits_read_result
 from ..errors import CodexError, InternalError, InvalidParams, InvalidRequest
 from ..protocol import ParamsError, from_wire
 from ..protocol.account import (
@@ -389,9 +389,10 @@ class AccountHandlers:
 
     # -- account/rateLimits/read -----------------------------------------------------------------
     async def rate_limits_read(self, params: Empty) -> dict[str, Any]:
-        snapshot = await fetch_usage(self.services.http, self.services.provider, self.auth)
+        snapshots = await fetch_usage_snapshots(self.services.http, self.services.provider, self.auth)
+        snapshot = next(iter(snapshots.values()))  # the main (codex) limit comes first
         self.services.rate_limits.snapshot = snapshot
-        return rate_limits_read_result(snapshot)
+        return rate_limits_read_result(snapshot, snapshots)
 
     # -- server -> client: account/chatgptAuthTokens/refresh -------------------------------------
     async def refresh_from_editor(self, previous_account_id: str | None) -> ChatGptAuthTokens:
