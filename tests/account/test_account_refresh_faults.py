@@ -46,6 +46,14 @@ async def test_one_operation_asks_the_editor_at_most_once(
         assert elapsed < 1.8 * TIMEOUT, elapsed
         assert exc.value.code == -32600 and token not in exc.value.message
         assert len(backend.requests_to("/wham/usage")) == 1  # the old token was tried once
+        # Within the proactive cool-down the next call does not ask first; its 401 asks once.
+        fresh = issuer.make_jwt(account_id="acct-1", exp_in=3600)
+        backend.accepted_tokens = {fresh}
+        editor.delay, editor.error = 0.0, None
+        editor.reply = {"accessToken": fresh, "chatgptAccountId": "acct-1"}
+        await s.call("account/rateLimits/read", {})
+        assert len(editor.calls) == 2
+        assert [r.bearer for r in backend.requests_to("/wham/usage")] == [token, token, fresh]
 
 
 async def test_a_short_lived_refreshed_token_does_not_cause_chatter(

@@ -82,10 +82,14 @@ class AccountSwitched(AuthRecoveryFailed):
 
 
 @attrs.frozen
-class _EditorAsk:
-    """The editor was asked proactively during this operation; `error` if that failed."""
+class _ProactiveOutcome:
+    """What a proactive refresh did in this operation: attempted (asked), and its error."""
 
+    attempted: bool
     error: CodexError | None
+
+
+_NOT_ATTEMPTED = _ProactiveOutcome(attempted=False, error=None)
 
 
 EditorRefresher = Callable[[str | None], Awaitable[ChatGptAuthTokens]]
@@ -187,23 +191,23 @@ class AuthManager:
         auth, _ = await self._auth_for_request()
         return auth
 
-    async def _auth_for_request(self) -> tuple[CodexAuth | None, _EditorAsk | None]:
+    async def _auth_for_request(self) -> tuple[CodexAuth | None, _ProactiveOutcome | None]:
         """Like :meth:`auth`, also saying whether (and how) the editor was asked proactively."""
         if not self._loaded:
             await self.load()
         current = self._current
-        asked: _EditorAsk | None = None
+        asked: _ProactiveOutcome | None = None
         if isinstance(current, ChatGptAuth) and self._managed_refresh_due(current):
             await self._try_proactive(
                 _managed_key(current), lambda: self._refresh_managed_from(current)
             )
         elif isinstance(current, ChatGptAuthTokens) and self._editor_refresh_due(current):
-            error = await self._try_proactive(
+            outcome = await self._try_proactive(
                 _editor_key(current), lambda: self._refresh_editor_from(current)
             )
-            asked = _EditorAsk(error)
-            if isinstance(error, AccountSwitched):
-                raise error  # the request was made for the old account: fail it, as upstream
+            asked = outcome if outcome.attempted else None
+            if isinstance(outcome.error, AccountSwitched):
+                raise outcome.error  # the request was made for the old account: fail it
         return self._current, asked
 
     async def reload(self, *, adopt_changed_account: bool = False) -> CodexAuth | None:
@@ -472,21 +476,22 @@ class AuthManager:
 
     async def _try_proactive(
         self, key: FlightKey, start: Callable[[], Coroutine[Any, Any, CodexAuth]]
-    ) -> CodexError | None:
-        """A proactive refresh that fails leaves the old credentials in place (returns the error)."""
+    ) -> _ProactiveOutcome:
+        """A proactive refresh that fails leaves the old credentials in place. Returns whether
+        a refresh was attempted (not skipped by the cool-down) and its error, if any."""
         failed_at = self._proactive_failed_at.get(key)
         if failed_at is not None and time.monotonic() - failed_at < PROACTIVE_RETRY_COOLDOWN:
-            return None
+            return _NOT_ATTEMPTED
         if key[0] == "managed" and self._cached_permanent_failure(key[1]) is not None:
-            return None
+            return _NOT_ATTEMPTED
         try:
             await self._single_flight(key, start)
         except CodexError as exc:
             self._proactive_failed_at[key] = time.monotonic()
             log.warning("proactive token refresh failed; keeping the current token: %s", exc)
-            return exc
+            return _ProactiveOutcome(attempted=True, error=exc)
         self._proactive_failed_at.pop(key, None)
-        return None
+        return _ProactiveOutcome(attempted=True, error=None)
 
     def _managed_refresh_due(self, auth: ChatGptAuth) -> bool:
         now = datetime.now(UTC)
