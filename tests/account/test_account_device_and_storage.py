@@ -32,7 +32,9 @@ async def _device_login(s, issuer: FakeIssuer, *, polls_before_approval: int) ->
     return await s.wait_for(COMPLETED, since=mark, timeout=30)
 
 
-async def test_slow_down_adds_five_seconds_to_the_poll_interval(codex_home: Path, issuer: FakeIssuer) -> None:
+async def test_slow_down_adds_five_seconds_to_the_poll_interval(
+    codex_home: Path, issuer: FakeIssuer
+) -> None:
     issuer.device_poll_interval = 0.2
     issuer.device_token_script = [(400, {"error": "slow_down"})]
     async with account_session(codex_home, issuer) as s:
@@ -44,7 +46,9 @@ async def test_slow_down_adds_five_seconds_to_the_poll_interval(codex_home: Path
         assert read_auth_json(codex_home)["auth_mode"] == "chatgpt"
 
 
-async def test_transient_5xx_and_429_are_retried_with_backoff(codex_home: Path, issuer: FakeIssuer) -> None:
+async def test_transient_5xx_and_429_are_retried_with_backoff(
+    codex_home: Path, issuer: FakeIssuer
+) -> None:
     issuer.device_poll_interval = 0.2
     issuer.device_usercode_script = [(503, {"error": "unavailable"})]
     issuer.device_token_script = [(503, {}), (429, {}), (500, {})]
@@ -58,7 +62,9 @@ async def test_transient_5xx_and_429_are_retried_with_backoff(codex_home: Path, 
         assert read_auth_json(codex_home)["tokens"]["account_id"] == "acct-1"
 
 
-async def test_a_non_transient_poll_error_still_fails_the_login(codex_home: Path, issuer: FakeIssuer) -> None:
+async def test_a_non_transient_poll_error_still_fails_the_login(
+    codex_home: Path, issuer: FakeIssuer
+) -> None:
     issuer.device_poll_interval = 0.2
     issuer.device_token_script = [(400, {"error": "access_denied"})]
     async with account_session(codex_home, issuer) as s:
@@ -68,7 +74,9 @@ async def test_a_non_transient_poll_error_still_fails_the_login(codex_home: Path
         assert completed["success"] is False and "access_denied" in completed["error"]
 
 
-async def test_chatgpt_login_over_a_corrupt_auth_json_moves_it_aside(codex_home: Path, issuer: FakeIssuer) -> None:
+async def test_chatgpt_login_over_a_corrupt_auth_json_moves_it_aside(
+    codex_home: Path, issuer: FakeIssuer
+) -> None:
     path = codex_home / "auth.json"
     path.write_text('{"auth_mode": "chatgpt", "tokens": {"id_token": "trunc')
     issuer.device_poll_interval = 0.2
@@ -77,7 +85,10 @@ async def test_chatgpt_login_over_a_corrupt_auth_json_moves_it_aside(codex_home:
         completed = await _device_login(s, issuer, polls_before_approval=1)
         assert completed["success"] is True, completed
         read = await s.call("account/read", {})
-        assert read["account"]["type"] == "chatgpt" and "auth.json.corrupt-" in read["credentialsProblem"]
+        assert (
+            read["account"]["type"] == "chatgpt"
+            and "auth.json.corrupt-" in read["credentialsProblem"]
+        )
     [aside] = codex_home.glob("auth.json.corrupt-*")
     assert aside.read_text().endswith('"trunc') and stat.S_IMODE(aside.stat().st_mode) == 0o600
     assert read_auth_json(codex_home)["auth_mode"] == "chatgpt"
@@ -85,14 +96,24 @@ async def test_chatgpt_login_over_a_corrupt_auth_json_moves_it_aside(codex_home:
 
 def _write_managed(codex_home: Path, issuer: FakeIssuer) -> str:
     refresh_token = issuer.issue_refresh_token("acct-1")
-    record = {"auth_mode": "chatgpt", "OPENAI_API_KEY": None, "last_refresh": "2030-01-01T00:00:00Z",
-              "tokens": {"id_token": issuer.make_jwt(), "access_token": issuer.make_jwt(),
-                         "refresh_token": refresh_token, "account_id": "acct-1"}}
+    record = {
+        "auth_mode": "chatgpt",
+        "OPENAI_API_KEY": None,
+        "last_refresh": "2030-01-01T00:00:00Z",
+        "tokens": {
+            "id_token": issuer.make_jwt(),
+            "access_token": issuer.make_jwt(),
+            "refresh_token": refresh_token,
+            "account_id": "acct-1",
+        },
+    }
     (codex_home / "auth.json").write_text(json.dumps(record))
     return refresh_token
 
 
-async def test_logout_revokes_managed_tokens_at_the_issuer(codex_home: Path, issuer: FakeIssuer) -> None:
+async def test_logout_revokes_managed_tokens_at_the_issuer(
+    codex_home: Path, issuer: FakeIssuer
+) -> None:
     refresh_token = _write_managed(codex_home, issuer)
     async with account_session(codex_home, issuer) as s:
         assert (await s.call("account/read", {}))["account"]["type"] == "chatgpt"
@@ -100,13 +121,25 @@ async def test_logout_revokes_managed_tokens_at_the_issuer(codex_home: Path, iss
         assert [r["token"] for r in issuer.revoke_requests] == [refresh_token]
         assert issuer.revoke_requests[0]["token_type_hint"] == "refresh_token"
         assert not (codex_home / "auth.json").exists()
-    assert issuer.handle_token("application/json", json.dumps(
-        {"grant_type": "refresh_token", "refresh_token": refresh_token,
-         "client_id": issuer.client_id}).encode())[0] == 401  # revoked for real
+    assert (
+        issuer.handle_token(
+            "application/json",
+            json.dumps(
+                {
+                    "grant_type": "refresh_token",
+                    "refresh_token": refresh_token,
+                    "client_id": issuer.client_id,
+                }
+            ).encode(),
+        )[0]
+        == 401
+    )  # revoked for real
 
 
 @pytest.mark.parametrize("fault", ["stall", "500"])
-async def test_logout_is_bounded_when_revocation_fails(codex_home: Path, issuer: FakeIssuer, fault: str) -> None:
+async def test_logout_is_bounded_when_revocation_fails(
+    codex_home: Path, issuer: FakeIssuer, fault: str
+) -> None:
     _write_managed(codex_home, issuer)
     if fault == "stall":
         issuer.revoke_stall_seconds = 20.0
@@ -122,9 +155,17 @@ async def test_logout_is_bounded_when_revocation_fails(codex_home: Path, issuer:
     assert not (codex_home / "auth.json").exists()
 
 
-async def test_logout_of_editor_owned_tokens_revokes_nothing(codex_home: Path, issuer: FakeIssuer) -> None:
+async def test_logout_of_editor_owned_tokens_revokes_nothing(
+    codex_home: Path, issuer: FakeIssuer
+) -> None:
     async with account_session(codex_home, issuer) as s:
-        await s.call("account/login/start", {"type": "chatgptAuthTokens", "accessToken": issuer.make_jwt(),
-                                             "chatgptAccountId": "acct-1"})
+        await s.call(
+            "account/login/start",
+            {
+                "type": "chatgptAuthTokens",
+                "accessToken": issuer.make_jwt(),
+                "chatgptAccountId": "acct-1",
+            },
+        )
         await s.call("account/logout", None)
         assert issuer.revoke_requests == []

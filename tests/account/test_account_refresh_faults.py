@@ -64,8 +64,14 @@ async def test_a_short_lived_refreshed_token_does_not_cause_chatter(
         expiring = issuer.make_jwt(account_id="acct-1", exp_in=30)  # inside the 60 s window
         still_short = issuer.make_jwt(account_id="acct-1", exp_in=40)  # so is the editor's answer
         backend.accepted_tokens = {expiring, still_short}
-        editor.reply = {"accessToken": still_short, "chatgptAccountId": "acct-1", "chatgptPlanType": "pro"}
-        await login_editor_tokens(s, accessToken=expiring, chatgptAccountId="acct-1", chatgptPlanType="pro")
+        editor.reply = {
+            "accessToken": still_short,
+            "chatgptAccountId": "acct-1",
+            "chatgptPlanType": "pro",
+        }
+        await login_editor_tokens(
+            s, accessToken=expiring, chatgptAccountId="acct-1", chatgptPlanType="pro"
+        )
         await s.wait_for(UPDATED)
         mark = s.mark()
         started = time.monotonic()
@@ -74,12 +80,18 @@ async def test_a_short_lived_refreshed_token_does_not_cause_chatter(
         elapsed = time.monotonic() - started
         assert len(editor.calls) == 1, editor.calls  # one proactive ask, then none
         assert [r.bearer for r in backend.requests_to("/wham/usage")] == [still_short] * 10
-        assert _updates(s, mark) == []  # same account, plan and email: nothing a client shows changed
+        assert (
+            _updates(s, mark) == []
+        )  # same account, plan and email: nothing a client shows changed
         assert elapsed < 10 * TIMEOUT
         # The reactive path still asks when the backend finally rejects the token.
         fresh = issuer.make_jwt(account_id="acct-1", exp_in=3600)
         backend.accepted_tokens = {fresh}
-        editor.reply = {"accessToken": fresh, "chatgptAccountId": "acct-1", "chatgptPlanType": "pro"}
+        editor.reply = {
+            "accessToken": fresh,
+            "chatgptAccountId": "acct-1",
+            "chatgptPlanType": "pro",
+        }
         await s.call("account/rateLimits/read", {})
         assert len(editor.calls) == 2
 
@@ -94,7 +106,14 @@ async def test_a_short_lived_refreshed_token_does_not_cause_chatter(
         {"idToken": "ID", "accessToken": "opaque-token"},
         {"idToken": "ID", "accessToken": "JWT", "chatgptAccountId": ""},
     ],
-    ids=["empty-account", "no-account", "unsigned", "opaque", "early-opaque", "early-empty-account"],
+    ids=[
+        "empty-account",
+        "no-account",
+        "unsigned",
+        "opaque",
+        "early-opaque",
+        "early-empty-account",
+    ],
 )
 async def test_invalid_refresh_answers_are_refused_and_the_next_request_asks_again(
     codex_home: Path, issuer: FakeIssuer, backend: FakeBackend, reply: dict
@@ -125,7 +144,10 @@ async def test_early_reply_shape_takes_the_account_from_the_id_token(
         editor = EditorRefresher(s)
         old, new = issuer.make_jwt(account_id="acct-1"), issuer.make_jwt(account_id="acct-claim")
         backend.accepted_tokens = {new}
-        editor.reply = {"idToken": issuer.make_jwt(account_id="acct-1", plan_type="edu"), "accessToken": new}
+        editor.reply = {
+            "idToken": issuer.make_jwt(account_id="acct-1", plan_type="edu"),
+            "accessToken": new,
+        }
         await login_editor_tokens(s, accessToken=old, chatgptAccountId="acct-1")
         await s.call("account/rateLimits/read", {})
         assert backend.requests_to("/wham/usage")[-1].headers.get("chatgpt-account-id") == "acct-1"
@@ -140,8 +162,14 @@ async def test_a_refresh_for_another_account_fails_the_call_adopts_it_and_says_s
         old = issuer.make_jwt(account_id="acct-1", email="one@example.com")
         other = issuer.make_jwt(account_id="acct-2", email="two@example.com")
         backend.accepted_tokens = {other}
-        editor.reply = {"accessToken": other, "chatgptAccountId": "acct-2", "chatgptPlanType": "team"}
-        await login_editor_tokens(s, accessToken=old, chatgptAccountId="acct-1", chatgptPlanType="pro")
+        editor.reply = {
+            "accessToken": other,
+            "chatgptAccountId": "acct-2",
+            "chatgptPlanType": "team",
+        }
+        await login_editor_tokens(
+            s, accessToken=old, chatgptAccountId="acct-1", chatgptPlanType="pro"
+        )
         await s.wait_for(UPDATED)
         mark = s.mark()
         with pytest.raises(JsonRpcException) as exc:
@@ -150,8 +178,14 @@ async def test_a_refresh_for_another_account_fails_the_call_adopts_it_and_says_s
         assert "acct-2" in exc.value.message
         assert len(backend.requests_to("/wham/usage")) == 1  # not retried under the new account
         await asyncio.sleep(0.1)
-        assert _updates(s, mark) == [{"authMode": "chatgptAuthTokens", "planType": "team",
-                                      "chatgptAccountId": "acct-2", "email": "two@example.com"}]
+        assert _updates(s, mark) == [
+            {
+                "authMode": "chatgptAuthTokens",
+                "planType": "team",
+                "chatgptAccountId": "acct-2",
+                "email": "two@example.com",
+            }
+        ]
         assert (await s.call("account/read", {}))["account"]["email"] == "two@example.com"
         await s.call("account/rateLimits/read", {})  # the next call runs as the new account
         assert backend.requests_to("/wham/usage")[-1].headers.get("chatgpt-account-id") == "acct-2"

@@ -169,7 +169,9 @@ def test_editor_tokens_plan_falls_back_to_claim_and_early_shape_uses_id_token() 
         ("JWT", "not-a-jwt", None, "idToken is not a valid JWT"),
     ],
 )
-def test_editor_tokens_are_validated_like_upstreams_schema(access, id_token, account, field) -> None:
+def test_editor_tokens_are_validated_like_upstreams_schema(
+    access, id_token, account, field
+) -> None:
     issuer = FakeIssuer()
     jwt_token = issuer.make_jwt(account_id="acct-a")
     access = {"JWT": jwt_token, "UNSIGNED": jwt_token.rsplit(".", 1)[0] + "."}.get(access, access)

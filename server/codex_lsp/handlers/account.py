@@ -245,7 +245,9 @@ class AccountHandlers:
 
     async def auth_status(self, params: GetAuthStatusParams) -> GetAuthStatusResult:
         if not self.services.provider.requires_openai_auth:
-            return GetAuthStatusResult(auth_method=None, auth_token=None, requires_openai_auth=False)
+            return GetAuthStatusResult(
+                auth_method=None, auth_token=None, requires_openai_auth=False
+            )
         if params.refresh_token:
             await self._refresh_managed_quietly()
         auth = self.auth.current()
@@ -253,7 +255,9 @@ class AccountHandlers:
             return GetAuthStatusResult(auth_method=None, auth_token=None, requires_openai_auth=True)
         withheld = self.auth.permanent_refresh_failure() is not None
         token = bearer_token(auth) if params.include_token and not withheld else None
-        return GetAuthStatusResult(auth_method=wire_auth_mode(auth), auth_token=token, requires_openai_auth=True)
+        return GetAuthStatusResult(
+            auth_method=wire_auth_mode(auth), auth_token=token, requires_openai_auth=True
+        )
 
     async def _refresh_managed_quietly(self) -> None:
         """A forced managed refresh; a no-op for API keys and editor-owned tokens. A failure is
@@ -316,7 +320,9 @@ class AccountHandlers:
             issuer=login_issuer(env),
             persist=self._persist_login,
             ports=callback_ports(env),
-            timeout=login_timeout(env, BROWSER_LOGIN_TIMEOUT_S, self.services.config.lsp.login_timeout_s),
+            timeout=login_timeout(
+                env, BROWSER_LOGIN_TIMEOUT_S, self.services.config.lsp.login_timeout_s
+            ),
             workspace_id=self.auth.forced_workspace_id,
         )
         self.logins.replace(login)
@@ -330,7 +336,9 @@ class AccountHandlers:
             self.services.http,
             issuer=login_issuer(env),
             persist=self._persist_login,
-            timeout=login_timeout(env, DEVICE_LOGIN_TIMEOUT_S, self.services.config.lsp.login_timeout_s),
+            timeout=login_timeout(
+                env, DEVICE_LOGIN_TIMEOUT_S, self.services.config.lsp.login_timeout_s
+            ),
         )
         self.logins.replace(login)
         return ChatGptDeviceCodeLoginResult(
@@ -361,8 +369,10 @@ class AccountHandlers:
         def report(done: asyncio.Future[Any]) -> None:
             error = None if done.cancelled() else done.exception()
             if error is not None:
-                log.info("the editor did not open the sign-in page (%s); open authUrl yourself",
-                         getattr(error, "message", type(error).__name__))
+                log.info(
+                    "the editor did not open the sign-in page (%s); open authUrl yourself",
+                    getattr(error, "message", type(error).__name__),
+                )
             elif not done.cancelled() and not getattr(done.result(), "success", True):
                 log.info("the editor could not open the sign-in page; open authUrl yourself")
 
@@ -389,7 +399,9 @@ class AccountHandlers:
 
     # -- account/rateLimits/read -----------------------------------------------------------------
     async def rate_limits_read(self, params: Empty) -> dict[str, Any]:
-        snapshots = await fetch_usage_snapshots(self.services.http, self.services.provider, self.auth)
+        snapshots = await fetch_usage_snapshots(
+            self.services.http, self.services.provider, self.auth
+        )
         snapshot = next(iter(snapshots.values()))  # the main (codex) limit comes first
         self.services.rate_limits.snapshot = snapshot
         return rate_limits_read_result(snapshot, snapshots)
@@ -400,7 +412,9 @@ class AccountHandlers:
         the wire `reason` stays `unauthorized`, upstream's only value."""
         answer = await self.server.request_client(
             ACCOUNT_CHATGPT_AUTH_TOKENS_REFRESH,
-            ChatgptAuthTokensRefreshParams(reason="unauthorized", previous_account_id=previous_account_id),
+            ChatgptAuthTokensRefreshParams(
+                reason="unauthorized", previous_account_id=previous_account_id
+            ),
             self.services.config.lsp.editor_refresh_timeout_s,
         )
         try:
@@ -419,7 +433,9 @@ class AccountHandlers:
         )
 
 
-def _when_started(server: CodexLanguageServer, services: Services, notifier: AccountNotifier) -> None:
+def _when_started(
+    server: CodexLanguageServer, services: Services, notifier: AccountNotifier
+) -> None:
     """Tell the notifier when start-up (credential load + login restrictions) is over."""
     try:
         asyncio.get_running_loop()
