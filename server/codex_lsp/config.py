@@ -105,6 +105,9 @@ class LspSettings:
     stream_idle_timeout_s: float = DEFAULT_STREAM_IDLE_TIMEOUT_S
     # An approval the editor doesn't answer this long is a decline; the command never runs.
     approval_timeout_s: float = DEFAULT_APPROVAL_TIMEOUT_S
+    # How long a browser / device-code login may take; None: upstream's 10 / 15 minutes.
+    # The CODEX_LOGIN_TIMEOUT_S environment variable still wins over this key.
+    login_timeout_s: float | None = None
 
 
 @attrs.frozen
@@ -120,7 +123,7 @@ class Config:
     )
     chatgpt_base_url: str = DEFAULT_CHATGPT_BASE_URL
     forced_login_method: str | None = None
-    forced_chatgpt_workspace_id: str | None = None
+    forced_chatgpt_workspace_id: str | tuple[str, ...] | None = None
     cli_auth_credentials_store: str = "file"
     approval_policy: str = "on-request"
     sandbox_mode: str = "read-only"
@@ -219,11 +222,41 @@ class _Reader:
             raise self._fail(key, "a non-negative number", value)
         return float(value)
 
+    def positive_number_or_none(self, key: str) -> float | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise self._fail(key, "a positive number of seconds", value)
+        return float(value)
+
     def text_list(self, key: str) -> tuple[str, ...]:
         value = self.data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self._fail(key, "an array of strings", value)
         return tuple(value)
+
+    def text_or_list(self, key: str) -> str | tuple[str, ...] | None:
+        """A non-empty string or a non-empty array of non-empty strings (or absent)."""
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+            return tuple(value)
+        raise self._fail(key, "a non-empty string or an array of non-empty strings", value)
+
+    def absolute_paths(self, key: str) -> tuple[str, ...]:
+        """An array of absolute paths: a relative one would depend on the server's cwd."""
+        paths = self.text_list(key)
+        for path in paths:
+            if not path or not Path(path).is_absolute():
+                raise ConfigError(
+                    f"{self.path}: key '{self.prefix}{key}' must hold absolute paths (got relative "
+                    f"{path!r}); write it as an absolute path"
+                )
+        return paths
 
     def table(self, key: str) -> _Reader:
         value = self.data.get(key, {})
@@ -256,7 +289,7 @@ def _build(home: Path, path: Path, data: Mapping[str, Any], env: Mapping[str, st
         model_providers=providers,
         chatgpt_base_url=(top.text("chatgpt_base_url", DEFAULT_CHATGPT_BASE_URL) or "").rstrip("/"),
         forced_login_method=top.choice("forced_login_method", LOGIN_METHODS, None),
-        forced_chatgpt_workspace_id=top.text("forced_chatgpt_workspace_id"),
+        forced_chatgpt_workspace_id=top.text_or_list("forced_chatgpt_workspace_id"),
         cli_auth_credentials_store=top.choice(
             "cli_auth_credentials_store", CREDENTIAL_STORES, "file"
         )
@@ -265,7 +298,7 @@ def _build(home: Path, path: Path, data: Mapping[str, Any], env: Mapping[str, st
         or "on-request",
         sandbox_mode=top.choice("sandbox_mode", SANDBOX_MODES, "read-only") or "read-only",
         sandbox_workspace_write=SandboxWorkspaceWrite(
-            writable_roots=workspace.text_list("writable_roots"),
+            writable_roots=workspace.absolute_paths("writable_roots"),
             network_access=workspace.flag("network_access", False),
             exclude_tmpdir_env_var=workspace.flag("exclude_tmpdir_env_var", False),
             exclude_slash_tmp=workspace.flag("exclude_slash_tmp", False),
@@ -291,6 +324,7 @@ def _build(home: Path, path: Path, data: Mapping[str, Any], env: Mapping[str, st
                 "approval_timeout_s",
                 lsp.number("approval_timeout_s", DEFAULT_APPROVAL_TIMEOUT_S),
             ),
+            login_timeout_s=lsp.positive_number_or_none("login_timeout_s"),
         ),
         login_env={name: env[name] for name in LOGIN_ENV_VARS if env.get(name)},
     )

@@ -27,15 +27,22 @@ log = logging.getLogger(__name__)
 class RateLimitState:
     """The latest rate-limit snapshot seen this session (sparse updates merged in)."""
 
-    snapshot: dict[str, Any] | None = None
+    snapshot: dict[str, Any] | None = None  # the main (`codex`) limit
+    by_limit_id: dict[str, dict[str, Any]] = attrs.field(factory=dict)  # every other limit
 
     def merge(self, update: dict[str, Any]) -> dict[str, Any]:
-        """Merge a sparse update: null fields don't clear known values."""
-        merged = dict(self.snapshot or {})
+        """Merge a sparse update into the snapshot of its `limitId`: null fields don't clear
+        known values, and another limit's update never touches the main one."""
+        limit_id = update.get("limitId") or "codex"
+        known = self.snapshot if limit_id == "codex" else self.by_limit_id.get(limit_id)
+        merged = dict(known or {})
         for key, value in update.items():
             if value is not None or key not in merged:
                 merged[key] = value
-        self.snapshot = merged
+        if limit_id == "codex":
+            self.snapshot = merged
+        else:
+            self.by_limit_id[limit_id] = merged
         return merged
 
 

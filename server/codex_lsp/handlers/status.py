@@ -71,8 +71,8 @@ def register(server: CodexLanguageServer, services: Services) -> None:
         ]
         if services.startup_warning:
             lines.append(f"Signed out at start-up: {services.startup_warning}")
-        if services.credentials_problem:
-            lines.append(f"Credentials: {services.credentials_problem}")
+        if problem := services.auth.credentials_problem or services.credentials_problem:
+            lines.append(f"Credentials: {problem}")
         lines.extend(render_status_lines(snapshot))
         return CodexStatusResult(
             account=account_payload(auth),
