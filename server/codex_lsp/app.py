@@ -14,9 +14,9 @@ from typing import Any
 
 from lsprotocol import types
 
-from .config import Config
-from .protocol import client_requests
-from .server import CodexLanguageServer
+from codex_lsp.config import Config
+from codex_lsp.protocol import client_requests
+from codex_lsp.server import CodexLanguageServer
 
 log = logging.getLogger(__name__)
 _background: set[asyncio.Future[None]] = set()
@@ -24,8 +24,8 @@ _background: set[asyncio.Future[None]] = set()
 
 async def start_services(server: CodexLanguageServer, config: Config) -> None:
     """Build the services, load credentials, and bind every handler."""
-    from .handlers import register_all
-    from .services import Services
+    from codex_lsp.handlers import register_all
+    from codex_lsp.services import Services
 
     services = Services.from_config(config)
     server.services = services
@@ -42,7 +42,7 @@ def finish_startup() -> None:
     """Pay the HTTP stack's lazy imports now rather than in the first backend request (httpx
     loads anyio, its asyncio backend, h11 and the idna codec on first connect), then persist the
     code cache and put attrs back (see codecache)."""
-    from . import codecache
+    from codex_lsp import codecache
 
     try:
         import encodings.idna  # noqa: F401 - httpx encodes the host name with it
@@ -94,7 +94,7 @@ def build_server(config: Config, *, log_level: str = "INFO") -> CodexLanguageSer
             await server.services.close()
 
     if os.environ.get("CODEX_LSP_TEST_HOOKS") == "1":
-        from .handlers import testing
+        from codex_lsp.handlers import testing
 
         testing.register(server)
     return server
