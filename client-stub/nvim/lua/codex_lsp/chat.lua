@@ -74,8 +74,9 @@ function M.close()
   end
 end
 
+-- :Codex — open and enter the chat window; from inside it, close it.
 function M.toggle()
-  if M.is_open() then
+  if vim.api.nvim_get_current_buf() == buf then
     M.close()
   else
     M.open(true)
