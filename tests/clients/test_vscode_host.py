@@ -87,7 +87,9 @@ class Host:
 
 @pytest.fixture
 def host(vsix: Path, tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer,
-         backend: FakeBackend) -> Iterator[tuple[Host, Path]]:
+         backend: FakeBackend, request: pytest.FixtureRequest) -> Iterator[tuple[Host, Path]]:
+    """code-server with the extension installed; a test marked `broken_settings` starts with a
+    server command that does not exist and no token file."""
     found = tools()
     profile = tmp_path / "profile"
     (profile / "User").mkdir(parents=True)
@@ -108,6 +110,10 @@ def host(vsix: Path, tmp_path: Path, codex_home: Path, workspace: Path, issuer: 
         "workbench.tips.enabled": False,
     }
     (profile / "User" / "settings.json").write_text(json.dumps(settings, indent=2))
+    (tmp_path / "fixed-settings.json").write_text(json.dumps(settings, indent=2))
+    if request.node.get_closest_marker("broken_settings"):
+        broken = {**settings, "codex.server.command": "/nonexistent/codex-lsp", "codex.tokens.file": ""}
+        (profile / "User" / "settings.json").write_text(json.dumps(broken, indent=2))
     flags = ["--user-data-dir", str(profile), "--extensions-dir", str(profile / "extensions"),
              "--config", str(profile / "config.yaml")]
     env = node24_env(found, server_env)
@@ -156,6 +162,8 @@ def drive(host: Host, tmp_path: Path, workspace: Path, steps: str, name: str) ->
         "CODEX_STEPS": steps,
         "CODEX_DEADLINE_MS": "240000",
         "NODE_PATH": str(HOST_DIR / "node_modules"),
+        "CODEX_SETTINGS_FILE": str(tmp_path / "profile" / "User" / "settings.json"),
+        "CODEX_FIXED_SETTINGS": (tmp_path / "fixed-settings.json").read_text(),
     })
     proc = run_client(["node", str(DRIVER)], env, HOST_DIR, timeout=270)
     record = read_json(result_file)
@@ -184,3 +192,19 @@ def test_sign_in_status_ask_with_approval_and_sign_out_in_a_real_vscode(
     assert (workspace / "made-by-agent.txt").exists()
     assert steps["signOut"]["result"]["status"].endswith("Codex: signed out")
     assert len(record["screenshots"]) >= 5 and all(Path(p).stat().st_size > 10_000 for p in record["screenshots"])
+
+
+@pytest.mark.broken_settings
+def test_a_wrong_server_command_points_to_the_setting_and_fixed_settings_apply_without_reload(
+    host: tuple[Host, Path], tmp_path: Path, workspace: Path, issuer: FakeIssuer
+) -> None:
+    running, tokens_file = host
+    tokens_file.write_text(json.dumps(jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")))
+    record = drive(running, tmp_path, workspace, "badCommand,fixSettings,signIn,signOut", "vscode-settings")
+    steps = record["steps"]
+    failed = {k: v for k, v in steps.items() if not v["ok"]}
+    assert not failed, f"{failed}\ncode-server log:\n{running.log.read_text()[-2000:]}"
+    assert "/nonexistent/codex-lsp" in steps["badCommand"]["result"]["message"]
+    assert "Set codex.server.command" in steps["badCommand"]["result"]["message"]
+    # The token file set after activation is the one sign-in used.
+    assert "me@example.com" in steps["signIn"]["result"]["message"]

@@ -6,7 +6,7 @@
 // Env: CODEX_HOST_URL, CODEX_WORKSPACE, CODEX_CHROMIUM, CODEX_ARTIFACTS (screenshot dir + prefix),
 // CODEX_RESULT_FILE, CODEX_PROMPT, CODEX_STEPS (comma list), CODEX_DEADLINE_MS.
 
-import { writeFileSync, mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 
 import { chromium } from "playwright-core";
@@ -40,9 +40,13 @@ async function statusText(page, pattern, timeout = 30000) {
 }
 
 async function runCommand(page, title) {
-  await page.keyboard.press("F1");
   const input = page.locator(".quick-input-widget input");
-  await input.waitFor({ state: "visible", timeout: 10000 });
+  for (const keys of ["F1", "Control+Shift+P", "F1"]) {
+    await page.keyboard.press(keys);
+    if (await input.waitFor({ state: "visible", timeout: 4000 }).then(() => true, () => false)) break;
+    await page.keyboard.press("Escape");
+  }
+  await input.waitFor({ state: "visible", timeout: 4000 });
   await input.fill(`>${title}`);
   const row = page.locator(".quick-input-widget .monaco-list-row", { hasText: title }).first();
   await row.waitFor({ state: "visible", timeout: 10000 });
@@ -105,6 +109,33 @@ const steps = {
     const output = await waitForOutput(page, "turn completed", 60000);
     await shot(page, "answered");
     return { dialog: dialogText, output };
+  },
+  // The server command setting is wrong: the status bar and an error point to the setting.
+  async badCommand(page) {
+    await page.goto(`${env.CODEX_HOST_URL}/?folder=${encodeURIComponent(env.CODEX_WORKSPACE)}`);
+    await page.locator(".monaco-workbench").waitFor({ state: "visible", timeout: 90000 });
+    const text = await statusText(page, "Codex: server not found", 60000);
+    const message = await toast(page, "codex.server.command");
+    await runCommand(page, "Codex: Sign in");
+    await page.waitForTimeout(500);
+    await shot(page, "bad-command");
+    return { status: text, message };
+  },
+  // Fix the settings while VS Code runs, in its settings.json editor: the server starts and the
+  // new codex.tokens.file is used by the next sign-in, without a reload.
+  async fixSettings(page) {
+    await runCommand(page, "Preferences: Open User Settings (JSON)");
+    const editor = page.locator(".editor-instance .monaco-editor").first();
+    await editor.waitFor({ state: "visible", timeout: 20000 });
+    await editor.click();
+    await page.keyboard.press("Control+A");
+    await page.keyboard.press("Delete");
+    await page.keyboard.insertText(env.CODEX_FIXED_SETTINGS);
+    await page.keyboard.press("Control+S");
+    await page.waitForTimeout(500);
+    const text = await statusText(page, "Codex: signed out", 60000);
+    await shot(page, "settings-fixed");
+    return { status: text };
   },
   async signOut(page) {
     await runCommand(page, "Codex: Sign out");
