@@ -296,3 +296,23 @@ def test_selection_is_sent_with_the_question_and_help_exists(
     assert record["attached_buffers"] == 0  # editing hello.txt did not attach it to the server
     assert record["help"]["ok"], record["help"]
     assert record["help"]["buffer"] == "codex_lsp.txt"
+
+
+def test_file_change_review_and_plan_render_in_the_chat(
+    nvim: str, tmp_path: Path, codex_home: Path, workspace: Path, backend: FakeBackend
+) -> None:
+    """The server does not produce fileChange items or plans yet (being built in parallel): the
+    item and the plan are handed to the plugin's handlers in upstream's shapes, and the review
+    request comes from the real server over the wire (test hook)."""
+    record = drive_nvim(nvim, tmp_path, codex_home, workspace, steps="start,file_change_review",
+                        command=server_command(*fake_config(backend.base_url)),
+                        extra={"CODEX_APPROVAL_DECISION": "decline"})
+    assert record["hook_answer"] == {"answer": {"decision": "decline"}}
+    assert record["approvals"][0]["kind"] == "fileChange"
+    output = "\n".join(record["output"])
+    assert "Apply these file changes?" in output and "because: greeting" in output
+    assert "-hello from the workspace" in output and "+hello from codex" in output
+    assert "~ update " + str(workspace / "hello.txt") in output
+    assert "Plan:" in output and "[x] read the file" in output and "[>] change the greeting" in output
+    assert "plan 1/2" in record["statusline_with_plan"]
+    assert (workspace / "hello.txt").read_text() == "hello from the workspace\n"

@@ -5,6 +5,7 @@ status and sign-out."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -195,3 +196,18 @@ def test_core_sign_in_loads_rate_limits_and_interrupt_stops_a_turn(
     assert result["interrupted"] is True and result["status"] == "interrupted", result
     assert result["runningAfter"] is None
     assert result["activities"][0] == "thinking" and result["activities"][-1] is None
+
+
+def test_unified_diffs_apply_for_the_diff_editor(vscode_out: Path) -> None:
+    """applyUnifiedDiff builds the proposed file shown on the right of `vscode.diff`; a diff that
+    does not match the file gives null (the extension then shows the raw diff)."""
+    script = (
+        "const { applyUnifiedDiff } = require(process.argv[1]);"
+        "const base = 'a\\nb\\nc\\nd\\n';"
+        "const diff = '--- a/f\\n+++ b/f\\n@@ -2,2 +2,3 @@\\n-b\\n+B\\n+b2\\n c\\n';"
+        "console.log(JSON.stringify([applyUnifiedDiff(base, diff), applyUnifiedDiff('x\\ny\\n', diff)]));"
+    )
+    proc = subprocess.run(["node", "-e", script, str(vscode_out / "core" / "upstream.js")],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == ["a\nB\nb2\nc\nd\n", None]
