@@ -28,8 +28,15 @@ end
 local tokens_by_reason = vim.fn.json_decode(os.getenv("CODEX_TOKENS") or "{}")
 local token_delay = tonumber(os.getenv("CODEX_TOKEN_DELAY_MS") or "0")
 local ticks = 0 -- counted by a timer while get_tokens is waiting: proves the editor loop runs
+local server_cmd = vim.fn.json_decode(os.getenv("CODEX_SERVER_CMD"))
+if os.getenv("CODEX_USE_LSP_CONFIG") then
+  -- The 0.11+ way: the plugin's lsp/codex_lsp.lua, overridden with vim.lsp.config, then enabled.
+  vim.lsp.config("codex_lsp", { cmd = server_cmd })
+  vim.lsp.enable("codex_lsp")
+  server_cmd = nil
+end
 local codex = require("codex_lsp").setup({
-  cmd = vim.fn.json_decode(os.getenv("CODEX_SERVER_CMD")),
+  cmd = server_cmd,
   root_dir = os.getenv("CODEX_WORKSPACE"),
   approval_policy = os.getenv("CODEX_APPROVAL_POLICY"),
   get_tokens = function(reason, previous_account_id, done)
@@ -113,6 +120,7 @@ local steps = {
     step("start", codex.start, function()
       return state().initialized
     end)
+    record.server_cmd_tail = codex.user_cmd()[#codex.user_cmd()]
     record.attached_buffers = #vim.lsp.get_buffers_by_client_id(state().client_id or -1)
   end,
   -- Test hook: the server sends account/chatgptAuthTokens/refresh to the plugin right now.
@@ -201,6 +209,11 @@ local steps = {
     record.turn = id and state().turns[id] or vim.NIL
     record.statusline_after_ask = codex.statusline()
     record.chat_windows = chat_windows()
+  end,
+  edit_file = function()
+    vim.cmd("edit " .. os.getenv("CODEX_WORKSPACE") .. "/hello.txt")
+    vim.wait(300)
+    record.clients_after_edit = #(vim.lsp.get_clients and vim.lsp.get_clients({ name = "codex_lsp" }) or {})
   end,
   ask_selection = function()
     step("ask_selection", function()

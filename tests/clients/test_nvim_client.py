@@ -15,6 +15,7 @@ from client_support import (
     fake_config,
     jwt_tokens,
     read_json,
+    require_nvim,
     responses_bearers,
     run_client,
     script_turn_with_401_and_command,
@@ -316,3 +317,16 @@ def test_file_change_review_and_plan_render_in_the_chat(
     assert "Plan:" in output and "[x] read the file" in output and "[>] change the greeting" in output
     assert "plan 1/2" in record["statusline_with_plan"]
     assert (workspace / "hello.txt").read_text() == "hello from the workspace\n"
+
+
+def test_vim_lsp_config_sets_the_command_and_enable_attaches_nothing(
+    tmp_path: Path, codex_home: Path, workspace: Path, backend: FakeBackend
+) -> None:
+    """0.11+ only (vim.lsp.config does not exist before): lsp/codex_lsp.lua is the base config."""
+    command = server_command(*fake_config(backend.base_url))
+    record = drive_nvim(require_nvim("nvim-current"), tmp_path, codex_home, workspace, steps="edit_file,start",
+                        command=command, extra={"CODEX_USE_LSP_CONFIG": "1"})
+    assert record["clients_after_edit"] == 0  # enable() with filetypes = {} starts nothing for a file
+    assert record["steps"]["start"]["ok"], record["steps"]
+    assert record["server_cmd_tail"] == command[-1]  # the command came from vim.lsp.config
+    assert record["attached_buffers"] == 0

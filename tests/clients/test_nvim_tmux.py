@@ -42,7 +42,9 @@ class Terminal:
         self.shots = 0
 
     def tmux(self, *args: str) -> str:
-        proc = subprocess.run(["tmux", "-S", str(self.socket), *args], capture_output=True, text=True, timeout=10)
+        proc = subprocess.run(
+            ["tmux", "-S", str(self.socket), *args], capture_output=True, text=True, timeout=10
+        )
         assert proc.returncode == 0, proc.stderr
         return proc.stdout
 
@@ -68,7 +70,9 @@ class Terminal:
         except (OSError, ValueError):
             return {}
 
-    def wait(self, what: str, check: Callable[[dict[str, Any]], bool], timeout: float = 20) -> dict[str, Any]:
+    def wait(
+        self, what: str, check: Callable[[dict[str, Any]], bool], timeout: float = 20
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             state = self.dump()
@@ -76,32 +80,63 @@ class Terminal:
                 return state
             time.sleep(0.1)
         self.shot("timeout")
-        pytest.fail(f"timed out waiting for {what}; last state {self.dump()}\nscreen:\n{self.screen()}")
+        pytest.fail(
+            f"timed out waiting for {what}; last state {self.dump()}\nscreen:\n{self.screen()}"
+        )
 
 
 @pytest.fixture
-def terminal(tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend,
-             request: pytest.FixtureRequest) -> Iterator[Terminal]:
+def terminal(
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
+    request: pytest.FixtureRequest,
+) -> Iterator[Terminal]:
     require_tool("tmux")
     nvim = require_nvim("nvim-current")
     tokens = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
     socket = tmp_path / "tmux.sock"
     dump_file = tmp_path / "dump.json"
     (workspace / "notes.txt").write_text("")
-    env = child_env(codex_home, {
-        "CODEX_NVIM_DIR": str(NVIM_DIR),
-        "CODEX_SERVER_CMD": json.dumps(server_command(*fake_config(backend.base_url))),
-        "CODEX_WORKSPACE": str(workspace),
-        "CODEX_TOKENS": json.dumps({"login": tokens}),
-        "CODEX_DUMP_FILE": str(dump_file),
-        "XDG_STATE_HOME": str(tmp_path / "xdg-state"),
-        "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
-        "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
-        "TERM": "xterm-256color",
-    })
+    env = child_env(
+        codex_home,
+        {
+            "CODEX_NVIM_DIR": str(NVIM_DIR),
+            "CODEX_SERVER_CMD": json.dumps(server_command(*fake_config(backend.base_url))),
+            "CODEX_WORKSPACE": str(workspace),
+            "CODEX_TOKENS": json.dumps({"login": tokens}),
+            "CODEX_DUMP_FILE": str(dump_file),
+            "XDG_STATE_HOME": str(tmp_path / "xdg-state"),
+            "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
+            "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
+            "TERM": "xterm-256color",
+        },
+    )
     command = f"{nvim} -u {INIT} -i NONE -n {workspace / 'notes.txt'}"
-    subprocess.run(["tmux", "-S", str(socket), "-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "120",
-                    "-y", "40", command], env=env, cwd=workspace, check=True, timeout=10)
+    subprocess.run(
+        [
+            "tmux",
+            "-S",
+            str(socket),
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            command,
+        ],
+        env=env,
+        cwd=workspace,
+        check=True,
+        timeout=10,
+    )
     term = Terminal(socket, dump_file, request.node.name + "-" + uuid.uuid4().hex[:6])
     try:
         term.wait("nvim to start", lambda s: "mode" in s)
@@ -121,12 +156,14 @@ def test_typing_when_an_approval_appears_answers_nothing_and_the_chat_window_ans
     terminal.key("i")
     sentence = "I was saying that a dialog must never eat what I type, as accepting is bad. "
     for start in range(0, len(sentence), 6):
-        terminal.type(sentence[start:start + 6])
+        terminal.type(sentence[start : start + 6])
         time.sleep(0.08)
     state = terminal.wait("the approval request", lambda s: s["pending_approval"] == "command")
     terminal.type("And more.")
     terminal.key("Escape")
-    state = terminal.wait("the typing to land", lambda s: s["lines"] and s["lines"][0].endswith("And more."))
+    state = terminal.wait(
+        "the typing to land", lambda s: s["lines"] and s["lines"][0].endswith("And more.")
+    )
     screen = terminal.shot("approval-pending")
     # Every key went to the buffer; none answered the request.
     assert state["lines"] == [sentence + "And more."]
@@ -137,7 +174,9 @@ def test_typing_when_an_approval_appears_answers_nothing_and_the_chat_window_ans
     # Going to the chat window and pressing `a` answers it.
     terminal.key(":Codex", "Enter")
     terminal.key("a")
-    state = terminal.wait("the turn to finish", lambda s: s["turn"] and s["turn"].get("status") == "completed")
+    state = terminal.wait(
+        "the turn to finish", lambda s: s["turn"] and s["turn"].get("status") == "completed"
+    )
     screen = terminal.shot("approved")
     assert [a["decision"] for a in state["approvals"]] == ["accept"]
     assert (workspace / "made-by-agent.txt").exists()

@@ -44,13 +44,17 @@ def tools() -> dict[str, str]:
     if not env_file.exists():
         pytest.fail("the VS Code host is not installed: run .ci/setup (it writes .ci/tools.env)")
     found = dict(
-        line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line and not line.startswith("#")
+        line.split("=", 1)
+        for line in env_file.read_text().splitlines()
+        if "=" in line and not line.startswith("#")
     )
     for key in ("NODE24_BIN", "CODE_SERVER", "CHROMIUM"):
         if not Path(found.get(key, "")).exists():
             pytest.fail(f"{key}={found.get(key)} from .ci/tools.env does not exist: run .ci/setup")
     if not (HOST_DIR / "node_modules" / "playwright-core").is_dir():
-        pytest.fail("tests/clients/vscode_host/node_modules is missing: run .ci/setup (npm ci there)")
+        pytest.fail(
+            "tests/clients/vscode_host/node_modules is missing: run .ci/setup (npm ci there)"
+        )
     return found
 
 
@@ -67,8 +71,21 @@ def vsix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("vsix") / "codex-lsp-vscode.vsix"
     vsce = HOST_DIR / "node_modules" / "@vscode" / "vsce" / "vsce"
     proc = subprocess.run(
-        ["node", str(vsce), "package", "--allow-missing-repository", "--skip-license", "-o", str(out)],
-        cwd=VSCODE_DIR, env=node24_env(found), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
+        [
+            "node",
+            str(vsce),
+            "package",
+            "--allow-missing-repository",
+            "--skip-license",
+            "-o",
+            str(out),
+        ],
+        cwd=VSCODE_DIR,
+        env=node24_env(found),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out
@@ -86,8 +103,15 @@ class Host:
 
 
 @pytest.fixture
-def host(vsix: Path, tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer,
-         backend: FakeBackend, request: pytest.FixtureRequest) -> Iterator[tuple[Host, Path]]:
+def host(
+    vsix: Path,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
+    request: pytest.FixtureRequest,
+) -> Iterator[tuple[Host, Path]]:
     """code-server with the extension installed; a test marked `broken_settings` starts with a
     server command that does not exist and no token file."""
     found = tools()
@@ -99,7 +123,11 @@ def host(vsix: Path, tmp_path: Path, codex_home: Path, workspace: Path, issuer: 
     server_env = child_env(codex_home)
     settings = {
         "codex.server.command": sys.executable,
-        "codex.server.args": ["-m", "codex_lsp", *sum((["-c", c] for c in fake_config(backend.base_url)), [])],
+        "codex.server.args": [
+            "-m",
+            "codex_lsp",
+            *sum((["-c", c] for c in fake_config(backend.base_url)), []),
+        ],
         "codex.server.env": {"CODEX_HOME": str(codex_home)},
         "codex.tokens.file": str(tokens_file),
         "codex.approvals.policy": "untrusted",
@@ -112,20 +140,46 @@ def host(vsix: Path, tmp_path: Path, codex_home: Path, workspace: Path, issuer: 
     (profile / "User" / "settings.json").write_text(json.dumps(settings, indent=2))
     (tmp_path / "fixed-settings.json").write_text(json.dumps(settings, indent=2))
     if request.node.get_closest_marker("broken_settings"):
-        broken = {**settings, "codex.server.command": "/nonexistent/codex-lsp", "codex.tokens.file": ""}
+        broken = {
+            **settings,
+            "codex.server.command": "/nonexistent/codex-lsp",
+            "codex.tokens.file": "",
+        }
         (profile / "User" / "settings.json").write_text(json.dumps(broken, indent=2))
-    flags = ["--user-data-dir", str(profile), "--extensions-dir", str(profile / "extensions"),
-             "--config", str(profile / "config.yaml")]
+    flags = [
+        "--user-data-dir",
+        str(profile),
+        "--extensions-dir",
+        str(profile / "extensions"),
+        "--config",
+        str(profile / "config.yaml"),
+    ]
     env = node24_env(found, server_env)
-    install = subprocess.run([found["CODE_SERVER"], *flags, "--install-extension", str(vsix)], env=env,
-                             capture_output=True, text=True, timeout=120)
+    install = subprocess.run(
+        [found["CODE_SERVER"], *flags, "--install-extension", str(vsix)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert install.returncode == 0, install.stdout + install.stderr
     log = tmp_path / "code-server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [found["CODE_SERVER"], *flags, "--disable-telemetry", "--disable-update-check",
-             "--disable-workspace-trust", "--reconnection-grace-time", "3", str(workspace)],
-            env=env, cwd=workspace, stdout=out, stderr=subprocess.STDOUT,
+            [
+                found["CODE_SERVER"],
+                *flags,
+                "--disable-telemetry",
+                "--disable-update-check",
+                "--disable-workspace-trust",
+                "--reconnection-grace-time",
+                "3",
+                str(workspace),
+            ],
+            env=env,
+            cwd=workspace,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -152,19 +206,22 @@ def host(vsix: Path, tmp_path: Path, codex_home: Path, workspace: Path, issuer: 
 def drive(host: Host, tmp_path: Path, workspace: Path, steps: str, name: str) -> dict[str, Any]:
     found = tools()
     result_file = tmp_path / "host-result.json"
-    env = node24_env(found, {
-        **os.environ,
-        "CODEX_HOST_URL": host.url,
-        "CODEX_WORKSPACE": str(workspace),
-        "CODEX_CHROMIUM": found["CHROMIUM"],
-        "CODEX_ARTIFACTS": str(ARTIFACTS / f"{name}-{uuid.uuid4().hex[:6]}"),
-        "CODEX_RESULT_FILE": str(result_file),
-        "CODEX_STEPS": steps,
-        "CODEX_DEADLINE_MS": "240000",
-        "NODE_PATH": str(HOST_DIR / "node_modules"),
-        "CODEX_SETTINGS_FILE": str(tmp_path / "profile" / "User" / "settings.json"),
-        "CODEX_FIXED_SETTINGS": (tmp_path / "fixed-settings.json").read_text(),
-    })
+    env = node24_env(
+        found,
+        {
+            **os.environ,
+            "CODEX_HOST_URL": host.url,
+            "CODEX_WORKSPACE": str(workspace),
+            "CODEX_CHROMIUM": found["CHROMIUM"],
+            "CODEX_ARTIFACTS": str(ARTIFACTS / f"{name}-{uuid.uuid4().hex[:6]}"),
+            "CODEX_RESULT_FILE": str(result_file),
+            "CODEX_STEPS": steps,
+            "CODEX_DEADLINE_MS": "240000",
+            "NODE_PATH": str(HOST_DIR / "node_modules"),
+            "CODEX_SETTINGS_FILE": str(tmp_path / "profile" / "User" / "settings.json"),
+            "CODEX_FIXED_SETTINGS": (tmp_path / "fixed-settings.json").read_text(),
+        },
+    )
     proc = run_client(["node", str(DRIVER)], env, HOST_DIR, timeout=270)
     record = read_json(result_file)
     assert proc.returncode == 0, f"{record.get('fatal')}\n{proc.stderr[-3000:]}"
@@ -172,14 +229,20 @@ def drive(host: Host, tmp_path: Path, workspace: Path, steps: str, name: str) ->
 
 
 def test_sign_in_status_ask_with_approval_and_sign_out_in_a_real_vscode(
-    host: tuple[Host, Path], tmp_path: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend
+    host: tuple[Host, Path],
+    tmp_path: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
 ) -> None:
     running, tokens_file = host
     login = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
     rotated = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
     tokens_file.write_text(json.dumps(login))
     script_turn_with_401_and_command(backend, login, rotated)
-    record = drive(running, tmp_path, workspace, "open,signIn,status,askWithApproval,signOut", "vscode-host")
+    record = drive(
+        running, tmp_path, workspace, "open,signIn,status,askWithApproval,signOut", "vscode-host"
+    )
     steps = record["steps"]
     failed = {k: v for k, v in steps.items() if not v["ok"]}
     assert not failed, f"{failed}\ncode-server log:\n{running.log.read_text()[-2000:]}"
@@ -188,10 +251,15 @@ def test_sign_in_status_ask_with_approval_and_sign_out_in_a_real_vscode(
     assert "Codex: pro · 5h 23% · wk 61%" in steps["signIn"]["result"]["status"]
     assert "me@example.com" in steps["signIn"]["result"]["message"]
     ask = steps["askWithApproval"]["result"]
-    assert "Codex wants to run a command." in ask["dialog"] and "touch made-by-agent.txt" in ask["dialog"]
+    assert (
+        "Codex wants to run a command." in ask["dialog"]
+        and "touch made-by-agent.txt" in ask["dialog"]
+    )
     assert (workspace / "made-by-agent.txt").exists()
     assert steps["signOut"]["result"]["status"].endswith("Codex: signed out")
-    assert len(record["screenshots"]) >= 5 and all(Path(p).stat().st_size > 10_000 for p in record["screenshots"])
+    assert len(record["screenshots"]) >= 5 and all(
+        Path(p).stat().st_size > 10_000 for p in record["screenshots"]
+    )
 
 
 @pytest.mark.broken_settings
@@ -199,8 +267,12 @@ def test_a_wrong_server_command_points_to_the_setting_and_fixed_settings_apply_w
     host: tuple[Host, Path], tmp_path: Path, workspace: Path, issuer: FakeIssuer
 ) -> None:
     running, tokens_file = host
-    tokens_file.write_text(json.dumps(jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")))
-    record = drive(running, tmp_path, workspace, "badCommand,fixSettings,signIn,signOut", "vscode-settings")
+    tokens_file.write_text(
+        json.dumps(jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro"))
+    )
+    record = drive(
+        running, tmp_path, workspace, "badCommand,fixSettings,signIn,signOut", "vscode-settings"
+    )
     steps = record["steps"]
     failed = {k: v for k, v in steps.items() if not v["ok"]}
     assert not failed, f"{failed}\ncode-server log:\n{running.log.read_text()[-2000:]}"
