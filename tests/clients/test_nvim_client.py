@@ -40,17 +40,22 @@ def drive_nvim(
     extra: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     result_file = tmp_path / "nvim-result.json"
-    env = child_env(codex_home, {
-        "CODEX_NVIM_DIR": str(NVIM_DIR),
-        "CODEX_SERVER_CMD": json.dumps(command),
-        "CODEX_WORKSPACE": str(workspace),
-        "CODEX_TOKENS": json.dumps(tokens or {}),
-        "CODEX_STEPS": steps,
-        "CODEX_RESULT_FILE": str(result_file),
-        "XDG_STATE_HOME": str(tmp_path / "xdg-state"),  # nvim's lsp.log stays in the test's tmp dir
-        "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
-        **(extra or {}),
-    })
+    env = child_env(
+        codex_home,
+        {
+            "CODEX_NVIM_DIR": str(NVIM_DIR),
+            "CODEX_SERVER_CMD": json.dumps(command),
+            "CODEX_WORKSPACE": str(workspace),
+            "CODEX_TOKENS": json.dumps(tokens or {}),
+            "CODEX_STEPS": steps,
+            "CODEX_RESULT_FILE": str(result_file),
+            "XDG_STATE_HOME": str(
+                tmp_path / "xdg-state"
+            ),  # nvim's lsp.log stays in the test's tmp dir
+            "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
+            **(extra or {}),
+        },
+    )
     argv = [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {DRIVER}"]
     proc = run_client(argv, env, workspace, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -61,13 +66,27 @@ def drive_nvim(
 
 
 def test_plugin_starts_the_server_answers_refresh_synchronously_and_reports_health(
-    nvim: str, tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend
+    nvim: str,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
 ) -> None:
-    refreshed = {"accessToken": issuer.make_jwt(account_id="acct-9"), "chatgptAccountId": "acct-9",
-                 "chatgptPlanType": "team"}
-    record = drive_nvim(nvim, tmp_path, codex_home, workspace, steps="start,refresh_hook,health",
-                        command=server_command(*fake_config(backend.base_url)),
-                        tokens={"unauthorized": refreshed})
+    refreshed = {
+        "accessToken": issuer.make_jwt(account_id="acct-9"),
+        "chatgptAccountId": "acct-9",
+        "chatgptPlanType": "team",
+    }
+    record = drive_nvim(
+        nvim,
+        tmp_path,
+        codex_home,
+        workspace,
+        steps="start,refresh_hook,health",
+        command=server_command(*fake_config(backend.base_url)),
+        tokens={"unauthorized": refreshed},
+    )
     assert record["steps"]["start"]["ok"], record["steps"]["start"]
     assert record["state"]["server_info"]["name"] == "codex-lsp"
     assert record["state"]["codex"]["codexHome"] == str(codex_home.resolve())
@@ -85,8 +104,15 @@ def test_plugin_starts_the_server_answers_refresh_synchronously_and_reports_heal
 def test_plugin_answers_an_error_when_get_tokens_returns_nothing(
     nvim: str, tmp_path: Path, codex_home: Path, workspace: Path, backend: FakeBackend
 ) -> None:
-    record = drive_nvim(nvim, tmp_path, codex_home, workspace, steps="start,refresh_hook",
-                        command=server_command(*fake_config(backend.base_url)), tokens={})
+    record = drive_nvim(
+        nvim,
+        tmp_path,
+        codex_home,
+        workspace,
+        steps="start,refresh_hook",
+        command=server_command(*fake_config(backend.base_url)),
+        tokens={},
+    )
     answer = record["hook_answer"]
     assert answer["error"]["code"] == -32603
     assert "editor answered with error -32603" in answer["error"]["message"]
@@ -94,23 +120,42 @@ def test_plugin_answers_an_error_when_get_tokens_returns_nothing(
     assert any("token refresh" in e for e in record["state"]["errors"])
 
 
-def test_checkhealth_reports_a_missing_server(nvim: str, tmp_path: Path, codex_home: Path, workspace: Path) -> None:
-    record = drive_nvim(nvim, tmp_path, codex_home, workspace, steps="health",
-                        command=["/nonexistent/codex-lsp"])
+def test_checkhealth_reports_a_missing_server(
+    nvim: str, tmp_path: Path, codex_home: Path, workspace: Path
+) -> None:
+    record = drive_nvim(
+        nvim, tmp_path, codex_home, workspace, steps="health", command=["/nonexistent/codex-lsp"]
+    )
     health = "\n".join(record["health"])
     assert "server command not found: /nonexistent/codex-lsp" in health
     assert "the plugin has not started the server yet" in health
 
 
 def test_plugin_logs_in_reports_status_and_health_and_logs_out(
-    nvim: str, tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend
+    nvim: str,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
 ) -> None:
     tokens = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
-    record = drive_nvim(nvim, tmp_path, codex_home, workspace, steps="start,login,status,health,logout,account_after",
-                        command=server_command(*fake_config(backend.base_url)), tokens={"login": tokens})
+    record = drive_nvim(
+        nvim,
+        tmp_path,
+        codex_home,
+        workspace,
+        steps="start,login,status,health,logout,account_after",
+        command=server_command(*fake_config(backend.base_url)),
+        tokens={"login": tokens},
+    )
     assert all(s["ok"] for s in record["steps"].values()), record["steps"]
     assert record["token_calls"] == [{"reason": "login", "previous_account_id": None}]
-    assert record["account_after_login"] == {"type": "chatgpt", "email": "me@example.com", "planType": "pro"}
+    assert record["account_after_login"] == {
+        "type": "chatgpt",
+        "email": "me@example.com",
+        "planType": "pro",
+    }
     assert record["auth_mode_after_login"] == "chatgptAuthTokens"  # from account/updated
     status = record["status"]
     assert status["authMode"] == "chatgptAuthTokens"
@@ -126,48 +171,85 @@ def test_plugin_logs_in_reports_status_and_health_and_logs_out(
     assert tokens["accessToken"] not in json.dumps(record)
 
 
-def nvim_turn_flow(nvim: str, tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend,
-                   decision: str) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+def nvim_turn_flow(
+    nvim: str,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
+    decision: str,
+) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
     login = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
     rotated = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
     script_turn_with_401_and_command(backend, login, rotated)
-    record = drive_nvim(nvim, tmp_path, codex_home, workspace, steps="start,login,ask,status,logout,account_after",
-                        command=server_command(*fake_config(backend.base_url)),
-                        tokens={"login": login, "unauthorized": rotated},
-                        extra={"CODEX_APPROVAL_POLICY": "untrusted", "CODEX_PROMPT": "make a file",
-                               "CODEX_APPROVAL_DECISION": decision})
+    record = drive_nvim(
+        nvim,
+        tmp_path,
+        codex_home,
+        workspace,
+        steps="start,login,ask,status,logout,account_after",
+        command=server_command(*fake_config(backend.base_url)),
+        tokens={"login": login, "unauthorized": rotated},
+        extra={
+            "CODEX_APPROVAL_POLICY": "untrusted",
+            "CODEX_PROMPT": "make a file",
+            "CODEX_APPROVAL_DECISION": decision,
+        },
+    )
     return record, login, rotated
 
 
 def test_plugin_turn_refreshes_tokens_after_a_401_and_runs_an_approved_command(
-    nvim: str, tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend
+    nvim: str,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
 ) -> None:
-    record, login, rotated = nvim_turn_flow(nvim, tmp_path, codex_home, workspace, issuer, backend, "accept")
+    record, login, rotated = nvim_turn_flow(
+        nvim, tmp_path, codex_home, workspace, issuer, backend, "accept"
+    )
     assert all(s["ok"] for s in record["steps"].values()), record["steps"]
     # get_tokens answered the server's refresh request synchronously, with the workspace hint.
-    assert record["token_calls"] == [{"reason": "login", "previous_account_id": None},
-                                     {"reason": "unauthorized", "previous_account_id": "acct-1"}]
+    assert record["token_calls"] == [
+        {"reason": "login", "previous_account_id": None},
+        {"reason": "unauthorized", "previous_account_id": "acct-1"},
+    ]
     assert responses_bearers(backend, login, rotated)[:2] == ["login", "rotated"]
     assert [(a["command"], a["cwd"], a["decision"]) for a in record["approvals"]] == [
-        ("touch made-by-agent.txt", str(workspace), "accept")]
+        ("touch made-by-agent.txt", str(workspace), "accept")
+    ]
     assert record["approvals"][0]["thread_id"]
     assert (workspace / "made-by-agent.txt").exists()
     assert record["turn"]["status"] == "completed"
     assert record["turn"]["text"].startswith("The command finished.")
     output = "\n".join(record["output"])
-    assert output.index("> make a file") < output.index("$ touch made-by-agent.txt") < output.index("[exit 0]") \
+    assert (
+        output.index("> make a file")
+        < output.index("$ touch made-by-agent.txt")
+        < output.index("[exit 0]")
         < output.index("-- done --")
+    )
     assert record["chat_windows"] == 1  # :CodexAsk opened the chat window
     assert record["statusline_after_ask"].startswith("Codex: pro")
     assert any("Sandbox" in line or "sandbox" in line for line in record["status"]["lines"])
     assert record["account_read_after_logout"].get("account") is None  # 0.7 drops JSON null keys
     assert record["account_read_after_logout"]["requiresOpenaiAuth"] is True
     assert record["state"]["errors"] == []
-    assert login["accessToken"] not in json.dumps(record) and rotated["accessToken"] not in json.dumps(record)
+    assert login["accessToken"] not in json.dumps(record) and rotated[
+        "accessToken"
+    ] not in json.dumps(record)
 
 
 def test_plugin_declined_approval_leaves_the_workspace_untouched(
-    nvim: str, tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend
+    nvim: str,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
 ) -> None:
     record, _, _ = nvim_turn_flow(nvim, tmp_path, codex_home, workspace, issuer, backend, "decline")
     assert [a["decision"] for a in record["approvals"]] == ["decline"]
@@ -176,15 +258,30 @@ def test_plugin_declined_approval_leaves_the_workspace_untouched(
 
 
 def test_async_get_tokens_keeps_the_editor_running_and_no_buffer_is_attached(
-    nvim: str, tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend
+    nvim: str,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
 ) -> None:
     """get_tokens answers through its callback after 2 s. On 0.10+ the plugin answers the server's
     request asynchronously, so a 100 ms timer keeps firing meanwhile; 0.7 has to wait (vim.wait)."""
-    refreshed = {"accessToken": issuer.make_jwt(account_id="acct-9"), "chatgptAccountId": "acct-9",
-                 "chatgptPlanType": "team"}
-    record = drive_nvim(nvim, tmp_path, codex_home, workspace, steps="start,refresh_hook",
-                        command=server_command(*fake_config(backend.base_url)),
-                        tokens={"unauthorized": refreshed}, extra={"CODEX_TOKEN_DELAY_MS": "2000"})
+    refreshed = {
+        "accessToken": issuer.make_jwt(account_id="acct-9"),
+        "chatgptAccountId": "acct-9",
+        "chatgptPlanType": "team",
+    }
+    record = drive_nvim(
+        nvim,
+        tmp_path,
+        codex_home,
+        workspace,
+        steps="start,refresh_hook",
+        command=server_command(*fake_config(backend.base_url)),
+        tokens={"unauthorized": refreshed},
+        extra={"CODEX_TOKEN_DELAY_MS": "2000"},
+    )
     assert record["hook_answer"] == {"answer": refreshed}
     assert record["steps"]["refresh_hook"]["ms"] >= 2000
     assert record["ticks_during_refresh"] >= 10, record["ticks_during_refresh"]
@@ -194,9 +291,15 @@ def test_async_get_tokens_keeps_the_editor_running_and_no_buffer_is_attached(
 def test_api_key_sign_in(
     nvim: str, tmp_path: Path, codex_home: Path, workspace: Path, backend: FakeBackend
 ) -> None:
-    record = drive_nvim(nvim, tmp_path, codex_home, workspace, steps="start,login_api_key,status,logout",
-                        command=server_command(*fake_config(backend.base_url)),
-                        extra={"CODEX_API_KEY": "sk-test-nvim-key"})
+    record = drive_nvim(
+        nvim,
+        tmp_path,
+        codex_home,
+        workspace,
+        steps="start,login_api_key,status,logout",
+        command=server_command(*fake_config(backend.base_url)),
+        extra={"CODEX_API_KEY": "sk-test-nvim-key"},
+    )
     assert all(s["ok"] for s in record["steps"].values()), record["steps"]
     assert record["account_after_login"]["type"] == "apiKey"
     assert record["status"]["authMode"] == "apikey"
@@ -204,7 +307,12 @@ def test_api_key_sign_in(
 
 
 def test_device_code_sign_in_shows_the_code_and_address(
-    nvim: str, tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend
+    nvim: str,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
 ) -> None:
     device_file = tmp_path / "device-code.txt"
     stop = threading.Event()
@@ -218,11 +326,19 @@ def test_device_code_sign_in_shows_the_code_and_address(
     helper = threading.Thread(target=approve_when_shown, daemon=True)
     helper.start()
     try:
-        record = drive_nvim(nvim, tmp_path, codex_home, workspace, steps="start,login_device,logout",
-                            command=server_command(*fake_config(backend.base_url)),
-                            extra={"CODEX_APP_SERVER_LOGIN_ISSUER": issuer.base_url,
-                                   "CODEX_REFRESH_TOKEN_URL_OVERRIDE": issuer.token_url,
-                                   "CODEX_DEVICE_FILE": str(device_file)})
+        record = drive_nvim(
+            nvim,
+            tmp_path,
+            codex_home,
+            workspace,
+            steps="start,login_device,logout",
+            command=server_command(*fake_config(backend.base_url)),
+            extra={
+                "CODEX_APP_SERVER_LOGIN_ISSUER": issuer.base_url,
+                "CODEX_REFRESH_TOKEN_URL_OVERRIDE": issuer.token_url,
+                "CODEX_DEVICE_FILE": str(device_file),
+            },
+        )
     finally:
         stop.set()
         helper.join(5)
@@ -236,13 +352,25 @@ def test_device_code_sign_in_shows_the_code_and_address(
 
 
 def test_interrupt_stops_the_running_answer(
-    nvim: str, tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend
+    nvim: str,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
 ) -> None:
     tokens = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
     backend.event_delay_s = 0.4  # a slow stream: the answer is still coming when we interrupt
-    record = drive_nvim(nvim, tmp_path, codex_home, workspace, steps="start,login,interrupt",
-                        command=server_command(*fake_config(backend.base_url)), tokens={"login": tokens},
-                        extra={"CODEX_PROMPT": "tell me a long story"})
+    record = drive_nvim(
+        nvim,
+        tmp_path,
+        codex_home,
+        workspace,
+        steps="start,login,interrupt",
+        command=server_command(*fake_config(backend.base_url)),
+        tokens={"login": tokens},
+        extra={"CODEX_PROMPT": "tell me a long story"},
+    )
     assert record["steps"]["interrupt"]["ok"], record["steps"]
     assert record["activity_while_running"] == "answering"
     assert "answering" in record["statusline_while_running"]
@@ -251,20 +379,35 @@ def test_interrupt_stops_the_running_answer(
 
 
 def test_dead_server_is_reported_and_restarted_with_fresh_state(
-    nvim: str, tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend
+    nvim: str,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
 ) -> None:
     tokens = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
-    record = drive_nvim(nvim, tmp_path, codex_home, workspace,
-                        steps="start,login,ask,kill_server,status_after_restart",
-                        command=server_command(*fake_config(backend.base_url)), tokens={"login": tokens})
+    record = drive_nvim(
+        nvim,
+        tmp_path,
+        codex_home,
+        workspace,
+        steps="start,login,ask,kill_server,status_after_restart",
+        command=server_command(*fake_config(backend.base_url)),
+        tokens={"login": tokens},
+    )
     assert not record["steps"]["kill_server"]["timed_out"], record["steps"]
     assert record["steps"]["status_after_restart"]["ok"], record["steps"]
     # The user was told, in words, and how it goes on.
     told = [n["msg"] for n in record["notifications"] if "stopped" in n["msg"]]
-    assert any("killed by signal 9" in m and "starts again with the next Codex command" in m for m in told), told
+    assert any(
+        "killed by signal 9" in m and "starts again with the next Codex command" in m for m in told
+    ), told
     assert record["thread_after_kill"] is None  # the dead server's conversation is forgotten
     assert record["state"]["exits"][0]["signal"] == 9
-    assert any("the Codex server stopped (killed by signal 9)" in e for e in record["state"]["errors"])
+    assert any(
+        "the Codex server stopped (killed by signal 9)" in e for e in record["state"]["errors"]
+    )
     assert record["state"]["restarts"] == 1
     assert record["pid_after_restart"] not in (None, record["killed_pid"])
     # The new server starts signed out: editor tokens lived only in the dead one's memory.
@@ -275,25 +418,44 @@ def test_a_bad_config_shows_the_servers_reason_at_start_and_in_checkhealth(
     nvim: str, tmp_path: Path, codex_home: Path, workspace: Path
 ) -> None:
     (codex_home / "config.toml").write_text('sandbox_mode = "sometimes"\n')
-    record = drive_nvim(nvim, tmp_path, codex_home, workspace, steps="start_fails,health",
-                        command=server_command())
+    record = drive_nvim(
+        nvim, tmp_path, codex_home, workspace, steps="start_fails,health", command=server_command()
+    )
     exits = record["state"]["exits"]
     assert exits and exits[0]["code"] == 2
     assert "sandbox_mode" in exits[0]["reason"]
-    assert any("could not start" in e and "sandbox_mode" in e for e in record["state"]["errors"]), record["state"]["errors"]
+    assert any("could not start" in e and "sandbox_mode" in e for e in record["state"]["errors"]), (
+        record["state"]["errors"]
+    )
     health = "\n".join(record["health"])
     assert "the server does not start" in health and "sandbox_mode" in health
 
 
 def test_selection_is_sent_with_the_question_and_help_exists(
-    nvim: str, tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend
+    nvim: str,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
 ) -> None:
     tokens = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
-    record = drive_nvim(nvim, tmp_path, codex_home, workspace, steps="start,login,ask_selection,help",
-                        command=server_command(*fake_config(backend.base_url)), tokens={"login": tokens})
+    record = drive_nvim(
+        nvim,
+        tmp_path,
+        codex_home,
+        workspace,
+        steps="start,login,ask_selection,help",
+        command=server_command(*fake_config(backend.base_url)),
+        tokens={"login": tokens},
+    )
     assert record["steps"]["ask_selection"]["ok"], record["steps"]
     sent = json.dumps(backend.requests_to("/responses")[0].body)
-    assert "explain this" in sent and "hello.txt lines 1-1" in sent and "hello from the workspace" in sent
+    assert (
+        "explain this" in sent
+        and "hello.txt lines 1-1" in sent
+        and "hello from the workspace" in sent
+    )
     assert record["attached_buffers"] == 0  # editing hello.txt did not attach it to the server
     assert record["help"]["ok"], record["help"]
     assert record["help"]["buffer"] == "codex_lsp.txt"
@@ -305,16 +467,24 @@ def test_file_change_review_and_plan_render_in_the_chat(
     """The server does not produce fileChange items or plans yet (being built in parallel): the
     item and the plan are handed to the plugin's handlers in upstream's shapes, and the review
     request comes from the real server over the wire (test hook)."""
-    record = drive_nvim(nvim, tmp_path, codex_home, workspace, steps="start,file_change_review",
-                        command=server_command(*fake_config(backend.base_url)),
-                        extra={"CODEX_APPROVAL_DECISION": "decline"})
+    record = drive_nvim(
+        nvim,
+        tmp_path,
+        codex_home,
+        workspace,
+        steps="start,file_change_review",
+        command=server_command(*fake_config(backend.base_url)),
+        extra={"CODEX_APPROVAL_DECISION": "decline"},
+    )
     assert record["hook_answer"] == {"answer": {"decision": "decline"}}
     assert record["approvals"][0]["kind"] == "fileChange"
     output = "\n".join(record["output"])
     assert "Apply these file changes?" in output and "because: greeting" in output
     assert "-hello from the workspace" in output and "+hello from codex" in output
     assert "~ update " + str(workspace / "hello.txt") in output
-    assert "Plan:" in output and "[x] read the file" in output and "[>] change the greeting" in output
+    assert (
+        "Plan:" in output and "[x] read the file" in output and "[>] change the greeting" in output
+    )
     assert "plan 1/2" in record["statusline_with_plan"]
     assert (workspace / "hello.txt").read_text() == "hello from the workspace\n"
 
@@ -324,9 +494,18 @@ def test_vim_lsp_config_sets_the_command_and_enable_attaches_nothing(
 ) -> None:
     """0.11+ only (vim.lsp.config does not exist before): lsp/codex_lsp.lua is the base config."""
     command = server_command(*fake_config(backend.base_url))
-    record = drive_nvim(require_nvim("nvim-current"), tmp_path, codex_home, workspace, steps="edit_file,start",
-                        command=command, extra={"CODEX_USE_LSP_CONFIG": "1"})
-    assert record["clients_after_edit"] == 0  # enable() with filetypes = {} starts nothing for a file
+    record = drive_nvim(
+        require_nvim("nvim-current"),
+        tmp_path,
+        codex_home,
+        workspace,
+        steps="edit_file,start",
+        command=command,
+        extra={"CODEX_USE_LSP_CONFIG": "1"},
+    )
+    assert (
+        record["clients_after_edit"] == 0
+    )  # enable() with filetypes = {} starts nothing for a file
     assert record["steps"]["start"]["ok"], record["steps"]
     assert record["server_cmd_tail"] == command[-1]  # the command came from vim.lsp.config
     assert record["attached_buffers"] == 0
