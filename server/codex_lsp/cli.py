@@ -10,10 +10,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
-from .config import ConfigError, load_config
-from .errors import CodexError
-from .logs import setup_logging
+from codex_lsp import __version__, codecache
+from codex_lsp.errors import CodexError
+from codex_lsp.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +58,8 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def _loopback_address(value: str) -> tuple[str, int]:
+    from codex_lsp.config import ConfigError
+
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit():
         raise ConfigError(f"--tcp {value!r}: expected HOST:PORT, e.g. 127.0.0.1:2087")
@@ -73,14 +74,19 @@ def _loopback_address(value: str) -> tuple[str, int]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(sys.argv[1:] if argv is None else argv)
     setup_logging(args.log_level)
+    if args.command == "serve":
+        # Before anything builds attrs classes (config, pygls/lsprotocol): see codecache.
+        codecache.install()
+    from codex_lsp.config import ConfigError, load_config
+
     try:
         config = load_config(args.codex_home, args.overrides)
         if args.command == "demo":
-            from .demo import run_demo
+            from codex_lsp.demo import run_demo
 
             return run_demo(config)
-        from .app import build_server
-        from .backend.provider import provider_from_config
+        from codex_lsp.app import build_server
+        from codex_lsp.backend.provider import provider_from_config
 
         # Validate the provider tables now so a bad base_url stops start-up with its message.
         provider_from_config(config)

@@ -1,4 +1,5 @@
-"""Configuration: `$CODEX_HOME/config.toml` with Codex key names, plus `-c key=value` overrides.
+"""Configuration: `$CODEX_HOME/config.toml` with Codex key names, plus `-c key=value` overrides,
+plus the environment variables that override them (read here once, nowhere else).
 
 A malformed file or a bad value stops start-up with one message naming the file, the key and the
 allowed values (:class:`ConfigError`); unknown keys are ignored, since upstream's file has many
@@ -7,6 +8,7 @@ more keys than we read.
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -21,6 +23,21 @@ SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
 CREDENTIAL_STORES = ("file", "keyring", "auto", "ephemeral")
 LOGIN_METHODS = ("chatgpt", "api")
 WIRE_APIS = ("responses",)
+DEFAULT_STREAM_IDLE_TIMEOUT_S = 30.0
+DEFAULT_APPROVAL_TIMEOUT_S = 600.0
+# Env overrides of `[lsp]` keys (for tests and slow links); a bad value is ignored with a warning.
+LSP_ENV_OVERRIDES = {
+    "stream_idle_timeout_s": "CODEX_LSP_STREAM_IDLE_TIMEOUT_S",
+    "approval_timeout_s": "CODEX_LSP_APPROVAL_TIMEOUT_S",
+}
+# Read by the login flows (`auth.login`), which parse and validate them.
+LOGIN_ENV_VARS = (
+    "CODEX_APP_SERVER_LOGIN_ISSUER",
+    "CODEX_LOGIN_CALLBACK_PORTS",
+    "CODEX_LOGIN_TIMEOUT_S",
+)
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(Exception):
@@ -54,12 +71,43 @@ class SandboxWorkspaceWrite:
 
 
 @attrs.frozen
+class ShellEnvironmentPolicy:
+    """`[shell_environment_policy]` (upstream's name): which variables commands do not get.
+
+    `exclude` adds case-insensitive glob patterns to the default exclusion (`*KEY*`,
+    `*SECRET*`, `*TOKEN*`, `*PASSWORD*`, `*PASSWD*`, `*CREDENTIAL*`, `*_PAT`, `DATABASE_URL`);
+    `ignore_default_excludes = true` drops the defaults.
+    """
+
+    exclude: tuple[str, ...] = ()
+    ignore_default_excludes: bool = False
+
+
+@attrs.frozen
+class SandboxLimits:
+    """`[sandbox_limits]` (beyond upstream): per-command resource limits, 0 = none.
+
+    `max_memory_mb` sets RLIMIT_AS (address space; JVMs and some runtimes reserve far more
+    than they use), `max_file_size_mb` sets RLIMIT_FSIZE (the largest file a command may write).
+    """
+
+    max_memory_mb: int = 0
+    max_file_size_mb: int = 0
+
+
+@attrs.frozen
 class LspSettings:
     """`[lsp]`: codex-lsp's own knobs (timeouts are configurable so tests can be fast)."""
 
     editor_refresh_timeout_s: float = 10.0
     editor_proactive_refresh_window_s: float = 60.0
-    client_request_timeout_s: float = 10.0
+    # A model stream that sends nothing this long fails the turn.
+    stream_idle_timeout_s: float = DEFAULT_STREAM_IDLE_TIMEOUT_S
+    # An approval the editor doesn't answer this long is a decline; the command never runs.
+    approval_timeout_s: float = DEFAULT_APPROVAL_TIMEOUT_S
+    # How long a browser / device-code login may take; None: upstream's 10 / 15 minutes.
+    # The CODEX_LOGIN_TIMEOUT_S environment variable still wins over this key.
+    login_timeout_s: float | None = None
 
 
 @attrs.frozen
@@ -75,12 +123,15 @@ class Config:
     )
     chatgpt_base_url: str = DEFAULT_CHATGPT_BASE_URL
     forced_login_method: str | None = None
-    forced_chatgpt_workspace_id: str | None = None
+    forced_chatgpt_workspace_id: str | tuple[str, ...] | None = None
     cli_auth_credentials_store: str = "file"
     approval_policy: str = "on-request"
     sandbox_mode: str = "read-only"
     sandbox_workspace_write: SandboxWorkspaceWrite = SandboxWorkspaceWrite()
+    shell_environment_policy: ShellEnvironmentPolicy = ShellEnvironmentPolicy()
+    sandbox_limits: SandboxLimits = SandboxLimits()
     lsp: LspSettings = LspSettings()
+    login_env: Mapping[str, str] = attrs.field(factory=dict)  # LOGIN_ENV_VARS that are set
 
     @property
     def model_provider(self) -> ModelProviderConfig:
@@ -99,7 +150,9 @@ def load_config(
     overrides: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
 ) -> Config:
-    """Read `config.toml` (missing file = defaults) and apply `-c key=value` overrides."""
+    """Read `config.toml` (missing file = defaults), apply `-c key=value` overrides, then the
+    environment's overrides."""
+    env = os.environ if env is None else env
     home = (codex_home or default_codex_home(env)).resolve()
     path = home / "config.toml"
     data: dict[str, Any] = {}
@@ -112,7 +165,7 @@ def load_config(
             raise ConfigError(f"{path}: cannot read: {exc}") from None
     for override in overrides:
         _apply_override(data, override)
-    return _build(home, path, data)
+    return _build(home, path, data, env)
 
 
 def _apply_override(data: dict[str, Any], override: str) -> None:
@@ -169,11 +222,41 @@ class _Reader:
             raise self._fail(key, "a non-negative number", value)
         return float(value)
 
+    def positive_number_or_none(self, key: str) -> float | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise self._fail(key, "a positive number of seconds", value)
+        return float(value)
+
     def text_list(self, key: str) -> tuple[str, ...]:
         value = self.data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self._fail(key, "an array of strings", value)
         return tuple(value)
+
+    def text_or_list(self, key: str) -> str | tuple[str, ...] | None:
+        """A non-empty string or a non-empty array of non-empty strings (or absent)."""
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+            return tuple(value)
+        raise self._fail(key, "a non-empty string or an array of non-empty strings", value)
+
+    def absolute_paths(self, key: str) -> tuple[str, ...]:
+        """An array of absolute paths: a relative one would depend on the server's cwd."""
+        paths = self.text_list(key)
+        for path in paths:
+            if not path or not Path(path).is_absolute():
+                raise ConfigError(
+                    f"{self.path}: key '{self.prefix}{key}' must hold absolute paths (got relative "
+                    f"{path!r}); write it as an absolute path"
+                )
+        return paths
 
     def table(self, key: str) -> _Reader:
         value = self.data.get(key, {})
@@ -182,7 +265,7 @@ class _Reader:
         return _Reader(self.path, value, f"{self.prefix}{key}.")
 
 
-def _build(home: Path, path: Path, data: Mapping[str, Any]) -> Config:
+def _build(home: Path, path: Path, data: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     top = _Reader(path, data)
     providers: dict[str, ModelProviderConfig] = {"openai": BUILTIN_OPENAI}
     providers_table = top.table("model_providers")
@@ -195,6 +278,8 @@ def _build(home: Path, path: Path, data: Mapping[str, Any]) -> Config:
             f"{path}: key 'model_provider' must be one of {known} (got {provider_id!r})"
         )
     workspace = top.table("sandbox_workspace_write")
+    env_policy = top.table("shell_environment_policy")
+    limits = top.table("sandbox_limits")
     lsp = top.table("lsp")
     return Config(
         codex_home=home,
@@ -204,7 +289,7 @@ def _build(home: Path, path: Path, data: Mapping[str, Any]) -> Config:
         model_providers=providers,
         chatgpt_base_url=(top.text("chatgpt_base_url", DEFAULT_CHATGPT_BASE_URL) or "").rstrip("/"),
         forced_login_method=top.choice("forced_login_method", LOGIN_METHODS, None),
-        forced_chatgpt_workspace_id=top.text("forced_chatgpt_workspace_id"),
+        forced_chatgpt_workspace_id=top.text_or_list("forced_chatgpt_workspace_id"),
         cli_auth_credentials_store=top.choice(
             "cli_auth_credentials_store", CREDENTIAL_STORES, "file"
         )
@@ -213,17 +298,52 @@ def _build(home: Path, path: Path, data: Mapping[str, Any]) -> Config:
         or "on-request",
         sandbox_mode=top.choice("sandbox_mode", SANDBOX_MODES, "read-only") or "read-only",
         sandbox_workspace_write=SandboxWorkspaceWrite(
-            writable_roots=workspace.text_list("writable_roots"),
+            writable_roots=workspace.absolute_paths("writable_roots"),
             network_access=workspace.flag("network_access", False),
             exclude_tmpdir_env_var=workspace.flag("exclude_tmpdir_env_var", False),
             exclude_slash_tmp=workspace.flag("exclude_slash_tmp", False),
         ),
+        shell_environment_policy=ShellEnvironmentPolicy(
+            exclude=env_policy.text_list("exclude"),
+            ignore_default_excludes=env_policy.flag("ignore_default_excludes", False),
+        ),
+        sandbox_limits=SandboxLimits(
+            max_memory_mb=max(int(limits.number("max_memory_mb", 0)), 0),
+            max_file_size_mb=max(int(limits.number("max_file_size_mb", 0)), 0),
+        ),
         lsp=LspSettings(
             editor_refresh_timeout_s=lsp.number("editor_refresh_timeout_s", 10.0),
             editor_proactive_refresh_window_s=lsp.number("editor_proactive_refresh_window_s", 60.0),
-            client_request_timeout_s=lsp.number("client_request_timeout_s", 10.0),
+            stream_idle_timeout_s=_env_seconds(
+                env,
+                "stream_idle_timeout_s",
+                lsp.number("stream_idle_timeout_s", DEFAULT_STREAM_IDLE_TIMEOUT_S),
+            ),
+            approval_timeout_s=_env_seconds(
+                env,
+                "approval_timeout_s",
+                lsp.number("approval_timeout_s", DEFAULT_APPROVAL_TIMEOUT_S),
+            ),
+            login_timeout_s=lsp.positive_number_or_none("login_timeout_s"),
         ),
+        login_env={name: env[name] for name in LOGIN_ENV_VARS if env.get(name)},
     )
+
+
+def _env_seconds(env: Mapping[str, str], key: str, configured: float) -> float:
+    """The env override of an `[lsp]` timeout; an unusable value keeps the configured one."""
+    name = LSP_ENV_OVERRIDES[key]
+    raw = env.get(name)
+    if not raw:
+        return configured
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value > 0:
+        return value
+    log.warning("%s=%r is not a positive number of seconds; using %gs", name, raw, configured)
+    return configured
 
 
 def _provider(table: _Reader, provider_id: str) -> ModelProviderConfig:

@@ -11,44 +11,42 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from .. import logs
-from ..auth.claims import chatgpt_auth_tokens_from_editor
-from ..auth.login import (
+from codex_lsp import logs
+from codex_lsp.auth.claims import chatgpt_auth_tokens_from_editor
+from codex_lsp.auth.login import (
     BROWSER_LOGIN_TIMEOUT_S,
-    CANCELLED,
     DEVICE_LOGIN_TIMEOUT_S,
     BrowserLogin,
     DeviceCodeLogin,
-    LoginFailed,
+    Logins,
     LoginTokens,
-    PendingLogin,
     callback_ports,
     login_issuer,
     login_timeout,
 )
-from ..auth.model import (
+from codex_lsp.auth.model import (
     ApiKeyAuth,
     ChatGptAuth,
     ChatGptAuthTokens,
     CodexAuth,
+    account_id,
     bearer_token,
     email,
     plan_type,
     wire_auth_mode,
 )
-from ..auth.restrictions import check_login_method
-from ..backend.rate_limits import fetch_usage, rate_limits_read_result
-from ..errors import CodexError, InternalError, InvalidRequest
-from ..protocol import ParamsError, from_wire
-from ..protocol.account import (
+from codex_lsp.auth.restrictions import check_login_method
+from codex_lsp.backend.rate_limits import fetch_usage_snapshots, rate_limits_read_result
+from codex_lsp.errors import CodexError, InternalError, InvalidParams, InvalidRequest
+from codex_lsp.protocol import ParamsError, from_wire
+from codex_lsp.protocol.account import (
     ACCOUNT_CHATGPT_AUTH_TOKENS_REFRESH,
     ACCOUNT_LOGIN_CANCEL,
     ACCOUNT_LOGIN_COMPLETED,
@@ -84,14 +82,11 @@ from ..protocol.account import (
 )
 
 if TYPE_CHECKING:
-    from ..auth.manager import AuthManager
-    from ..server import CodexLanguageServer
-    from ..services import Services
+    from codex_lsp.auth.manager import AuthManager
+    from codex_lsp.server import CodexLanguageServer
+    from codex_lsp.services import Services
 
 log = logging.getLogger(__name__)
-
-# Standard LSP request, sent only when the client advertises `window.showDocument`.
-REPLACED = "Login was replaced by a newer login"
 
 
 def account_payload(auth: CodexAuth | None) -> Account | None:
@@ -106,7 +101,12 @@ def account_payload(auth: CodexAuth | None) -> Account | None:
 def updated_payload(auth: CodexAuth | None) -> AccountUpdated:
     if auth is None:
         return AccountUpdated(auth_mode=None, plan_type=None)
-    return AccountUpdated(auth_mode=wire_auth_mode(auth), plan_type=plan_type(auth))
+    return AccountUpdated(
+        auth_mode=wire_auth_mode(auth),
+        plan_type=plan_type(auth),
+        chatgpt_account_id=account_id(auth),
+        email=email(auth),
+    )
 
 
 class AccountNotifier:
@@ -140,8 +140,8 @@ class AccountNotifier:
         if not self._ready or self._quiet:
             return
         payload = updated_payload(auth)
-        # Every editor-token rotation is news; a managed refresh only when mode or plan changed.
-        if isinstance(auth, ChatGptAuthTokens) or payload != self._last_sent:
+        # Only what a client shows is news (mode, plan, account, email), not a token rotation.
+        if payload != self._last_sent:
             self.send_updated()
 
     @contextmanager
@@ -164,55 +164,10 @@ class AccountNotifier:
         if error is None:
             self.send_updated()
 
-    def after_response(self, send: Callable[[], None]) -> None:
-        """Run `send` once the current request's answer is on the wire (its done-callback runs
-        first: the answer is written as soon as the handler task finishes)."""
-
-        async def later() -> None:
-            for _ in range(3):
-                await asyncio.sleep(0)
-            send()
-
-        self.spawn(later())
-
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-class Logins:
-    """At most one pending browser or device-code login; a newer one replaces it."""
-
-    def __init__(self, notifier: AccountNotifier) -> None:
-        self._notifier = notifier
-        self.active: PendingLogin | None = None
-
-    def replace(self, login: PendingLogin) -> None:
-        self.cancel_active(REPLACED)
-        self.active = login
-        self._notifier.spawn(self._watch(login))
-
-    def cancel(self, login_id: str) -> bool:
-        if self.active is None or self.active.login_id != login_id:
-            return False
-        return self.active.cancel(CANCELLED)
-
-    def cancel_active(self, reason: str) -> None:
-        if self.active is not None:
-            self.active.cancel(reason)
-
-    async def _watch(self, login: PendingLogin) -> None:
-        try:
-            await login.wait()
-        except LoginFailed as exc:
-            log.info("login %s ended: %s", login.login_id, exc.message)
-            self._notifier.send_completed(login.login_id, exc.message)
-        else:
-            self._notifier.send_completed(login.login_id, None)
-        finally:
-            if self.active is login:
-                self.active = None
 
 
 class AccountHandlers:
@@ -232,7 +187,9 @@ class AccountHandlers:
         if not self.services.provider.requires_openai_auth:
             return AccountReadResult(account=None, requires_openai_auth=False)
         return AccountReadResult(
-            account=account_payload(self.auth.current()), requires_openai_auth=True
+            account=account_payload(self.auth.current()),
+            requires_openai_auth=True,
+            credentials_problem=self.auth.credentials_problem,
         )
 
     async def auth_status(self, params: GetAuthStatusParams) -> GetAuthStatusResult:
@@ -245,7 +202,8 @@ class AccountHandlers:
         auth = self.auth.current()
         if auth is None:
             return GetAuthStatusResult(auth_method=None, auth_token=None, requires_openai_auth=True)
-        token = bearer_token(auth) if params.include_token else None
+        withheld = self.auth.permanent_refresh_failure() is not None
+        token = bearer_token(auth) if params.include_token and not withheld else None
         return GetAuthStatusResult(
             auth_method=wire_auth_mode(auth), auth_token=token, requires_openai_auth=True
         )
@@ -292,7 +250,7 @@ class AccountHandlers:
         with self.notifier.quiet():
             self.auth.set_editor_tokens(tokens)  # checks forced method and workspace
             self.logins.cancel_active("Login was replaced by editor-owned tokens")
-        self.notifier.after_response(lambda: self.notifier.send_completed(None, None))
+        self.server.after_response(lambda: self.notifier.send_completed(None, None))
         return ChatGptAuthTokensLoginResult(type="chatgptAuthTokens")
 
     async def _login_api_key(self, params: ApiKeyLoginParams) -> LoginResult:
@@ -301,17 +259,19 @@ class AccountHandlers:
         with self.notifier.quiet():
             await self.auth.login_api_key(params.api_key)
             self.logins.cancel_active("Login was replaced by an API key login")
-        self.notifier.after_response(lambda: self.notifier.send_completed(None, None))
+        self.server.after_response(lambda: self.notifier.send_completed(None, None))
         return ApiKeyLoginResult(type="apiKey")
 
     async def _login_browser(self) -> LoginResult:
-        env = os.environ
+        env = self.services.config.login_env
         login = await BrowserLogin.start(
             self.services.http,
             issuer=login_issuer(env),
             persist=self._persist_login,
             ports=callback_ports(env),
-            timeout=login_timeout(env, BROWSER_LOGIN_TIMEOUT_S),
+            timeout=login_timeout(
+                env, BROWSER_LOGIN_TIMEOUT_S, self.services.config.lsp.login_timeout_s
+            ),
             workspace_id=self.auth.forced_workspace_id,
         )
         self.logins.replace(login)
@@ -320,12 +280,14 @@ class AccountHandlers:
         return ChatGptLoginResult(type="chatgpt", login_id=login.login_id, auth_url=login.auth_url)
 
     async def _login_device_code(self) -> LoginResult:
-        env = os.environ
+        env = self.services.config.login_env
         login = await DeviceCodeLogin.start(
             self.services.http,
             issuer=login_issuer(env),
             persist=self._persist_login,
-            timeout=login_timeout(env, DEVICE_LOGIN_TIMEOUT_S),
+            timeout=login_timeout(
+                env, DEVICE_LOGIN_TIMEOUT_S, self.services.config.lsp.login_timeout_s
+            ),
         )
         self.logins.replace(login)
         return ChatGptDeviceCodeLoginResult(
@@ -381,14 +343,17 @@ class AccountHandlers:
             except CodexError as exc:
                 raise InternalError(f"logout failed: {exc.message}") from None
             finally:
-                self.notifier.after_response(self.notifier.send_updated)
+                self.server.after_response(self.notifier.send_updated)
         return Empty()
 
     # -- account/rateLimits/read -----------------------------------------------------------------
     async def rate_limits_read(self, params: Empty) -> dict[str, Any]:
-        snapshot = await fetch_usage(self.services.http, self.services.provider, self.auth)
+        snapshots = await fetch_usage_snapshots(
+            self.services.http, self.services.provider, self.auth
+        )
+        snapshot = next(iter(snapshots.values()))  # the main (codex) limit comes first
         self.services.rate_limits.snapshot = snapshot
-        return rate_limits_read_result(snapshot)
+        return rate_limits_read_result(snapshot, snapshots)
 
     # -- server -> client: account/chatgptAuthTokens/refresh -------------------------------------
     async def refresh_from_editor(self, previous_account_id: str | None) -> ChatGptAuthTokens:
@@ -404,7 +369,7 @@ class AccountHandlers:
         try:
             reply = from_wire(ChatgptAuthTokensRefreshResponse, answer, "result")
         except ParamsError as exc:
-            raise InvalidRequest(
+            raise InvalidParams(
                 f"the editor answered account/chatgptAuthTokens/refresh with a malformed result ({exc})"
             ) from None
         logs.register_secret(reply.access_token)

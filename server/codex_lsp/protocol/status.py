@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import attrs
 
-from .account import Account, Empty, RateLimitSnapshot, WireAuthMode
-from .methods import define
-from .wire import field
+from codex_lsp.protocol.account import Account, Empty, RateLimitSnapshot, WireAuthMode
+from codex_lsp.protocol.methods import define
+from codex_lsp.protocol.wire import field
 
 
 @attrs.define
@@ -22,6 +22,15 @@ class CodexStatusResult:
     lines: list[str] = field(
         "Human-readable lines, e.g. `Account: me@example.com (pro)`, `Model: gpt-5.2-codex`, "
         "`5h limit: 23% used`, or `Limits: send a message to load usage data` / `Limits: data not available yet`."
+    )
+
+    sandbox_enforced: list[str] = field(
+        "What the sandbox backend enforces here, one sentence each (see protocol-docs/sandbox.md).",
+        default=attrs.Factory(list),
+    )
+    sandbox_gaps: list[str] = field(
+        "What it cannot enforce here (e.g. `.git` under the unprivileged Landlock fallback).",
+        default=attrs.Factory(list),
     )
 
 
