@@ -5,6 +5,7 @@ status and sign-out."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from client_support import (
     server_command,
 )
 
-from codex_lsp.fakes.backend import FakeBackend, text
+from codex_lsp.fakes.backend import FakeBackend
 from codex_lsp.fakes.issuer import FakeIssuer
 
 DRIVER = CLIENT_TESTS / "drive_vscode_core.mjs"
@@ -78,7 +79,8 @@ def test_package_json_declares_the_commands_configuration_and_pinned_deps() -> N
         "codex.signOut": "Sign out",
         "codex.status": "Status",
         "codex.ask": "Ask",
-        "codex.resume": "Resume a conversation",
+        "codex.interrupt": "Stop the running answer",
+        "codex.resume": "Resume a past conversation",
     }
     assert {"codex.server.command", "codex.server.args", "codex.tokens.file"} <= set(
         package["contributes"]["configuration"]["properties"]
@@ -257,7 +259,7 @@ def test_core_runs_a_turn_that_hits_a_401_and_asks_for_approval(
     ] not in json.dumps(record)
 
 
-def test_core_resumes_a_stored_conversation_after_a_restart(
+def test_core_sign_in_loads_rate_limits_and_interrupt_stops_a_turn(
     vscode_out: Path,
     tmp_path: Path,
     codex_home: Path,
@@ -265,46 +267,43 @@ def test_core_resumes_a_stored_conversation_after_a_restart(
     issuer: FakeIssuer,
     backend: FakeBackend,
 ) -> None:
-    login = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
-    backend.accepted_tokens = {login["accessToken"]}
-    (tmp_path / "first").mkdir()
-    (tmp_path / "second").mkdir()
-    backend.script_next([text("Remember: the codeword is kiwi.")])
-    first = drive(
+    tokens = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
+    backend.event_delay_s = 0.4  # a slow stream, still running when interrupted
+    record = drive(
         vscode_out,
-        tmp_path / "first",
+        tmp_path,
         codex_home,
         workspace,
-        steps="init,signIn,ask",
+        steps="init,signIn,askInterrupt",
         command=server_command(*fake_config(backend.base_url)),
-        tokens=login,
-        extra={"CODEX_PROMPT": "the codeword is kiwi", "CODEX_APPROVAL_POLICY": "never"},
+        tokens=tokens,
+        extra={"CODEX_PROMPT": "tell me a long story"},
     )
-    assert all(s["ok"] for s in first["steps"].values()), first["steps"]
-    thread_id = first["steps"]["ask"]["result"]["threadId"]
-    backend.script_next([text("It was kiwi.")])
-    second = drive(
-        vscode_out,
-        tmp_path / "second",
-        codex_home,
-        workspace,
-        steps="init,signIn,resumeLatest,ask",
-        command=server_command(*fake_config(backend.base_url)),
-        tokens=login,
-        extra={"CODEX_PROMPT": "what was the codeword?", "CODEX_APPROVAL_POLICY": "never"},
+    steps = record["steps"]
+    assert steps["signIn"]["ok"], steps
+    # Sign-in alone (no turn yet, no explicit read) put the limits in the status bar.
+    assert backend.requests_to("/wham/usage")
+    assert record["accountViews"][-1]["text"].startswith("Codex: pro · 5h 23% · wk 61%")
+    result = steps["askInterrupt"]["result"]
+    assert result["interrupted"] is True and result["status"] == "interrupted", result
+    assert result["runningAfter"] is None
+    assert result["activities"][0] == "thinking" and result["activities"][-1] is None
+
+
+def test_unified_diffs_apply_for_the_diff_editor(vscode_out: Path) -> None:
+    """applyUnifiedDiff builds the proposed file shown on the right of `vscode.diff`; a diff that
+    does not match the file gives null (the extension then shows the raw diff)."""
+    script = (
+        "const { applyUnifiedDiff } = require(process.argv[1]);"
+        "const base = 'a\\nb\\nc\\nd\\n';"
+        "const diff = '--- a/f\\n+++ b/f\\n@@ -2,2 +2,3 @@\\n-b\\n+B\\n+b2\\n c\\n';"
+        "console.log(JSON.stringify([applyUnifiedDiff(base, diff), applyUnifiedDiff('x\\ny\\n', diff)]));"
     )
-    steps = second["steps"]
-    assert all(s["ok"] for s in steps.values()), steps
-    resumed = steps["resumeLatest"]["result"]
-    assert resumed["threadId"] == thread_id
-    assert resumed["listed"][0] == {"id": thread_id, "preview": "the codeword is kiwi"}
-    assert steps["ask"]["result"]["threadId"] == thread_id
-    assert steps["ask"]["result"]["text"] == "It was kiwi."
-    sent = backend.requests_to("/responses")[-1].body
-    texts = [
-        part.get("text")
-        for item in sent["input"]
-        for part in item.get("content", [])
-        if isinstance(part, dict)
-    ]
-    assert "the codeword is kiwi" in texts and "Remember: the codeword is kiwi." in texts
+    proc = subprocess.run(
+        ["node", "-e", script, str(vscode_out / "core" / "upstream.js")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == ["a\nB\nb2\nc\nd\n", None]
