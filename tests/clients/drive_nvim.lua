@@ -238,6 +238,27 @@ local steps = {
     local id = state().last_turn_id
     record.turn = id and state().turns[id] or vim.NIL
   end,
+  -- :CodexResume, with vim.ui.select answered the way a picker plugin would: the first (newest)
+  -- conversation is chosen. Records what was offered and the chat right after resuming.
+  resume = function()
+    local offered = nil
+    vim.ui.select = function(items, opts, on_choice)
+      offered = { prompt = opts.prompt, items = vim.tbl_map(function(t)
+        return { id = t.id, preview = t.preview, label = opts.format_item(t) }
+      end, items) }
+      on_choice(items[1], 1)
+    end
+    local before = state().thread_id
+    step("resume", function()
+      vim.cmd("CodexResume")
+    end, function()
+      return state().thread_id ~= nil and state().thread_id ~= before
+    end)
+    record.resume_offered = offered or vim.NIL
+    record.resumed_thread_id = state().thread_id or vim.NIL
+    record.chat_after_resume = codex.output_lines()
+    record.chat_windows_after_resume = chat_windows()
+  end,
   status = function()
     step("status", function()
       vim.cmd("CodexStatus")

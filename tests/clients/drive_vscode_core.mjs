@@ -16,6 +16,7 @@ const require = createRequire(join(env.CODEX_VSCODE_OUT, "index.js"));
 const { CodexSession, initializationOptions } = require("./core/session.js");
 const { JsonFileTokenProvider } = require("./core/tokens.js");
 const { statusText } = require("./core/state.js");
+const { renderThread } = require("./core/render.js");
 const { initialize, startServer, stopServer } = require("./node/serverProcess.js");
 const protocol = require("./protocol.js");
 
@@ -82,6 +83,17 @@ async function main() {
     ask: async () => {
       const { turn, text } = await session.ask(env.CODEX_PROMPT || "hello");
       return { status: turn.status, error: turn.error, text, threadId: session.threadId };
+    },
+    // The "Resume a past conversation" picker: list this workspace's threads, pick the newest,
+    // and show its transcript (what the extension writes to the Codex output channel).
+    resumeLatest: async () => {
+      const threads = await session.listThreads();
+      const thread = await session.resume(threads[0].id);
+      return {
+        listed: threads.map((t) => ({ id: t.id, preview: t.preview })),
+        threadId: session.threadId,
+        transcript: renderThread(thread),
+      };
     },
     // Ask, and stop the answer once its first words arrived (turn/interrupt).
     askInterrupt: async () => {

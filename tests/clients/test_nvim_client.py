@@ -22,7 +22,7 @@ from client_support import (
     server_command,
 )
 
-from codex_lsp.fakes.backend import FakeBackend
+from codex_lsp.fakes.backend import FakeBackend, text
 from codex_lsp.fakes.issuer import FakeIssuer
 
 DRIVER = CLIENT_TESTS / "drive_nvim.lua"
@@ -509,3 +509,71 @@ def test_vim_lsp_config_sets_the_command_and_enable_attaches_nothing(
     assert record["steps"]["start"]["ok"], record["steps"]
     assert record["server_cmd_tail"] == command[-1]  # the command came from vim.lsp.config
     assert record["attached_buffers"] == 0
+
+
+def sent_texts(backend: FakeBackend) -> list[str]:
+    """The message texts of the last `/responses` request (what the model was given)."""
+    sent = backend.requests_to("/responses")[-1].body
+    return [
+        part.get("text")
+        for item in sent["input"]
+        for part in item.get("content", [])
+        if isinstance(part, dict)
+    ]
+
+
+def test_resume_picks_a_conversation_of_an_earlier_server_shows_it_and_continues_it(
+    nvim: str,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
+) -> None:
+    """Two Neovim sessions, each with its own server, share CODEX_HOME: the second one's
+    :CodexResume offers the first one's conversation, shows it, and :CodexAsk continues it."""
+    login = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
+    command = server_command(*fake_config(backend.base_url))
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    backend.script_next([text("Noted: the codeword is plum.")])
+    first = drive_nvim(
+        nvim,
+        tmp_path / "first",
+        codex_home,
+        workspace,
+        steps="start,login,ask",
+        command=command,
+        tokens={"login": login},
+        extra={"CODEX_PROMPT": "the codeword is plum"},
+    )
+    assert all(s["ok"] for s in first["steps"].values()), first["steps"]
+    thread_id = first["state"]["thread_id"]
+    backend.script_next([text("It was plum.")])
+    second = drive_nvim(
+        nvim,
+        tmp_path / "second",
+        codex_home,
+        workspace,
+        steps="start,login,resume,ask",
+        command=command,
+        tokens={"login": login},
+        extra={"CODEX_PROMPT": "which codeword?"},
+    )
+    assert all(s["ok"] for s in second["steps"].values()), second["steps"]
+    offered = second["resume_offered"]
+    assert offered["prompt"] == "Resume which conversation?"
+    assert [t["id"] for t in offered["items"]] == [thread_id]
+    assert offered["items"][0]["label"].endswith("  the codeword is plum")
+    assert second["resumed_thread_id"] == thread_id
+    # The earlier conversation is in the chat window, in order.
+    chat = "\n".join(second["chat_after_resume"])
+    assert chat.index("> the codeword is plum") < chat.index("Noted: the codeword is plum.")
+    assert second["chat_windows_after_resume"] == 1
+    # The next question went to that thread, and the model got the earlier messages with it.
+    assert second["state"]["thread_id"] == thread_id
+    assert second["turn"]["status"] == "completed" and second["turn"]["text"] == "It was plum."
+    texts = sent_texts(backend)
+    assert texts.index("the codeword is plum") < texts.index("Noted: the codeword is plum.")
+    assert texts.index("Noted: the codeword is plum.") < texts.index("which codeword?")
+    assert second["state"]["errors"] == []

@@ -24,7 +24,7 @@ from client_support import (
     server_command,
 )
 
-from codex_lsp.fakes.backend import FakeBackend
+from codex_lsp.fakes.backend import FakeBackend, text
 from codex_lsp.fakes.issuer import FakeIssuer
 
 DRIVER = CLIENT_TESTS / "drive_vscode_core.mjs"
@@ -307,3 +307,61 @@ def test_unified_diffs_apply_for_the_diff_editor(vscode_out: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == ["a\nB\nb2\nc\nd\n", None]
+
+
+def test_core_resumes_a_conversation_of_an_earlier_server_and_continues_it(
+    vscode_out: Path,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
+) -> None:
+    login = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
+    command = server_command(*fake_config(backend.base_url))
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    backend.script_next([text("Remember: the codeword is kiwi.")])
+    first = drive(
+        vscode_out,
+        tmp_path / "first",
+        codex_home,
+        workspace,
+        steps="init,signIn,ask",
+        command=command,
+        tokens=login,
+        extra={"CODEX_PROMPT": "the codeword is kiwi"},
+    )
+    assert all(s["ok"] for s in first["steps"].values()), first["steps"]
+    thread_id = first["steps"]["ask"]["result"]["threadId"]
+    backend.script_next([text("It was kiwi.")])
+    second = drive(
+        vscode_out,
+        tmp_path / "second",
+        codex_home,
+        workspace,
+        steps="init,signIn,resumeLatest,ask",
+        command=command,
+        tokens=login,
+        extra={"CODEX_PROMPT": "what was the codeword?"},
+    )
+    steps = second["steps"]
+    assert all(s["ok"] for s in steps.values()), steps
+    resumed = steps["resumeLatest"]["result"]
+    assert resumed["listed"] == [{"id": thread_id, "preview": "the codeword is kiwi"}]
+    assert resumed["threadId"] == thread_id
+    assert resumed["transcript"] == (
+        "# the codeword is kiwi\n> the codeword is kiwi\nRemember: the codeword is kiwi.\n"
+    )
+    assert steps["ask"]["result"]["threadId"] == thread_id
+    assert steps["ask"]["result"]["text"] == "It was kiwi."
+    sent = backend.requests_to("/responses")[-1].body
+    texts = [
+        part.get("text")
+        for item in sent["input"]
+        for part in item.get("content", [])
+        if isinstance(part, dict)
+    ]
+    assert texts.index("the codeword is kiwi") < texts.index("Remember: the codeword is kiwi.")
+    assert texts.index("Remember: the codeword is kiwi.") < texts.index("what was the codeword?")
+    assert second["errors"] == []

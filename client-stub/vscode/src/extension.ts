@@ -10,6 +10,7 @@ import * as vscode from "vscode";
 import { LanguageClient, type LanguageClientOptions, type ServerOptions, TransportKind } from "vscode-languageclient/node";
 
 import type { CommandExecutionRequestApprovalParams } from "./protocol";
+import { renderThread } from "./core/render";
 import { describeError } from "./core/rpc";
 import { type ApprovalDecision, type ApprovalPolicy, type CodexUi, CodexSession, initializationOptions } from "./core/session";
 import { type AccountView, statusText } from "./core/state";
@@ -308,14 +309,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       if (!picked) return;
       const thread = await session.resume(picked.id);
       turns.clear();
-      for (const turn of thread.turns) {
-        for (const item of turn.items) {
-          if (item.type === "userMessage") turns.append(`> ${(item.content ?? []).map((c) => c.text ?? "").join("")}\n`);
-          else if (item.type === "agentMessage") turns.append(`${item.text ?? ""}\n`);
-          else if (item.type === "commandExecution") turns.append(`$ ${item.command ?? ""}\n`);
-        }
-      }
+      turns.append(renderThread(thread));
       turns.show(true);
+      void vscode.window.showInformationMessage(`Codex: resumed "${picked.label}". Ask to continue it.`);
     }),
     vscode.workspace.onDidChangeConfiguration(async (event) => {
       if (event.affectsConfiguration("codex.server")) {

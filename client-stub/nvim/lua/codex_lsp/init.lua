@@ -20,9 +20,6 @@ local value = compat.value
 -- Methods of features whose server side is not on this branch yet (upstream wire names; they move
 -- to the generated protocol table once the server serves them).
 M.upstream = {
-  THREAD_LIST = "thread/list",
-  THREAD_RESUME = "thread/resume",
-  THREAD_READ = "thread/read",
   TURN_PLAN_UPDATED = "turn/plan/updated",
   TURN_DIFF_UPDATED = "turn/diff/updated",
   ITEM_FILE_CHANGE_REQUEST_APPROVAL = "item/fileChange/requestApproval",
@@ -39,8 +36,8 @@ local LABELS = {
   [m.THREAD_START] = "starting a conversation",
   [m.TURN_START] = "asking",
   [m.TURN_INTERRUPT] = "interrupting",
-  [up.THREAD_LIST] = "listing past conversations",
-  [up.THREAD_RESUME] = "resuming the conversation",
+  [m.THREAD_LIST] = "listing past conversations",
+  [m.THREAD_RESUME] = "resuming the conversation",
 }
 
 local DECISIONS = { "accept", "acceptForSession", "decline", "cancel" }
@@ -868,10 +865,10 @@ function M.interrupt()
   end)
 end
 
--- Show a resumed thread's turns in the chat.
+-- Show a resumed thread's turns in the chat, the way they looked when they ran.
 local function render_thread(thread)
   chat.clear()
-  chat.append("# " .. (value(thread.name) or value(thread.preview) or thread.id) .. "\n\n")
+  chat.append("# " .. (value(thread.name) or value(thread.preview) or thread.id):gsub("\n", " ") .. "\n\n")
   for _, turn in ipairs(thread.turns or {}) do
     for _, item in ipairs(turn.items or {}) do
       if item.type == "userMessage" then
@@ -884,7 +881,16 @@ local function render_thread(thread)
         chat.append((item.text or "") .. "\n\n")
       elseif item.type == "commandExecution" then
         chat.append("$ " .. item.command .. "\n")
+      elseif item.type == "fileChange" then
+        for _, change in ipairs(item.changes or {}) do
+          local kind = type(change.kind) == "table" and change.kind.type or tostring(change.kind)
+          chat.append("~ " .. kind .. " " .. change.path .. "\n")
+        end
       end
+    end
+    local words = { interrupted = "stopped", failed = "failed" }
+    if words[turn.status] then
+      chat.append("-- " .. words[turn.status] .. " --\n\n")
     end
   end
 end
@@ -893,20 +899,27 @@ local function format_time(ts)
   return ts and os.date("%Y-%m-%d %H:%M", ts) or "?"
 end
 
+--- Continue a stored conversation (ours or the Codex CLI's): pick one of this workspace's with
+--- vim.ui.select over thread/list, unless `thread_id` is given. Its turns are shown in the chat
+--- and the next :CodexAsk continues it.
 function M.resume(thread_id)
   local function resume(id)
-    request(up.THREAD_RESUME, { threadId = id }, function(result)
+    local params = { threadId = id }
+    if M.config.approval_policy then
+      params.approvalPolicy = M.config.approval_policy
+    end
+    request(m.THREAD_RESUME, params, function(result)
       M.state.thread_id = result.thread.id
       render_thread(result.thread)
       chat.open(false)
-      notify("resumed the conversation")
+      notify("resumed the conversation; :CodexAsk continues it")
     end)
   end
   if thread_id and thread_id ~= "" then
     resume(thread_id)
     return
   end
-  request(up.THREAD_LIST, { limit = 50, cwd = M.config.root_dir or vim.loop.cwd() }, function(result)
+  request(m.THREAD_LIST, { limit = 50, cwd = M.config.root_dir or vim.loop.cwd() }, function(result)
     local threads = result.data or {}
     if #threads == 0 then
       notify("no past conversations here")
@@ -915,7 +928,7 @@ function M.resume(thread_id)
     vim.ui.select(threads, {
       prompt = "Resume which conversation?",
       format_item = function(t)
-        local title = value(t.name) or value(t.preview) or t.id
+        local title = value(t.name) or (value(t.preview) ~= "" and value(t.preview)) or t.id
         return format_time(t.updatedAt) .. "  " .. title:gsub("\n", " ")
       end,
     }, function(choice)

@@ -23,6 +23,8 @@ import {
   TURN_INTERRUPT,
   TURN_START,
   TURN_STARTED,
+  THREAD_LIST,
+  THREAD_RESUME,
   THREAD_START,
 } from "../protocol";
 import type {
@@ -33,6 +35,8 @@ import type {
   CommandExecutionRequestApprovalResponse,
   InitializationOptions,
   RateLimitsReadResult,
+  Thread,
+  ThreadResumeParams,
   ThreadStartParams,
   Turn,
 } from "../protocol";
@@ -52,9 +56,6 @@ import {
   type FileChangeItem,
   type FileChangeRequestApprovalParams,
   ITEM_FILE_CHANGE_REQUEST_APPROVAL,
-  type StoredThread,
-  THREAD_LIST,
-  THREAD_RESUME,
   TURN_DIFF_UPDATED,
   TURN_PLAN_UPDATED,
   type TurnPlanUpdated,
@@ -297,14 +298,16 @@ export class CodexSession {
   }
 
   /** Past conversations of this workspace (`thread/list`), newest first. */
-  async listThreads(): Promise<StoredThread[]> {
+  async listThreads(): Promise<Thread[]> {
     const result = await this.connection.sendRequest(THREAD_LIST, { limit: 50, cwd: this.options.cwd ?? null });
     return result.data;
   }
 
-  /** Continue a past conversation (`thread/resume`); later asks go to it. */
-  async resume(threadId: string): Promise<StoredThread> {
-    const { thread } = await this.connection.sendRequest(THREAD_RESUME, { threadId });
+  /** Continue a past conversation (`thread/resume`, with its turns); later asks go to it. */
+  async resume(threadId: string): Promise<Thread> {
+    const params: ThreadResumeParams = { threadId };
+    if (this.options.approvalPolicy) params.approvalPolicy = this.options.approvalPolicy;
+    const { thread } = await this.connection.sendRequest(THREAD_RESUME, params);
     this.threadId = thread.id;
     return thread;
   }

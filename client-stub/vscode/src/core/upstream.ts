@@ -1,6 +1,6 @@
 // Wire types and method names of features whose server side is being built in parallel (file-change
-// approvals, plans, history). They follow upstream's app-server v2 schema and move to the generated
-// protocol.ts once the server serves them.
+// approvals, plans). They follow upstream's app-server v2 schema and move to the generated
+// protocol.ts once the server serves them (history already did).
 
 import { NotificationType, RequestType } from "vscode-jsonrpc";
 
@@ -49,27 +49,6 @@ export interface TurnDiffUpdated {
   diff: string;
 }
 
-export interface StoredThread {
-  id: string;
-  preview: string;
-  name?: string | null;
-  cwd: string;
-  createdAt: number;
-  updatedAt: number;
-  turns: { id: string; items: { type: string; text?: string; content?: { type: string; text?: string }[]; command?: string }[] }[];
-}
-
-export interface ThreadListParams {
-  cursor?: string | null;
-  limit?: number | null;
-  cwd?: string | null;
-}
-
-export interface ThreadListResponse {
-  data: StoredThread[];
-  nextCursor: string | null;
-}
-
 export const ITEM_FILE_CHANGE_REQUEST_APPROVAL = new RequestType<
   FileChangeRequestApprovalParams,
   { decision: FileChangeApprovalDecision },
@@ -77,8 +56,6 @@ export const ITEM_FILE_CHANGE_REQUEST_APPROVAL = new RequestType<
 >("item/fileChange/requestApproval");
 export const TURN_PLAN_UPDATED = new NotificationType<TurnPlanUpdated>("turn/plan/updated");
 export const TURN_DIFF_UPDATED = new NotificationType<TurnDiffUpdated>("turn/diff/updated");
-export const THREAD_LIST = new RequestType<ThreadListParams, ThreadListResponse, void>("thread/list");
-export const THREAD_RESUME = new RequestType<{ threadId: string }, { thread: StoredThread }, void>("thread/resume");
 
 /**
  * Apply a unified diff to `original` (for showing the proposed file in a diff editor). Returns null
