@@ -30,7 +30,7 @@ from client_support import (
     script_turn_with_401_and_command,
 )
 
-from codex_lsp.fakes.backend import FakeBackend
+from codex_lsp.fakes.backend import FakeBackend, text
 from codex_lsp.fakes.issuer import FakeIssuer
 from harness import ROOT
 
@@ -203,7 +203,14 @@ def host(
             proc.wait(5)
 
 
-def drive(host: Host, tmp_path: Path, workspace: Path, steps: str, name: str) -> dict[str, Any]:
+def drive(
+    host: Host,
+    tmp_path: Path,
+    workspace: Path,
+    steps: str,
+    name: str,
+    extra: dict[str, str] | None = None,
+) -> dict[str, Any]:
     found = tools()
     result_file = tmp_path / "host-result.json"
     env = node24_env(
@@ -220,6 +227,7 @@ def drive(host: Host, tmp_path: Path, workspace: Path, steps: str, name: str) ->
             "NODE_PATH": str(HOST_DIR / "node_modules"),
             "CODEX_SETTINGS_FILE": str(tmp_path / "profile" / "User" / "settings.json"),
             "CODEX_FIXED_SETTINGS": (tmp_path / "fixed-settings.json").read_text(),
+            **(extra or {}),
         },
     )
     proc = run_client(["node", str(DRIVER)], env, HOST_DIR, timeout=270)
@@ -280,3 +288,83 @@ def test_a_wrong_server_command_points_to_the_setting_and_fixed_settings_apply_w
     assert "Set codex.server.command" in steps["badCommand"]["result"]["message"]
     # The token file set after activation is the one sign-in used.
     assert "me@example.com" in steps["signIn"]["result"]["message"]
+
+
+def failed_steps(record: dict[str, Any], host: Host) -> str:
+    failed = {k: v for k, v in record["steps"].items() if not v["ok"]}
+    return f"{failed}\ncode-server log:\n{host.log.read_text()[-2000:]}" if failed else ""
+
+
+def test_resume_picker_after_a_window_reload_shows_the_conversation_and_continues_it(
+    host: tuple[Host, Path],
+    tmp_path: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
+) -> None:
+    """Reloading the window restarts the extension host and with it the server (which then starts
+    signed out); the resume picker offers the earlier server's conversation."""
+    running, tokens_file = host
+    login = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
+    tokens_file.write_text(json.dumps(login))
+    backend.script_next([text("Noted: the codeword is fig.")])
+    backend.script_next([text("It was fig.")])
+    record = drive(
+        running,
+        tmp_path,
+        workspace,
+        "open,signIn,ask,reload,signIn,resume,ask",
+        "vscode-resume",
+        extra={
+            "CODEX_PROMPTS": json.dumps(["the codeword is fig", "which codeword?"]),
+            "CODEX_RESUMED_TEXT": "Noted: the codeword is fig.",
+        },
+    )
+    assert not failed_steps(record, running), failed_steps(record, running)
+    steps = record["steps"]
+    assert steps["reload"]["result"]["status"].endswith("Codex: signed out")  # a new server
+    resume = steps["resume"]["result"]
+    assert len(resume["offered"]) == 1 and "the codeword is fig" in resume["offered"][0]
+    assert 'resumed "the codeword is fig"' in resume["message"]
+    shown = resume["output"]
+    assert shown.index("> the codeword is fig") < shown.index("Noted: the codeword is fig.")
+    assert "It was fig." in steps["ask"]["result"]["output"]
+    sent = backend.requests_to("/responses")
+    assert len(sent) == 2
+    texts = [
+        part.get("text")
+        for item in sent[-1].body["input"]
+        for part in item.get("content", [])
+        if isinstance(part, dict)
+    ]
+    assert texts.index("the codeword is fig") < texts.index("Noted: the codeword is fig.")
+    assert texts.index("Noted: the codeword is fig.") < texts.index("which codeword?")
+    assert all(Path(p).stat().st_size > 10_000 for p in record["screenshots"])
+
+
+def test_stop_the_running_answer_interrupts_a_slow_turn(
+    host: tuple[Host, Path],
+    tmp_path: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
+) -> None:
+    running, tokens_file = host
+    tokens_file.write_text(
+        json.dumps(jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro"))
+    )
+    backend.event_delay_s = 0.4  # a slow stream: still answering when the user stops it
+    record = drive(
+        running,
+        tmp_path,
+        workspace,
+        "open,signIn,askInterrupt",
+        "vscode-interrupt",
+        extra={"CODEX_PROMPTS": json.dumps(["tell me a long story"])},
+    )
+    assert not failed_steps(record, running), failed_steps(record, running)
+    result = record["steps"]["askInterrupt"]["result"]
+    assert "turn completed" not in result["output"]
+    assert "--- turn interrupted ---" in result["output"]
+    # The stream stopped early: the fake's whole answer never arrived.
+    assert "You said: tell me a long story" not in result["output"]

@@ -4,7 +4,8 @@
 // Started by tests/clients/test_vscode_host.py with Node 24.
 //
 // Env: CODEX_HOST_URL, CODEX_WORKSPACE, CODEX_CHROMIUM, CODEX_ARTIFACTS (screenshot dir + prefix),
-// CODEX_RESULT_FILE, CODEX_PROMPT, CODEX_STEPS (comma list), CODEX_DEADLINE_MS.
+// CODEX_RESULT_FILE, CODEX_PROMPT, CODEX_PROMPTS (JSON list, one per `ask` step), CODEX_STEPS (comma
+// list), CODEX_DEADLINE_MS.
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
@@ -74,6 +75,17 @@ async function toast(page, pattern, timeout = 20000) {
   return (await t.innerText()).trim();
 }
 
+const prompts = JSON.parse(env.CODEX_PROMPTS || "[]");
+
+/** Codex: Ask with `prompt` typed into its input box. */
+async function ask(page, prompt) {
+  await runCommand(page, "Codex: Ask");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible", timeout: 10000 });
+  await input.fill(prompt);
+  await input.press("Enter");
+}
+
 const steps = {
   async open(page) {
     await page.goto(`${env.CODEX_HOST_URL}/?folder=${encodeURIComponent(env.CODEX_WORKSPACE)}`);
@@ -109,6 +121,45 @@ const steps = {
     const output = await waitForOutput(page, "turn completed", 60000);
     await shot(page, "answered");
     return { dialog: dialogText, output };
+  },
+  // A question without approvals; waits for the answer in the Output panel.
+  async ask(page) {
+    const prompt = prompts.shift() ?? "hello";
+    await ask(page, prompt);
+    const output = await waitForOutput(page, "turn completed", 60000);
+    await shot(page, "asked");
+    return { output };
+  },
+  // Developer: Reload Window restarts the extension host, and with it the server.
+  async reload(page) {
+    await runCommand(page, "Developer: Reload Window");
+    await page.waitForTimeout(1000);
+    await page.locator(".monaco-workbench").waitFor({ state: "visible", timeout: 90000 });
+    const text = await statusText(page, "Codex: signed out", 60000);
+    await shot(page, "reloaded");
+    return { status: text };
+  },
+  // Codex: Resume a past conversation → pick the first entry; the transcript fills the output.
+  async resume(page) {
+    await runCommand(page, "Codex: Resume a past conversation");
+    const rows = page.locator(".quick-input-widget .monaco-list-row");
+    await rows.first().waitFor({ state: "visible", timeout: 20000 });
+    const offered = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, " ").trim());
+    await shot(page, "resume-picker");
+    await page.locator(".quick-input-widget input").press("Enter");
+    const message = await toast(page, "resumed");
+    const output = await waitForOutput(page, env.CODEX_RESUMED_TEXT || "#", 20000);
+    await shot(page, "resumed");
+    return { offered, message, output };
+  },
+  // Ask, and once the answer is streaming, Codex: Stop the running answer.
+  async askInterrupt(page) {
+    await ask(page, prompts.shift() ?? "tell me a long story");
+    const streaming = await waitForOutput(page, "Hello", 60000);
+    await runCommand(page, "Codex: Stop the running answer");
+    const output = await waitForOutput(page, "turn interrupted", 30000);
+    await shot(page, "interrupted");
+    return { streaming, output };
   },
   // The server command setting is wrong: the status bar and an error point to the setting.
   async badCommand(page) {
