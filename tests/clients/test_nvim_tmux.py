@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 import uuid
@@ -25,7 +26,7 @@ from client_support import (
     server_command,
 )
 
-from codex_lsp.fakes.backend import FakeBackend, shell_call
+from codex_lsp.fakes.backend import FakeBackend, shell_call, text
 from codex_lsp.fakes.issuer import FakeIssuer
 
 INIT = CLIENT_TESTS / "tmux_nvim_init.lua"
@@ -182,4 +183,68 @@ def test_typing_when_an_approval_appears_answers_nothing_and_the_chat_window_ans
     assert (workspace / "made-by-agent.txt").exists()
     assert "-- done --" in screen and "The command finished." in screen
     assert state["errors"] == []
+    terminal.key(":qa!", "Enter")
+
+
+def test_resume_with_the_default_picker_after_the_server_died(
+    terminal: Terminal, workspace: Path, backend: FakeBackend
+) -> None:
+    """Neovim's own vim.ui.select (a numbered list) picks the conversation of the server that died;
+    the chat shows it and the next question continues it."""
+    backend.script_next([text("Noted: the codeword is plum.")])
+    terminal.key(":CodexLogin", "Enter")
+    terminal.wait("sign-in", lambda s: s["auth_mode"] == "chatgptAuthTokens")
+    terminal.key(":CodexAsk the codeword is plum", "Enter")
+    state = terminal.wait(
+        "the first answer", lambda s: s["turn"] and s["turn"].get("status") == "completed"
+    )
+    thread_id, pid = state["thread_id"], state["server_pid"]
+    os.kill(pid, signal.SIGKILL)
+    # Neovim's own "Client codex_lsp quit ..." warning and the plugin's message wait for Enter.
+    died = ""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if "Press ENTER" in terminal.screen():
+            died = terminal.shot("server-died")
+            terminal.key("Enter")
+        elif terminal.dump().get("exits") == 1:
+            break
+        time.sleep(0.2)
+    assert "the Codex server stopped (killed by signal 9)" in died, died
+    terminal.wait("the plugin to see the server die", lambda s: s["exits"] == 1)
+    terminal.key(":CodexResume", "Enter")
+    deadline = time.monotonic() + 20
+    while "Resume which conversation?" not in terminal.screen() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    picker = terminal.shot("resume-picker")
+    assert "Resume which conversation?" in picker and "1: " in picker, picker
+    assert "the codeword is plum" in picker
+    terminal.type("1")
+    terminal.key("Enter")
+    state = terminal.wait("the resumed thread", lambda s: s["thread_id"] == thread_id)
+    assert state["server_pid"] not in (None, pid)  # a new server
+    terminal.key(":CodexLogin", "Enter")
+    terminal.wait("sign-in again", lambda s: s["auth_mode"] == "chatgptAuthTokens")
+    backend.script_next([text("It was plum.")])
+    terminal.key(":CodexAsk which codeword?", "Enter")
+    terminal.wait(
+        "the second answer",
+        lambda s: (
+            s["turn"]
+            and s["turn"].get("text") == "It was plum."
+            and s["turn"]["status"] == "completed"
+        ),
+    )
+    screen = terminal.shot("resumed-and-answered")
+    assert screen.index("> the codeword is plum") < screen.index("Noted: the codeword is plum.")
+    assert screen.index("Noted: the codeword is plum.") < screen.index("> which codeword?")
+    assert "It was plum." in screen
+    sent = backend.requests_to("/responses")[-1].body
+    texts = [
+        part.get("text")
+        for item in sent["input"]
+        for part in item.get("content", [])
+        if isinstance(part, dict)
+    ]
+    assert texts.index("Noted: the codeword is plum.") < texts.index("which codeword?")
     terminal.key(":qa!", "Enter")

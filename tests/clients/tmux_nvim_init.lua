@@ -22,6 +22,9 @@ timer:start(100, 100, vim.schedule_wrap(function()
     approvals = s.approvals,
     turn = id and s.turns[id] or vim.NIL,
     errors = s.errors,
+    thread_id = s.thread_id or vim.NIL,
+    server_pid = s.server_pid or vim.NIL,
+    exits = #s.exits,
     mode = vim.api.nvim_get_mode().mode,
     lines = vim.api.nvim_buf_get_lines(vim.fn.bufnr(os.getenv("CODEX_WORKSPACE") .. "/notes.txt"), 0, -1, false),
   }
