@@ -202,12 +202,24 @@ local steps = {
     record.auth_mode_after_login = state().auth_mode or vim.NIL
   end,
   ask = function()
+    -- What the statusline showed while the turn ran (each distinct text once, in order).
+    local statuslines = {}
+    local sampler = vim.loop.new_timer()
+    sampler:start(0, 20, vim.schedule_wrap(function()
+      local text = codex.statusline()
+      if statuslines[#statuslines] ~= text then
+        table.insert(statuslines, text)
+      end
+    end))
     step("ask", function()
       vim.cmd("CodexAsk " .. (os.getenv("CODEX_PROMPT") or "hello"))
     end, turn_finished)
+    sampler:stop()
+    sampler:close()
     local id = state().last_turn_id
     record.turn = id and state().turns[id] or vim.NIL
     record.statusline_after_ask = codex.statusline()
+    record.statuslines_during_ask = statuslines
     record.chat_windows = chat_windows()
   end,
   edit_file = function()
@@ -349,6 +361,8 @@ record.state = {
   errors = state().errors,
   exits = state().exits,
   restarts = state().restarts,
+  turn_diff = state().turn_diff or vim.NIL,
+  plan = state().plan or vim.NIL,
 }
 record.statusline = codex.statusline()
 record.output = codex.output_lines()

@@ -20,7 +20,17 @@ const { renderThread } = require("./core/render.js");
 const { initialize, startServer, stopServer } = require("./node/serverProcess.js");
 const protocol = require("./protocol.js");
 
-const record = { steps: {}, tokenCalls: [], approvals: [], accountViews: [], output: "", errors: [], activities: [] };
+const record = {
+  steps: {},
+  tokenCalls: [],
+  approvals: [],
+  fileChangeReviews: [],
+  plans: [],
+  accountViews: [],
+  output: "",
+  errors: [],
+  activities: [],
+};
 const save = () => writeFileSync(env.CODEX_RESULT_FILE, JSON.stringify(record, null, 2));
 
 // Every wait is bounded: past the deadline, record it and exit on our own.
@@ -40,6 +50,13 @@ const ui = {
   },
   showError: (message) => record.errors.push(message),
   showActivity: (activity) => record.activities.push(activity),
+  // The diff review: records what it was shown (the item's changes) and answers.
+  askFileChange: async (request, item) => {
+    const decision = env.CODEX_APPROVAL_DECISION || "accept";
+    record.fileChangeReviews.push({ request, changes: item?.changes ?? null, decision });
+    return decision;
+  },
+  showPlan: (plan) => record.plans.push(plan),
 };
 
 // The sample provider, wrapped to record the calls (never the tokens).
@@ -82,7 +99,7 @@ async function main() {
     },
     ask: async () => {
       const { turn, text } = await session.ask(env.CODEX_PROMPT || "hello");
-      return { status: turn.status, error: turn.error, text, threadId: session.threadId };
+      return { status: turn.status, error: turn.error, text, threadId: session.threadId, turnDiff: session.turnDiff };
     },
     // The "Resume a past conversation" picker: list this workspace's threads, pick the newest,
     // and show its transcript (what the extension writes to the Codex output channel).

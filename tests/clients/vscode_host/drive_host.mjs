@@ -161,6 +161,28 @@ const steps = {
     await shot(page, "interrupted");
     return { streaming, output };
   },
+  // Ask; the agent's apply_patch opens a diff editor and a review notification; answer it with
+  // CODEX_FILE_DECISION's button ("Accept" or "Decline").
+  async askWithFileChange(page) {
+    await ask(page, prompts.shift() ?? "change the greeting");
+    const tab = page.locator(".tabs-container .tab", { hasText: "Codex: " }).first();
+    await tab.waitFor({ state: "visible", timeout: 60000 });
+    const tabTitle = (await tab.innerText()).trim();
+    const diffEditor = page.locator(".monaco-diff-editor").first();
+    await diffEditor.waitFor({ state: "visible", timeout: 20000 });
+    await page.waitForTimeout(500); // let both sides render
+    const original = (await diffEditor.locator(".editor.original .view-lines").innerText()).replace(/\u00a0/g, " ");
+    const modified = (await diffEditor.locator(".editor.modified .view-lines").innerText()).replace(/\u00a0/g, " ");
+    const review = page.locator(".notification-toast", { hasText: "Codex wants to change" }).first();
+    await review.waitFor({ state: "visible", timeout: 20000 });
+    const message = (await review.innerText()).trim();
+    await shot(page, "file-change-review");
+    const button = env.CODEX_FILE_DECISION || "Accept";
+    await review.getByRole("button", { name: button, exact: true }).click();
+    const output = await waitForOutput(page, "turn completed", 60000);
+    await shot(page, "file-change-answered");
+    return { tabTitle, original, modified, message, output };
+  },
   // The server command setting is wrong: the status bar and an error point to the setting.
   async badCommand(page) {
     await page.goto(`${env.CODEX_HOST_URL}/?folder=${encodeURIComponent(env.CODEX_WORKSPACE)}`);
