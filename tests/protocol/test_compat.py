@@ -48,6 +48,10 @@ SHARED = {
         "CommandExecutionRequestApprovalParams", "CommandExecutionRequestApprovalResponse"),
     "serverRequest/resolved": ("v2/ServerRequestResolvedNotification", None),
     "command/exec": ("v2/CommandExecParams", "v2/CommandExecResponse"),
+    "item/fileChange/requestApproval": (
+        "FileChangeRequestApprovalParams", "FileChangeRequestApprovalResponse"),
+    "turn/diff/updated": ("v2/TurnDiffUpdatedNotification", None),
+    "item/fileChange/patchUpdated": ("v2/FileChangePatchUpdatedNotification", None),
 }
 
 

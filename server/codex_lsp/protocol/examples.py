@@ -10,6 +10,7 @@ from typing import Any
 
 from . import account as a
 from . import commands as c
+from . import edits as e
 from . import models as m
 from . import status as s
 from . import threads as t
@@ -62,6 +63,12 @@ _COMMAND_ITEM = t.CommandExecutionItem(
 )
 _BREAKDOWN = t.TokenUsageBreakdown(
     total_tokens=120, input_tokens=100, cached_input_tokens=40, output_tokens=20, reasoning_output_tokens=5
+)
+
+_FILE_CHANGE = e.FileUpdateChange(
+    path="/home/dev/project/app.py",
+    kind=e.UpdatePatchChangeKind(type="update", move_path=None),
+    diff="@@ -1 +1 @@\n-print('hi')\n+print('hello')\n",
 )
 
 EXAMPLES: dict[str, tuple[Any, Any]] = {
@@ -174,6 +181,28 @@ EXAMPLES: dict[str, tuple[Any, Any]] = {
         t.CommandExecutionRequestApprovalResponse(decision="acceptForSession"),
     ),
     "serverRequest/resolved": (t.ServerRequestResolved(thread_id=_THREAD.id, request_id="approval-1"), None),
+    "item/fileChange/requestApproval": (
+        e.FileChangeRequestApprovalParams(
+            thread_id=_THREAD.id, turn_id="turn-1", item_id="call_patch_1", started_at_ms=1764000000000,
+            reason="The patch writes outside the writable roots: ../notes.md", grant_root=None,
+        ),
+        e.FileChangeRequestApprovalResponse(decision="accept"),
+    ),
+    "turn/diff/updated": (
+        e.TurnDiffUpdated(
+            thread_id=_THREAD.id,
+            turn_id="turn-1",
+            diff="diff --git a/app.py b/app.py\n--- a/app.py\n+++ b/app.py\n@@ -1 +1 @@\n-print('hi')\n"
+            "+print('hello')\n",
+        ),
+        None,
+    ),
+    "item/fileChange/patchUpdated": (
+        e.FileChangePatchUpdated(
+            thread_id=_THREAD.id, turn_id="turn-1", item_id="call_patch_1", changes=[_FILE_CHANGE],
+        ),
+        None,
+    ),
     "command/exec": (
         c.CommandExecParams(command=["ls"], cwd="/home/dev/project", timeout_ms=5000),
         c.CommandExecResult(exit_code=0, stdout="README.md\n", stderr=""),

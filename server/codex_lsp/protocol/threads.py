@@ -6,6 +6,7 @@ from typing import Literal
 
 import attrs
 
+from .edits import FileChangeItem
 from .methods import define
 from .wire import JsonValue, field
 
@@ -296,7 +297,7 @@ class CommandExecutionItem:
     duration_ms: int | None = field("Run time, when finished.")
 
 
-ThreadItem = UserMessageItem | AgentMessageItem | ReasoningItem | CommandExecutionItem
+ThreadItem = UserMessageItem | AgentMessageItem | ReasoningItem | CommandExecutionItem | FileChangeItem
 
 
 @attrs.define
