@@ -58,7 +58,12 @@ class EditorEdit:
     disk_only: tuple[Path, ...]
 
 
-def _utf16_len(text: str) -> int:
+def char_len(text: str, encoding: str = "utf-16") -> int:
+    """Length of ``text`` in the negotiated position encoding's code units."""
+    if encoding == "utf-8":
+        return len(text.encode("utf-8"))
+    if encoding == "utf-32":
+        return len(text)
     return len(text.encode("utf-16-le")) // 2
 
 
@@ -70,7 +75,7 @@ def _keep_ends(text: str) -> list[str]:
     return lines
 
 
-def text_edits(old: str, new: str) -> list[lsp.TextEdit]:
+def text_edits(old: str, new: str, encoding: str = "utf-16") -> list[lsp.TextEdit]:
     """Non-overlapping line-granular edits turning ``old`` into ``new``."""
     old_lines, new_lines = _keep_ends(old), _keep_ends(new)
 
@@ -78,7 +83,7 @@ def text_edits(old: str, new: str) -> list[lsp.TextEdit]:
         if index < len(old_lines) or not old_lines or old_lines[-1].endswith("\n"):
             return lsp.Position(line=index, character=0)
         last = old_lines[-1]  # past a last line without LF: its end
-        return lsp.Position(line=len(old_lines) - 1, character=_utf16_len(last))
+        return lsp.Position(line=len(old_lines) - 1, character=char_len(last, encoding))
 
     matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
     edits = []
@@ -118,13 +123,16 @@ def _renames(plan: Plan) -> dict[Path, Path]:
 
 
 def workspace_edit(
-    plan: Plan, caps: EditCapabilities, versions: Mapping[Path, int] | None = None
+    plan: Plan,
+    caps: EditCapabilities,
+    versions: Mapping[Path, int] | None = None,
+    encoding: str = "utf-16",
 ) -> EditorEdit:
     """The `WorkspaceEdit` for ``plan``; ``versions`` holds synced open documents' versions."""
     versions = versions or {}
     changed = plan.written_paths()
     if caps.resource_operations:
-        return EditorEdit(_full_document_changes(plan, changed, versions), ())
+        return EditorEdit(_full_document_changes(plan, changed, versions, encoding), ())
     in_place = [p for p in changed if plan.originals[p] is not None and plan.finals[p] is not None]
     disk_only = tuple(p for p in changed if p not in in_place)
     if caps.document_changes:
@@ -132,19 +140,20 @@ def workspace_edit(
             _doc_edit(
                 p.as_uri(),
                 versions.get(p),
-                text_edits(plan.originals[p] or "", plan.finals[p] or ""),
+                text_edits(plan.originals[p] or "", plan.finals[p] or "", encoding),
             )
             for p in in_place
         ]
         return EditorEdit(lsp.WorkspaceEdit(document_changes=doc_changes), disk_only)
     changes = {
-        p.as_uri(): text_edits(plan.originals[p] or "", plan.finals[p] or "") for p in in_place
+        p.as_uri(): text_edits(plan.originals[p] or "", plan.finals[p] or "", encoding)
+        for p in in_place
     }
     return EditorEdit(lsp.WorkspaceEdit(changes=changes), disk_only)
 
 
 def _full_document_changes(
-    plan: Plan, changed: list[Path], versions: Mapping[Path, int]
+    plan: Plan, changed: list[Path], versions: Mapping[Path, int], encoding: str
 ) -> lsp.WorkspaceEdit:
     renames = _renames(plan)
     rename_targets = set(renames.values())
@@ -163,7 +172,7 @@ def _full_document_changes(
                     options=lsp.RenameFileOptions(overwrite=True),
                 )
             )
-            edits = text_edits(old or "", plan.finals[dest] or "")
+            edits = text_edits(old or "", plan.finals[dest] or "", encoding)
             if edits:
                 ops.append(_doc_edit(dest.as_uri(), None, edits))
         elif new is None:
@@ -189,5 +198,5 @@ def _full_document_changes(
                     )
                 )
         else:
-            ops.append(_doc_edit(uri, versions.get(path), text_edits(old, new)))
+            ops.append(_doc_edit(uri, versions.get(path), text_edits(old, new, encoding)))
     return lsp.WorkspaceEdit(document_changes=ops)
