@@ -24,6 +24,8 @@ sys.path.insert(0, str(HERE))
 
 from scenarios import SCENARIOS  # noqa: E402
 
+import edits_bench  # noqa: E402, F401  (registers the `edits` scenario)
+
 
 def machine() -> dict[str, Any]:
     cpu = "unknown"

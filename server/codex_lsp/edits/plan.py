@@ -18,7 +18,6 @@ and a chunk with an `@@ context` header but no old lines inserts right after tha
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Literal, Protocol
 
 import attrs
 
+from .linediff import Opcode, hunks_from_opcodes, opcodes, unified_hunks
 from .parser import AddFile, DeleteFile, Patch, UpdateChunk, UpdateFile, split_lines
 from .seek import seek_sequence
 
@@ -158,7 +158,7 @@ def _plan_update(
     old = read(path)
     if old is None:
         raise PlanError(f"Failed to read file to update {hunk.path}: the file does not exist")
-    new = apply_chunks(old, hunk.chunks, hunk.path)
+    new, diff = apply_chunks(old, hunk.chunks, hunk.path)
     move_path = resolve(cwd, hunk.move_path) if hunk.move_path else None
     display = hunk.path
     if move_path is not None and move_path != path:
@@ -168,7 +168,7 @@ def _plan_update(
         display = hunk.move_path or hunk.path
     else:
         current[path] = new
-    return FileChange(path, display, "update", move_path, old, new, item_diff(old, new))
+    return FileChange(path, display, "update", move_path, old, new, diff)
 
 
 def line_ending(text: str) -> str:
@@ -177,8 +177,11 @@ def line_ending(text: str) -> str:
     return "\r\n" if newlines and text.count("\r\n") == newlines else "\n"
 
 
-def apply_chunks(original: str, chunks: tuple[UpdateChunk, ...], display_path: str) -> str:
-    """The new text of a file after its update chunks (a final newline always present)."""
+def apply_chunks(
+    original: str, chunks: tuple[UpdateChunk, ...], display_path: str
+) -> tuple[str, str]:
+    """The new text of a file after its update chunks (a final newline always present), and
+    the item diff (computed from the replacements, so its cost follows the patch, not the file)."""
     eol = line_ending(original)
     lines = original.split(eol)
     if lines and lines[-1] == "":
@@ -209,15 +212,35 @@ def apply_chunks(original: str, chunks: tuple[UpdateChunk, ...], display_path: s
         replacements.append((found, len(pattern), new_lines))
         index = found + len(pattern)
     replacements.sort(key=lambda r: r[0])
+    original_lines = list(lines)
     for start, length, new_lines in reversed(replacements):
         lines[start : start + length] = new_lines
+    diff = _replacement_diff(original_lines, lines, replacements)
     if not lines or lines[-1] != "":
         lines.append("")
-    return eol.join(lines)
+    return eol.join(lines), diff
+
+
+def _replacement_diff(
+    old: list[str], new: list[str], replacements: list[tuple[int, int, tuple[str, ...]]]
+) -> str:
+    ops: list[Opcode] = []
+    pos_a = pos_b = 0
+    for start, length, new_lines in replacements:
+        if start < pos_a:  # overlapping replacements: diff the whole file instead
+            ops = opcodes(old, new)
+            break
+        ops.append(("equal", pos_a, start, pos_b, pos_b + start - pos_a))
+        pos_b += start - pos_a
+        for tag, i1, i2, j1, j2 in opcodes(old[start : start + length], new_lines):
+            ops.append((tag, start + i1, start + i2, pos_b + j1, pos_b + j2))
+        pos_a, pos_b = start + length, pos_b + len(new_lines)
+    else:
+        ops.append(("equal", pos_a, len(old), pos_b, len(new)))
+    ops = [op for op in ops if op[1] != op[2] or op[3] != op[4]]
+    return "".join(line + "\n" for line in hunks_from_opcodes(old, new, ops, 1))
 
 
 def item_diff(old: str, new: str) -> str:
     """A unified diff of the hunks only (no file headers), one line of context, as upstream."""
-    out = difflib.unified_diff(split_lines(old), split_lines(new), n=1, lineterm="")
-    body = [line for i, line in enumerate(out) if i >= 2]
-    return "".join(line + "\n" for line in body)
+    return "".join(line + "\n" for line in unified_hunks(split_lines(old), split_lines(new), 1))

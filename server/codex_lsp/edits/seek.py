@@ -26,8 +26,8 @@ def _normalise(line: str) -> str:
     return line.strip().translate(_PUNCTUATION)
 
 
-_PASSES: tuple[Callable[[str], str], ...] = (
-    lambda line: line,
+_PASSES: tuple[Callable[[str], str] | None, ...] = (
+    None,  # exact
     str.rstrip,
     str.strip,
     _normalise,
@@ -46,10 +46,10 @@ def seek_sequence(
     origins = [last, start] if eof and last > start else [start]
     size = len(pattern)
     for key in _PASSES:
-        wanted = [key(p) for p in pattern]
-        keyed = [key(line) for line in lines]
+        wanted = list(pattern) if key is None else [key(p) for p in pattern]
+        keyed = lines if key is None else [key(line) for line in lines]
         for origin in origins:
             for i in range(origin, last + 1):
-                if keyed[i] == wanted[0] and keyed[i : i + size] == wanted:
+                if keyed[i] == wanted[0] and list(keyed[i : i + size]) == wanted:
                     return i
     return None

@@ -8,10 +8,11 @@ file`), so `git apply` accepts it. Paths are shown relative to the thread's cwd 
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from .linediff import unified_hunks
 
 NO_NEWLINE = "\\ No newline at end of file"
 
@@ -44,21 +45,17 @@ def file_diff(name: str, old: str | None, new: str | None, *, context: int = 3) 
     elif new is None:
         header.append("deleted file mode 100644")
     old_lines, new_lines = _lines(old or ""), _lines(new or "")
-    body = list(
-        difflib.unified_diff(
-            old_lines,
-            new_lines,
-            fromfile="/dev/null" if old is None else f"a/{name}",
-            tofile="/dev/null" if new is None else f"b/{name}",
-            n=context,
-        )
-    )
+    body = list(unified_hunks(old_lines, new_lines, context))
     if not body:  # e.g. an empty file added
         return "\n".join(header) + "\n"
     out = header[:]
+    out.append("--- /dev/null" if old is None else f"--- a/{name}")
+    out.append("+++ /dev/null" if new is None else f"+++ b/{name}")
     for line in body:
         if line.endswith("\n"):
             out.append(line[:-1])
+        elif line.startswith("@@"):
+            out.append(line)
         else:
             out.append(line)
             out.append(NO_NEWLINE)

@@ -16,13 +16,13 @@ on untouched lines. Positions count UTF-16 code units, as LSP requires.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
 from lsprotocol import types as lsp
 
+from .linediff import opcodes
 from .plan import Plan
 
 LABEL = "Codex: apply patch"
@@ -85,9 +85,8 @@ def text_edits(old: str, new: str, encoding: str = "utf-16") -> list[lsp.TextEdi
         last = old_lines[-1]  # past a last line without LF: its end
         return lsp.Position(line=len(old_lines) - 1, character=char_len(last, encoding))
 
-    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
     edits = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in opcodes(old_lines, new_lines):
         if tag == "equal":
             continue
         edits.append(
