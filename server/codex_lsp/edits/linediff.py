@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+from collections import Counter
 from collections.abc import Iterator, Sequence
 
 Opcode = tuple[str, int, int, int, int]
@@ -90,18 +91,10 @@ def _anchors(
     a: Sequence[str], alo: int, ahi: int, b: Sequence[str], blo: int, bhi: int
 ) -> list[tuple[int, int]]:
     """Lines unique on both sides, as the longest increasing run of (i, j) pairs."""
-    count_a: dict[str, int] = {}
-    index_a: dict[str, int] = {}
-    for i in range(alo, ahi):
-        line = a[i]
-        count_a[line] = count_a.get(line, 0) + 1
-        index_a[line] = i
-    count_b: dict[str, int] = {}
-    index_b: dict[str, int] = {}
-    for j in range(blo, bhi):
-        line = b[j]
-        count_b[line] = count_b.get(line, 0) + 1
-        index_b[line] = j
+    side_a, side_b = a[alo:ahi], b[blo:bhi]
+    count_a, count_b = Counter(side_a), Counter(side_b)
+    index_a = dict(zip(side_a, range(alo, ahi), strict=True))  # unique lines: their only index
+    index_b = dict(zip(side_b, range(blo, bhi), strict=True))
     pairs = sorted(
         (index_a[line], index_b[line])
         for line, n in count_a.items()

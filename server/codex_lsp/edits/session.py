@@ -255,7 +255,7 @@ class TurnEdits:
             outcome = await asyncio.to_thread(apply_plan, plan, guard)
         except EditRefused as exc:
             return self._fail(item, f"patch rejected: {exc}")
-        return self._done(item, plan, outcome)
+        return await self._done(item, plan, outcome)
 
     async def _through_editor(
         self, item: FileChangeItem, plan: Plan, guard: WriteGuard, reader: FileReader
@@ -283,18 +283,16 @@ class TurnEdits:
             return self._fail(
                 item, f"The editor applied the patch but the disk was not updated: {exc}"
             )
-        return self._done(item, plan, outcome)
+        return await self._done(item, plan, outcome)
 
     # ---- endings ---------------------------------------------------------------------------------
 
-    def _done(self, item: FileChangeItem, plan: Plan, outcome: ApplyOutcome) -> str:
+    async def _done(self, item: FileChangeItem, plan: Plan, outcome: ApplyOutcome) -> str:
         self._finish(item, "completed" if outcome.ok else "failed")
-        if outcome.changed:
+        if outcome.changed:  # after item/completed, and off the event loop
+            diff = await asyncio.to_thread(self.diff.render, read_current)
             self.host.notify(
-                TURN_DIFF_UPDATED,
-                TurnDiffUpdated(
-                    self.host.thread_id, self.host.turn_id, self.diff.render(read_current)
-                ),
+                TURN_DIFF_UPDATED, TurnDiffUpdated(self.host.thread_id, self.host.turn_id, diff)
             )
         return plan.summary() if outcome.ok else outcome.failure_report()
 
