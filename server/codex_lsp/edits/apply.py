@@ -18,9 +18,9 @@ from pathlib import Path
 
 import attrs
 
-from .guard import EditRefused, WriteGuard
-from .plan import Plan
-from .turn_diff import display_path
+from codex_lsp.edits.guard import EditRefused, WriteGuard
+from codex_lsp.edits.plan import Plan
+from codex_lsp.edits.turn_diff import display_path
 
 
 def _umask() -> int:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import attrs
 
-from ..sandbox.layout import canonical
-from .guard import classify, refusal
+from codex_lsp.edits.guard import classify, refusal
+from codex_lsp.sandbox.layout import canonical
 
 UNTRUSTED = "untrusted"
 NEVER = "never"

@@ -14,7 +14,7 @@ from typing import Any
 
 from pygls.uris import to_fs_path
 
-from .plan import DiskReader, FileReader
+from codex_lsp.edits.plan import DiskReader, FileReader
 
 Buffers = Mapping[Path, tuple[str, int | None]]
 

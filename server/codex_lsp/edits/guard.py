@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Literal
 
-from ..sandbox.layout import canonical, compute_layout
-from ..sandbox.policy import DangerFullAccess, ReadOnly, SandboxPolicy
+from codex_lsp.sandbox.layout import canonical, compute_layout
+from codex_lsp.sandbox.policy import DangerFullAccess, ReadOnly, SandboxPolicy
 
 PathClass = Literal["inside", "outside", "git", "escape"]
 GIT_DIR = ".git"

@@ -25,9 +25,9 @@ from typing import Literal, Protocol
 
 import attrs
 
-from .linediff import Opcode, hunks_from_opcodes, opcodes, unified_hunks
-from .parser import AddFile, DeleteFile, Patch, UpdateChunk, UpdateFile, split_lines
-from .seek import seek_sequence
+from codex_lsp.edits.linediff import Opcode, hunks_from_opcodes, opcodes, unified_hunks
+from codex_lsp.edits.parser import AddFile, DeleteFile, Patch, UpdateChunk, UpdateFile, split_lines
+from codex_lsp.edits.seek import seek_sequence
 
 ChangeKind = Literal["add", "delete", "update"]
 

@@ -27,7 +27,15 @@ from typing import Any, Literal, Protocol
 import attrs
 from lsprotocol import types as lsp
 
-from ..protocol.edits import (
+from codex_lsp.edits.apply import ApplyOutcome, apply_plan
+from codex_lsp.edits.approval import Apply, Ask, decide
+from codex_lsp.edits.documents import BufferReader, Buffers
+from codex_lsp.edits.guard import EditRefused, WriteGuard, writable_roots
+from codex_lsp.edits.parser import AddFile, DeleteFile, Patch, PatchParseError, parse_patch
+from codex_lsp.edits.plan import DiskReader, FileReader, Plan, PlanError, plan_patch, resolve
+from codex_lsp.edits.turn_diff import TurnDiff, display_path, read_current
+from codex_lsp.edits.workspace_edit import LABEL, EditCapabilities, workspace_edit
+from codex_lsp.protocol.edits import (
     ITEM_FILE_CHANGE_REQUEST_APPROVAL,
     TURN_DIFF_UPDATED,
     AddPatchChangeKind,
@@ -39,17 +47,9 @@ from ..protocol.edits import (
     TurnDiffUpdated,
     UpdatePatchChangeKind,
 )
-from ..protocol.methods import Method
-from ..sandbox.layout import canonical
-from ..sandbox.policy import SandboxPolicy
-from .apply import ApplyOutcome, apply_plan
-from .approval import Apply, Ask, decide
-from .documents import BufferReader, Buffers
-from .guard import EditRefused, WriteGuard, writable_roots
-from .parser import AddFile, DeleteFile, Patch, PatchParseError, parse_patch
-from .plan import DiskReader, FileReader, Plan, PlanError, plan_patch, resolve
-from .turn_diff import TurnDiff, display_path, read_current
-from .workspace_edit import LABEL, EditCapabilities, workspace_edit
+from codex_lsp.protocol.methods import Method
+from codex_lsp.sandbox.layout import canonical
+from codex_lsp.sandbox.policy import SandboxPolicy
 
 log = logging.getLogger(__name__)
 

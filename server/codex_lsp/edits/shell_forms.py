@@ -21,7 +21,7 @@ from pathlib import PurePath
 
 import attrs
 
-from .parser import Patch, PatchParseError, parse_patch
+from codex_lsp.edits.parser import Patch, PatchParseError, parse_patch
 
 APPLY_PATCH_COMMANDS = ("apply_patch", "applypatch")
 _SHELLS = ("bash", "sh", "zsh")

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .linediff import unified_hunks
+from codex_lsp.edits.linediff import unified_hunks
 
 NO_NEWLINE = "\\ No newline at end of file"
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import attrs
 from lsprotocol import types as lsp
 
-from .linediff import opcodes
-from .plan import Plan
+from codex_lsp.edits.linediff import opcodes
+from codex_lsp.edits.plan import Plan
 
 LABEL = "Codex: apply patch"
 
