@@ -189,3 +189,17 @@ async def test_workspace_edit_refused_by_the_editor_writes_nothing(work: Path) -
     assert "did not apply the patch: the document changed" in out
     assert not (work / "n.txt").exists() and host.events[-1][1]["status"] == "failed"
     assert "turn/diff/updated" not in host.names()
+
+
+def test_patch_progress_reports_each_new_file_once(tmp_path: Path) -> None:
+    from codex_lsp.edits.progress import PatchProgress
+
+    progress = PatchProgress(tmp_path)
+    text = "*** Begin Patch\n*** Add File: a.txt\n+a\n+b\n*** Update File: b.txt\n@@\n-x\n+y\n"
+    reports = [
+        r for ch in (text[i : i + 5] for i in range(0, len(text), 5)) if (r := progress.feed(ch))
+    ]
+    assert [[c.path for c in r] for r in reports] == [
+        [str(tmp_path / "a.txt")],
+        [str(tmp_path / "a.txt"), str(tmp_path / "b.txt")],
+    ]
