@@ -92,6 +92,16 @@ class EditHost(Protocol):
     async def apply_edit(self, label: str, edit: lsp.WorkspaceEdit) -> EditorAnswer: ...
 
 
+@attrs.frozen
+class EditorConnection:
+    """What the editor connection offers for edits (the LSP layer builds it)."""
+
+    mode: FileEditsMode = "disk"
+    capabilities: EditCapabilities = EditCapabilities()
+    position_encoding: str = "utf-16"
+    buffers: Callable[[], Buffers] | None = None
+
+
 @attrs.define
 class EditSettings:
     """What a turn's patches obey. ``approved_paths`` is the thread's acceptForSession set."""
