@@ -258,6 +258,8 @@ class FakeBackend:
         # When a list, every SSE delta written is logged as (perf_counter(), delta) so the
         # benchmarks can measure how fast the server forwards it to the editor.
         self.sent_deltas: list[tuple[float, str]] | None = None
+        # When a list: (perf_counter, call_id or item id) of each finished output item written.
+        self.sent_items: list[tuple[float, str]] | None = None
         self._scripts: list[Script] = []
         self._requests: list[RecordedRequest] = []
         self._models: list[dict[str, Any]] = bundled_models()
@@ -564,6 +566,10 @@ class _Handler(BaseHTTPRequestHandler):
             log = self.fake.sent_deltas
             if log is not None and event.get("type") == "response.output_text.delta":
                 log.append((time.perf_counter(), str(event.get("delta", ""))))
+            done = self.fake.sent_items
+            if done is not None and event.get("type") == "response.output_item.done":
+                item = event.get("item") or {}
+                done.append((time.perf_counter(), str(item.get("call_id") or item.get("id"))))
         self._write_chunk(b"")
 
     def _write_chunk(self, data: bytes) -> None:
