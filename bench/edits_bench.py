@@ -165,3 +165,128 @@ async def edits(tmp: Path, quick: bool) -> list[dict[str, Any]]:
             meets=None,
         ),
     ]
+
+
+async def _lsp_patch_runs(tmp: Path, mode: str, runs: int) -> list[float]:
+    """Real server over stdio, fake backend in its own process: the backend logs when it wrote
+    the patch call's `response.output_item.done`, the editor when it parsed the fileChange's
+    `item/completed` (CLOCK_MONOTONIC is shared by the processes)."""
+    import asyncio
+    import json
+    import sys
+
+    from lspclient import LspClient
+
+    backend = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).with_name("patch_backend_proc.py")),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert backend.stdout is not None and backend.stdin is not None
+    base_url = (await backend.stdout.readline()).decode().strip()
+    home, ws = tmp / f"home-{mode}", tmp / f"ws-{mode}"
+    home.mkdir()
+    ws.mkdir()
+    client = await LspClient.spawn(
+        home,
+        [
+            "-c",
+            'model_provider="fake"',
+            "-c",
+            f'model_providers.fake.base_url="{base_url}/v1"',
+            "-c",
+            "model_providers.fake.requires_openai_auth=true",
+        ],
+        env={"CODEX_API_KEY": "sk-bench-not-a-real-key"},
+    )
+    completed_at: dict[str, float] = {}
+    values: list[float] = []
+    try:
+        caps = {
+            "workspace": {
+                "applyEdit": True,
+                "workspaceEdit": {
+                    "documentChanges": True,
+                    "resourceOperations": ["create", "rename", "delete"],
+                },
+            }
+        }
+        await client.request(
+            "initialize",
+            {
+                "processId": None,
+                "rootUri": ws.as_uri(),
+                "capabilities": caps,
+                "workspaceFolders": [{"uri": ws.as_uri(), "name": "ws"}],
+                "initializationOptions": {"fileEdits": mode},
+            },
+        )
+        client.notify("initialized", {})
+        client.handlers["workspace/applyEdit"] = lambda params: {"applied": True}
+        thread = await client.request("thread/start", {"cwd": str(ws)})
+        thread_id = thread["thread"]["id"]
+        turn_done = asyncio.Event()
+
+        def listen(now: float, method: str, params: Any) -> None:
+            if method == "item/completed" and params["item"]["type"] == "fileChange":
+                if params["item"]["status"] == "completed":
+                    completed_at[params["item"]["id"]] = now
+            elif method == "turn/completed":
+                turn_done.set()
+
+        client.listeners.append(listen)
+        for run in range(runs + 2):
+            patch_file = tmp / f"patch-{mode}.txt"
+            patch_file.write_text(make_workload(ws, run))
+            backend.stdin.write(f"patch {patch_file}\n".encode())
+            await backend.stdin.drain()
+            await backend.stdout.readline()
+            turn_done.clear()
+            await client.request(
+                "turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "edit"}]}
+            )
+            await asyncio.wait_for(turn_done.wait(), 60)
+        backend.stdin.write(b"dump\n")
+        await backend.stdin.drain()
+        sent = json.loads(await backend.stdout.readline())
+    finally:
+        await client.close()
+        backend.stdin.write(b"quit\n")
+        await backend.stdin.drain()
+        await asyncio.wait_for(backend.wait(), 10)
+    for at, call_id in sent:
+        if call_id in completed_at:
+            values.append((completed_at[call_id] - at) * 1000)
+    if len(values) != runs + 2:
+        raise RuntimeError(f"matched {len(values)} of {runs + 2} patches")
+    return values[2:]
+
+
+@scenario("edits-lsp")
+async def edits_lsp(tmp: Path, quick: bool) -> list[dict[str, Any]]:
+    runs = 10 if quick else 40
+    disk = await _lsp_patch_runs(tmp, "disk", runs)
+    via_editor = await _lsp_patch_runs(tmp, "workspaceEdit", runs)
+    note = (
+        "includes the backend->server SSE hop, the end of the model response, the server's "
+        "work and the server->editor hop; the editor answers workspace/applyEdit at once"
+    )
+    return [
+        figure(
+            "patch call done (backend) -> fileChange item/completed (editor), disk",
+            "ms",
+            disk,
+            target="median <= 20 ms",
+            meets=statistics.median(disk) <= 20,
+            note=note,
+        ),
+        figure(
+            "patch call done (backend) -> fileChange item/completed (editor), applyEdit",
+            "ms",
+            via_editor,
+            target="report",
+            meets=None,
+            note=note,
+        ),
+    ]
