@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import account as a
-from . import commands as c
-from . import edits as e
-from . import models as m
-from . import status as s
-from . import threads as t
+from codex_lsp.protocol import account as a
+from codex_lsp.protocol import commands as c
+from codex_lsp.protocol import edits as e
+from codex_lsp.protocol import models as m
+from codex_lsp.protocol import status as s
+from codex_lsp.protocol import threads as t
 
 _CHATGPT = a.ChatGptAccount(type="chatgpt", email="dev@example.com", plan_type="pro")
 _WINDOW = a.RateLimitWindow(used_percent=23, window_duration_mins=300, resets_at=1764000000)

@@ -6,9 +6,9 @@ from typing import Literal
 
 import attrs
 
-from .edits import FileChangeItem
-from .methods import define
-from .wire import JsonValue, field
+from codex_lsp.protocol.edits import FileChangeItem
+from codex_lsp.protocol.methods import define
+from codex_lsp.protocol.wire import JsonValue, field
 
 ApprovalPolicy = Literal["untrusted", "on-failure", "on-request", "never"]
 SandboxMode = Literal["read-only", "workspace-write", "danger-full-access"]
