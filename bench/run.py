@@ -22,9 +22,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from scenarios import SCENARIOS  # noqa: E402
-
 import edits_bench  # noqa: E402, F401  (registers the `edits` scenario)
+from scenarios import SCENARIOS  # noqa: E402
 
 
 def machine() -> dict[str, Any]:

@@ -203,3 +203,17 @@ def test_patch_progress_reports_each_new_file_once(tmp_path: Path) -> None:
         [str(tmp_path / "a.txt")],
         [str(tmp_path / "a.txt"), str(tmp_path / "b.txt")],
     ]
+
+
+async def test_session_approval_lets_the_writer_through_on_a_read_only_sandbox(work: Path) -> None:
+    host = Host("acceptForSession")
+    settings = EditSettings(cwd=work, approval_policy="on-request", sandbox=ReadOnly())
+    edits = TurnEdits(host, settings)
+    await edits.apply_patch("c1", patch("*** Update File: a.txt\n@@\n-one\n+1\n"))
+    out = await TurnEdits(host, settings).apply_patch(
+        "c2", patch("*** Update File: a.txt\n@@\n-two\n+2\n")
+    )
+    assert out.startswith("Success.") and (work / "a.txt").read_text() == "1\n2\n"
+    assert [n for n in host.names() if n.endswith("requestApproval")] == [
+        "item/fileChange/requestApproval"
+    ]

@@ -52,7 +52,7 @@ class PatchProgress:
             changes.append(
                 FileUpdateChange(path=str(resolve(self.cwd, hunk.path)), kind=kind, diff="")
             )
-        key = [(c.path, c.kind.type) for c in changes]
+        key: list[tuple[str, str]] = [(c.path, c.kind.type) for c in changes]
         if key == self._last:
             return None
         self._last = key

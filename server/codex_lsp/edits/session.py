@@ -254,7 +254,7 @@ class TurnEdits:
         elif not isinstance(decision, Apply):
             self._finish(item, "declined")
             return f"patch rejected: {decision.reason}"
-        guard = WriteGuard(roots, approved=user_approved)
+        guard = WriteGuard(roots, approved=[*user_approved, *settings.approved_paths])
         if settings.mode == "workspaceEdit":
             return await self._through_editor(item, plan, guard, reader)
         return await self._to_disk(item, plan, guard)
