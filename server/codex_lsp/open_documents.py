@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from codex_lsp.protocol.methods import Method
+
 if TYPE_CHECKING:  # the edits package loads after `initialize` (start-up stays light)
     from codex_lsp.edits.session import EditorConnection, FileEditsMode
     from codex_lsp.server import CodexLanguageServer
@@ -21,6 +23,19 @@ if TYPE_CHECKING:  # the edits package loads after `initialize` (start-up stays 
 log = logging.getLogger(__name__)
 
 WORKSPACE_EDIT = "workspaceEdit"
+
+# The standard LSP request of the workspaceEdit mode. Not one of our protocol methods (so not in
+# the registry, the schema or the client tables): only its name is needed to send it.
+WORKSPACE_APPLY_EDIT = Method(
+    name="workspace/applyEdit",
+    direction="server->client",
+    kind="request",
+    group="edits",
+    params=None,
+    result=None,
+    doc="LSP workspace/applyEdit, labelled `Codex: apply patch`.",
+)
+APPLY_EDIT_TIMEOUT_S = 30.0
 
 
 def register(server: CodexLanguageServer) -> None:

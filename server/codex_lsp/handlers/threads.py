@@ -13,7 +13,6 @@ from lsprotocol import types as lsp
 from codex_lsp import __version__, open_documents
 from codex_lsp.edits.session import EditorAnswer, EditorConnection
 from codex_lsp.protocol.account import ACCOUNT_RATE_LIMITS_UPDATED
-from codex_lsp.protocol.edits import APPLY_EDIT_TIMEOUT_S, WORKSPACE_APPLY_EDIT
 from codex_lsp.protocol.methods import Method
 from codex_lsp.protocol.threads import (
     ITEM_COMMAND_EXECUTION_REQUEST_APPROVAL,
@@ -98,7 +97,7 @@ class LspTurnSink:
         params = lsp.ApplyWorkspaceEditParams(edit=edit, label=label)
         try:
             answer = await self._server.request_client(
-                WORKSPACE_APPLY_EDIT, params, APPLY_EDIT_TIMEOUT_S
+                open_documents.WORKSPACE_APPLY_EDIT, params, open_documents.APPLY_EDIT_TIMEOUT_S
             )
         except ClientRequestFailed as exc:
             log.warning("workspace/applyEdit failed: %s", exc.message)

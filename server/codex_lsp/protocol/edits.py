@@ -6,7 +6,7 @@ from typing import Literal
 
 import attrs
 
-from codex_lsp.protocol.methods import Method, define
+from codex_lsp.protocol.methods import define
 from codex_lsp.protocol.wire import field
 
 FileEditsMode = Literal["disk", "workspaceEdit"]
@@ -152,17 +152,3 @@ ITEM_FILE_CHANGE_PATCH_UPDATED = define(
     params=FileChangePatchUpdated,
     doc="While a freeform `apply_patch` call streams: the files it names so far.",
 )
-
-
-# The standard LSP request the `fileEdits: "workspaceEdit"` mode uses. Not one of our methods (so
-# not in the registry, the schema or the client tables): only its name is needed to send it.
-WORKSPACE_APPLY_EDIT = Method(
-    name="workspace/applyEdit",
-    direction="server->client",
-    kind="request",
-    group="edits",
-    params=None,
-    result=None,
-    doc="LSP workspace/applyEdit, labelled `Codex: apply patch`.",
-)
-APPLY_EDIT_TIMEOUT_S = 30.0
