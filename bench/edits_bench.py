@@ -224,7 +224,9 @@ async def _lsp_patch_runs(tmp: Path, mode: str, runs: int) -> list[float]:
         )
         client.notify("initialized", {})
         client.handlers["workspace/applyEdit"] = lambda params: {"applied": True}
-        thread = await client.request("thread/start", {"cwd": str(ws)})
+        thread = await client.request(
+            "thread/start", {"cwd": str(ws), "sandbox": "workspace-write"}
+        )
         thread_id = thread["thread"]["id"]
         turn_done = asyncio.Event()
 
