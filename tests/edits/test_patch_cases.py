@@ -317,3 +317,17 @@ def test_parser_streaming_returns_the_hunks_so_far() -> None:
     assert [type(h).__name__ for h in patch.hunks] == ["AddFile", "UpdateFile", "DeleteFile"]
     with pytest.raises(PatchParseError):
         parse_patch(text)
+
+
+def test_owner_is_kept_when_root(tmp_path: Path) -> None:
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("only root can give a file to another owner")  # the mode test covers the rest
+    target = tmp_path / "owned.txt"
+    target.write_text("a\n")
+    os.chown(target, 1234, 4321)
+    plan = plan_patch(parse_patch(P.format("*** Update File: owned.txt\n@@\n-a\n+b\n")), tmp_path)
+    assert apply_plan(plan, WriteGuard((tmp_path,))).ok
+    st = target.stat()
+    assert (st.st_uid, st.st_gid) == (1234, 4321) and target.read_text() == "b\n"

@@ -69,10 +69,12 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.chmod(tmp, stat.S_IMODE(st.st_mode) if st is not None else _DEFAULT_MODE)
-        if st is not None and os.geteuid() == 0:
-            with contextlib.suppress(OSError):
-                os.chown(tmp, st.st_uid, st.st_gid)
+            os.fchmod(fd, stat.S_IMODE(st.st_mode) if st is not None else _DEFAULT_MODE)
+            if st is not None and os.geteuid() == 0:
+                mine = os.fstat(fd)
+                if (mine.st_uid, mine.st_gid) != (st.st_uid, st.st_gid):
+                    with contextlib.suppress(OSError):
+                        os.fchown(fd, st.st_uid, st.st_gid)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
