@@ -217,3 +217,18 @@ async def test_session_approval_lets_the_writer_through_on_a_read_only_sandbox(w
     assert [n for n in host.names() if n.endswith("requestApproval")] == [
         "item/fileChange/requestApproval"
     ]
+
+
+def test_patch_progress_ignores_marker_lookalikes_in_content(tmp_path: Path) -> None:
+    from codex_lsp.edits.progress import PatchProgress
+
+    progress = PatchProgress(tmp_path)
+    text = (
+        "*** Begin Patch\n*** Update File: a.md\n*** Move to: b.md\n@@\n *** Add File: no.txt\n"
+        "+*** Delete File: no.txt\n"
+    )
+    report = progress.feed(text)
+    assert report is not None and [(c.path, c.kind.type) for c in report] == [
+        (str(tmp_path / "a.md"), "update")
+    ]
+    assert report[0].kind.move_path == str(tmp_path / "b.md")  # type: ignore[union-attr]
