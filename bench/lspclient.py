@@ -18,6 +18,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Which server source tree `spawn` runs: None is the installed one (this checkout); run.py's
+# --baseline sets another tree's `server/` directory here for the "before" side of a comparison.
+SERVER_PATH: Path | None = None
+# XDG_CACHE_HOME for spawned servers (run.py points it at a bench-owned dir: the code cache).
+CACHE_HOME: Path | None = None
+
 Handler = Callable[[Any], Awaitable[Any] | Any]
 
 
@@ -36,6 +42,8 @@ class LspClient:
         self.handlers: dict[str, Handler] = {}
         self.notifications: list[tuple[float, str, Any]] = []
         self.listeners: list[Callable[[float, str, Any], None]] = []
+        # (parsed at, answer written at) of every server->client request, by method.
+        self.server_requests: dict[str, list[tuple[float, float]]] = {}
         self._reader = asyncio.create_task(self._read_loop())
 
     @classmethod
@@ -43,6 +51,11 @@ class LspClient:
                     stderr: Any = asyncio.subprocess.DEVNULL) -> LspClient:
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("CODEX_", "OPENAI_"))}
         environ.update({"CODEX_HOME": str(codex_home), "CODEX_LSP_LOG_LEVEL": "WARNING"})
+        if SERVER_PATH is not None:
+            environ["PYTHONPATH"] = os.pathsep.join(
+                [str(SERVER_PATH), *filter(None, [environ.get("PYTHONPATH")])])
+        if CACHE_HOME is not None:
+            environ["XDG_CACHE_HOME"] = str(CACHE_HOME)
         environ.update(env or {})
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "codex_lsp", *(args or []), env=environ,
@@ -95,7 +108,7 @@ class LspClient:
 
     async def _dispatch(self, now: float, message: dict[str, Any]) -> None:
         if "method" in message and "id" in message:
-            asyncio.create_task(self._answer(message))
+            asyncio.create_task(self._answer(now, message))
         elif "method" in message:
             self.notifications.append((now, message["method"], message.get("params")))
             for listener in self.listeners:
@@ -108,7 +121,7 @@ class LspClient:
                 else:
                     future.set_result(message.get("result"))
 
-    async def _answer(self, message: dict[str, Any]) -> None:
+    async def _answer(self, parsed_at: float, message: dict[str, Any]) -> None:
         handler = self.handlers.get(message["method"])
         if handler is None:
             self._write({"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32601, "message": "no handler"}})
@@ -117,6 +130,7 @@ class LspClient:
         if asyncio.iscoroutine(result):
             result = await result
         self._write({"jsonrpc": "2.0", "id": message["id"], "result": result})
+        self.server_requests.setdefault(message["method"], []).append((parsed_at, time.perf_counter()))
 
     async def close(self) -> None:
         try:

@@ -33,9 +33,9 @@ from pygls.protocol import (
 from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
-from codex_lsp import __version__, errors, logs, open_documents
+from codex_lsp import __version__, errors, logs, open_documents, transport
 from codex_lsp.config import Config
-from codex_lsp.protocol import ParamsError, from_wire, to_wire
+from codex_lsp.protocol import ParamsError, envelope, from_wire, to_wire
 from codex_lsp.protocol.handshake import PROTOCOL_VERSION, CodexCapabilities, InitializationOptions
 from codex_lsp.protocol.methods import Method
 
@@ -55,9 +55,10 @@ def converter_factory() -> Any:
     def structure_raw(obj: dict[str, Any], cls: type) -> Any:
         if cls is not JsonRPCResponseMessage:
             obj.setdefault("params", None)
+            fields = {"id", "method", "params", "jsonrpc"}
         else:
             obj.setdefault("result", None)
-        fields = {"id", "method", "params", "result", "jsonrpc"}
+            fields = {"id", "result", "jsonrpc"}
         return cls(**{k: v for k, v in obj.items() if k in fields})
 
     for cls in (JsonRPCRequestMessage, JsonRPCNotification, JsonRPCResponseMessage):
@@ -82,16 +83,19 @@ class ClientRequestFailed(errors.CodexError):
         self.client_code = code
 
 
-class CodexProtocol(LanguageServerProtocol):
+class CodexProtocol(transport.FastDispatch, LanguageServerProtocol):
     """Adds Codex's handshake additions to pygls' `initialize`."""
 
     _server: CodexLanguageServer
 
     def structure_message(self, data: dict[str, Any]) -> Any:
         """pygls runs this on every JSON object of a message, nested ones included, and drops a
-        request it can't structure without answering it (notes G2). Leave nested look-alikes
-        alone, answer a request that fails with -32602, and never abort the whole message."""
-        if "jsonrpc" in data and not any(k in data for k in ("method", "id", "result", "error")):
+        request it can't structure without answering it (notes G2). Leave nested look-alikes and
+        broken envelopes as plain dicts (:meth:`handle_message` answers the latter), answer a
+        request whose params fail to structure with -32602, and never abort the whole message."""
+        if "jsonrpc" not in data or not envelope.looks_like_envelope(data):
+            return data
+        if envelope.check_envelope(data) is not None:
             return data
         try:
             return super().structure_message(data)
@@ -104,6 +108,32 @@ class CodexProtocol(LanguageServerProtocol):
                     ).to_response_error(),
                 )
             return data
+
+    def handle_message(self, message: Any) -> None:
+        """Answer broken envelopes with -32600 (JSON-RPC 2.0 section 5) before pygls sees them."""
+        if isinstance(message, dict | list) or not hasattr(message, "jsonrpc"):
+            self.reject_envelope(message)
+            return
+        super().handle_message(message)
+
+    def reject_envelope(self, message: Any) -> None:
+        problem = envelope.check_envelope(message)
+        if problem is None:
+            return  # a well-formed request whose params failed to structure: answered already
+        if not problem.answer:
+            log.warning("ignoring an invalid response from the editor: %s", problem.reason)
+            return
+        log.warning("answering an invalid request with -32600: %s", problem.reason)
+        self._send_data(
+            {
+                "jsonrpc": envelope.JSONRPC_VERSION,
+                "id": problem.answer_id,
+                "error": {
+                    "code": errors.INVALID_REQUEST,
+                    "message": f"Invalid Request: {problem.reason}",
+                },
+            }
+        )
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Any:
@@ -167,6 +197,11 @@ class CodexLanguageServer(LanguageServer):
         self._log_level = log_level
         self._forwarder: logs.LogMessageForwarder | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        """pygls' stdio server, reading stdin on the event loop when it is a pipe (see transport)."""
+        if not transport.serve_stdio(self, stdin or sys.stdin.buffer, stdout or sys.stdout.buffer):
+            super().start_io(stdin, stdout)
 
     # ---- handshake -----------------------------------------------------------------------------
 
@@ -345,11 +380,11 @@ class CodexLanguageServer(LanguageServer):
         if self.protocol.writer is None:
             raise ClientRequestFailed(f"{method.name}: the editor is not connected")
         msg_id = msg_id or str(uuid.uuid4())
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("asking the editor: %s %s", method.name, _json_for_log(to_wire(payload)))
         # Standard LSP requests (workspace/applyEdit) go as lsprotocol objects: pygls structures them.
         is_lsp = type(payload).__module__.startswith("lsprotocol")
         wire = payload if is_lsp else to_wire(payload)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("asking the editor: %s %s", method.name, _json_for_log(to_wire(payload)))
         future = self.protocol.send_request_async(method.name, wire, msg_id=msg_id)
         try:
             return await asyncio.wait_for(future, timeout)

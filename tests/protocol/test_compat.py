@@ -43,6 +43,7 @@ SHARED = {
     "turn/interrupt": ("v2/TurnInterruptParams", "v2/TurnInterruptResponse"),
     "turn/started": ("v2/TurnStartedNotification", None),
     "turn/completed": ("v2/TurnCompletedNotification", None),
+    "error": ("v2/ErrorNotification", None),
     "item/started": ("v2/ItemStartedNotification", None),
     "item/completed": ("v2/ItemCompletedNotification", None),
     "item/agentMessage/delta": ("v2/AgentMessageDeltaNotification", None),

@@ -32,6 +32,8 @@ export interface AccountReadResult {
   account: ApiKeyAccount | ChatGptAccount | null;
   /** Whether the active model provider needs OpenAI auth at all. */
   requiresOpenaiAuth: boolean;
+  /** Beyond upstream: why the stored credentials were not used (e.g. an unreadable `auth.json`, which the next login moves aside as `auth.json.corrupt-<timestamp>`); omitted when there is nothing to say. */
+  credentialsProblem?: string | null;
 }
 
 /** The active auth changed. */
@@ -40,6 +42,10 @@ export interface AccountUpdated {
   authMode: "apikey" | "chatgpt" | "chatgptAuthTokens" | null;
   /** ChatGPT plan, null for API keys or when signed out. */
   planType: string | null;
+  /** Beyond upstream: the ChatGPT account (workspace) id in use, null for API keys or when signed out. Changes when the editor's token refresh switched accounts. */
+  chatgptAccountId?: string | null;
+  /** Beyond upstream: the signed-in ChatGPT email, null when unknown, for API keys or when signed out. */
+  email?: string | null;
 }
 
 /** The file is created (or overwritten). */
@@ -198,6 +204,10 @@ export interface CodexStatusResult {
   rateLimits: RateLimitSnapshot | null;
   /** Human-readable lines, e.g. `Account: me@example.com (pro)`, `Model: gpt-5.2-codex`, `5h limit: 23% used`, or `Limits: send a message to load usage data` / `Limits: data not available yet`. */
   lines: string[];
+  /** What the sandbox backend enforces here, one sentence each (see protocol-docs/sandbox.md). */
+  sandboxEnforced?: string[];
+  /** What it cannot enforce here (e.g. `.git` under the unprivileged Landlock fallback). */
+  sandboxGaps?: string[];
 }
 
 /** Params of `command/exec`. */
@@ -297,6 +307,18 @@ export interface Empty {}
 
 /** No fields. */
 export interface EmptyResult {}
+
+/** A turn hit an error; with `willRetry: false` the turn ends as `failed` right after. */
+export interface ErrorNotification {
+  /** What went wrong (the same object as the failed turn's `error`). */
+  error: TurnError;
+  /** Whether the server retries by itself; false when the turn fails. */
+  willRetry: boolean;
+  /** Thread id. */
+  threadId: string;
+  /** Turn id. */
+  turnId: string;
+}
 
 /** A patch the model asked to apply (the `apply_patch` tool or a shell form of it). */
 export interface FileChangeItem {
@@ -855,6 +877,7 @@ export const MethodNames = {
   ACCOUNT_UPDATED: "account/updated",
   CODEX_STATUS: "codex/status",
   COMMAND_EXEC: "command/exec",
+  ERROR: "error",
   GET_AUTH_STATUS: "getAuthStatus",
   INITIALIZE: "initialize",
   ITEM_AGENT_MESSAGE_DELTA: "item/agentMessage/delta",
@@ -896,6 +919,7 @@ export const MethodInfo: { readonly [name: string]: { readonly direction: Direct
   "account/updated": { direction: "server->client", kind: "notification", group: "account" },
   "codex/status": { direction: "client->server", kind: "request", group: "status" },
   "command/exec": { direction: "client->server", kind: "request", group: "commands" },
+  "error": { direction: "server->client", kind: "notification", group: "threads" },
   "getAuthStatus": { direction: "client->server", kind: "request", group: "account" },
   "initialize": { direction: "client->server", kind: "request", group: "handshake" },
   "item/agentMessage/delta": { direction: "server->client", kind: "notification", group: "threads" },
@@ -945,7 +969,7 @@ export const ACCOUNT_RATE_LIMITS_UPDATED = new NotificationType<AccountRateLimit
 /** client → server request. Read the current account. Editor-owned tokens report as `chatgpt`. */
 export const ACCOUNT_READ = new RequestType<AccountReadParams, AccountReadResult, void>("account/read");
 
-/** server → client notification. Sent after every login, logout, and editor token refresh. */
+/** server → client notification. Sent after every login and logout, and after a refresh that changed what a client shows (auth mode, plan, account id or email); a token rotation alone is not news. */
 export const ACCOUNT_UPDATED = new NotificationType<AccountUpdated>("account/updated");
 
 /** client → server request. Status report answered from this server's memory (never by re-reading auth.json). */
@@ -953,6 +977,9 @@ export const CODEX_STATUS = new RequestType<Empty, CodexStatusResult, void>("cod
 
 /** client → server request. Run one command through the sandbox, independent of any thread. */
 export const COMMAND_EXEC = new RequestType<CommandExecParams, CommandExecResult, void>("command/exec");
+
+/** server → client notification. Sent when a turn fails (before its `turn/completed` with status `failed`), as upstream. */
+export const ERROR = new NotificationType<ErrorNotification>("error");
 
 /** client → server request. Legacy (v1) auth status. */
 export const GET_AUTH_STATUS = new RequestType<GetAuthStatusParams, GetAuthStatusResult, void>("getAuthStatus");

@@ -4,7 +4,16 @@ Every wire method is defined once (``define(...)`` in the group modules) with it
 payload classes and docs. Handlers, docs, the JSON Schema and the editor clients follow it.
 """
 
-from codex_lsp.protocol import account, commands, edits, handshake, models, status, threads
+from codex_lsp.protocol import (
+    account,
+    commands,
+    edits,
+    handshake,
+    models,
+    status,
+    threads,
+    turn_errors,
+)
 from codex_lsp.protocol.methods import GROUPS, METHODS, Method, client_requests
 from codex_lsp.protocol.wire import ParamsError, from_wire, to_wire
 
@@ -23,4 +32,5 @@ __all__ = [
     "status",
     "threads",
     "to_wire",
+    "turn_errors",
 ]

@@ -55,6 +55,7 @@ from codex_lsp.protocol.threads import (
     UserInput,
     UserMessageItem,
 )
+from codex_lsp.protocol.turn_errors import ERROR, ErrorNotification
 from codex_lsp.turns.errors import TooManyToolRounds, TurnCancelled, turn_error
 from codex_lsp.turns.items import TurnItems, TurnSink, new_item_id
 from codex_lsp.turns.orchestrator import Orchestrator
@@ -132,6 +133,8 @@ class TurnRunner:
         self._items.close_open()
         self.thread.active = None
         self.thread.touch()
+        if error is not None:  # upstream sends `error` (willRetry false) before the failed turn
+            self._notify(ERROR, ErrorNotification(error, False, self.thread.id, self.turn_id))
         self._notify(TURN_COMPLETED, TurnNotification(self.thread.id, self._turn(status, error)))
 
     def _turn(self, status: Any, error: TurnError | None = None) -> Turn:
