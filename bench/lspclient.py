@@ -47,8 +47,13 @@ class LspClient:
         self._reader = asyncio.create_task(self._read_loop())
 
     @classmethod
-    async def spawn(cls, codex_home: Path, args: list[str] | None = None, env: dict[str, str] | None = None,
-                    stderr: Any = asyncio.subprocess.DEVNULL) -> LspClient:
+    async def spawn(
+        cls,
+        codex_home: Path,
+        args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        stderr: Any = asyncio.subprocess.DEVNULL,
+    ) -> LspClient:
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("CODEX_", "OPENAI_"))}
         environ.update({"CODEX_HOME": str(codex_home), "CODEX_LSP_LOG_LEVEL": "WARNING"})
         if SERVER_PATH is not None:
@@ -58,18 +63,30 @@ class LspClient:
             environ["XDG_CACHE_HOME"] = str(CACHE_HOME)
         environ.update(env or {})
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "codex_lsp", *(args or []), env=environ,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=stderr)
+            sys.executable,
+            "-m",
+            "codex_lsp",
+            *(args or []),
+            env=environ,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
         return cls(proc)
 
     async def initialize(self, workspace: Path | None = None, init_options: Any = None) -> Any:
-        result = await self.request("initialize", {
-            "processId": os.getpid(),
-            "rootUri": workspace.as_uri() if workspace else None,
-            "workspaceFolders": [{"uri": workspace.as_uri(), "name": "ws"}] if workspace else None,
-            "capabilities": {},
-            "initializationOptions": init_options,
-        })
+        result = await self.request(
+            "initialize",
+            {
+                "processId": os.getpid(),
+                "rootUri": workspace.as_uri() if workspace else None,
+                "workspaceFolders": [{"uri": workspace.as_uri(), "name": "ws"}]
+                if workspace
+                else None,
+                "capabilities": {},
+                "initializationOptions": init_options,
+            },
+        )
         self.notify("initialized", {})
         return result
 
@@ -82,11 +99,20 @@ class LspClient:
         msg_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[msg_id] = future
-        self._write({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params if params is not None else {}})
+        self._write(
+            {
+                "jsonrpc": "2.0",
+                "id": msg_id,
+                "method": method,
+                "params": params if params is not None else {},
+            }
+        )
         return await asyncio.wait_for(future, timeout)
 
     def notify(self, method: str, params: Any = None) -> None:
-        self._write({"jsonrpc": "2.0", "method": method, "params": params if params is not None else {}})
+        self._write(
+            {"jsonrpc": "2.0", "method": method, "params": params if params is not None else {}}
+        )
 
     async def _read_loop(self) -> None:
         reader = self.proc.stdout
@@ -124,7 +150,13 @@ class LspClient:
     async def _answer(self, parsed_at: float, message: dict[str, Any]) -> None:
         handler = self.handlers.get(message["method"])
         if handler is None:
-            self._write({"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32601, "message": "no handler"}})
+            self._write(
+                {
+                    "jsonrpc": "2.0",
+                    "id": message["id"],
+                    "error": {"code": -32601, "message": "no handler"},
+                }
+            )
             return
         result = handler(message.get("params"))
         if asyncio.iscoroutine(result):

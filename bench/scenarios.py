@@ -407,3 +407,114 @@ async def concurrency(tmp: Path, quick: bool) -> list[dict[str, Any]]:
         figure("RSS after 200 reads + 20 threads x turns", "MB", [rss / 1024], target="report", meets=None,
                peak_mb=round(peak / 1024, 1)),
     ]
+
+
+# ---- stored threads (issue 13) ---------------------------------------------------------------
+
+
+def _write_rollouts(home: Path, count: int) -> None:
+    from codex_lsp.fakes.rollouts import write_upstream_rollout
+
+    base = time.time() - count * 60
+    for n in range(count):
+        write_upstream_rollout(
+            home,
+            created=base + n * 60,
+            exchanges=[(f"question {n}", f"answer {n}")],
+            cwd=f"/home/dev/p{n % 7}",
+        )
+
+
+def _write_long_rollout(home: Path, exchanges: int) -> str:
+    from codex_lsp.fakes.rollouts import write_upstream_rollout
+
+    path = write_upstream_rollout(home, exchanges=[(f"q{n}", f"a{n}") for n in range(exchanges)])
+    return path.name[-len("00000000-0000-0000-0000-000000000000.jsonl") : -len(".jsonl")]
+
+
+@scenario("history")
+async def history(tmp: Path, quick: bool) -> list[dict[str, Any]]:
+    """thread/list first page over 5,000 rollouts (cold: first call of a fresh server; warm:
+    repeated), thread/resume of a 2,000-item thread; baseline: an account/read round trip."""
+    count = 1000 if quick else 5000
+    rig = EditorRig(tmp)
+    home = tmp / "home"
+    home.mkdir()
+    await asyncio.to_thread(_write_rollouts, home, count)
+    # 400 exchanges x 5 response items (user, reasoning, call, output, answer) = 2,000 items
+    long_ids = [
+        await asyncio.to_thread(_write_long_rollout, home, 400) for _ in range(4 if quick else 16)
+    ]
+    cold: list[float] = []
+    warm: list[float] = []
+    resume: list[float] = []
+    resume_turns: list[float] = []
+    baseline: list[float] = []
+    try:
+        for _ in range(3 if quick else 7):  # cold: a fresh server each time
+            client = await LspClient.spawn(home)
+            try:
+                await client.initialize()
+                await client.request("account/read", {})  # deferred start-up finished
+                start = time.perf_counter()
+                page = await client.request("thread/list", {"limit": 25})
+                cold.append((time.perf_counter() - start) * 1000)
+                if len(page["data"]) != 25:
+                    raise RuntimeError(f"thread/list returned {len(page['data'])} threads")
+            finally:
+                await client.close()
+        client = await rig.start()
+        await rig.thread()  # the model catalog is fetched once, as for any first thread
+        for _ in range(5):
+            await client.request("thread/list", {"limit": 25})
+        for _ in range(20 if quick else 60):
+            start = time.perf_counter()
+            await client.request("thread/list", {"limit": 25})
+            warm.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            await client.request("account/read", {})
+            baseline.append((time.perf_counter() - start) * 1000)
+        half = len(long_ids) // 2
+        for n, thread_id in enumerate(long_ids):  # each thread once: resuming a loaded one is free
+            with_turns = n >= half
+            params = {"threadId": thread_id, "excludeTurns": not with_turns}
+            start = time.perf_counter()
+            result = await client.request("thread/resume", params)
+            (resume_turns if with_turns else resume).append((time.perf_counter() - start) * 1000)
+            turns = len(result["thread"]["turns"])
+            if result["thread"]["id"] != thread_id or turns != (400 if with_turns else 0):
+                raise RuntimeError(f"thread/resume returned another thread or {turns} turns")
+    finally:
+        await rig.close()
+    return [
+        figure("account/read round trip (baseline)", "ms", baseline, target="baseline", meets=None),
+        figure(
+            f"thread/list first page over {count} rollouts (warm)",
+            "ms",
+            warm,
+            target="median <= 50 ms",
+            meets=statistics.median(warm) <= 50,
+        ),
+        figure(
+            f"thread/list first page over {count} rollouts (cold: fresh server)",
+            "ms",
+            cold,
+            target="median <= 300 ms",
+            meets=statistics.median(cold) <= 300,
+            note="first request of a new server process; the OS page cache is not dropped",
+        ),
+        figure(
+            "thread/resume of a 2,000-item thread (excludeTurns)",
+            "ms",
+            resume,
+            target="median <= 100 ms",
+            meets=statistics.median(resume) <= 100,
+        ),
+        figure(
+            "thread/resume of a 2,000-item thread, with its 400 turns",
+            "ms",
+            resume_turns,
+            target="report",
+            meets=None,
+        ),
+    ]

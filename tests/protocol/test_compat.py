@@ -63,6 +63,16 @@ SHARED = {
     ),
     "turn/diff/updated": ("v2/TurnDiffUpdatedNotification", None),
     "item/fileChange/patchUpdated": ("v2/FileChangePatchUpdatedNotification", None),
+    "thread/list": ("v2/ThreadListParams", "v2/ThreadListResponse"),
+    "thread/read": ("v2/ThreadReadParams", "v2/ThreadReadResponse"),
+    "thread/resume": ("v2/ThreadResumeParams", "v2/ThreadResumeResponse"),
+    "thread/fork": ("v2/ThreadForkParams", "v2/ThreadForkResponse"),
+    "thread/archive": ("v2/ThreadArchiveParams", "v2/ThreadArchiveResponse"),
+    "thread/unarchive": ("v2/ThreadUnarchiveParams", "v2/ThreadUnarchiveResponse"),
+    "thread/name/set": ("v2/ThreadSetNameParams", "v2/ThreadSetNameResponse"),
+    "thread/archived": ("v2/ThreadArchivedNotification", None),
+    "thread/unarchived": ("v2/ThreadUnarchivedNotification", None),
+    "thread/name/updated": ("v2/ThreadNameUpdatedNotification", None),
 }
 
 
