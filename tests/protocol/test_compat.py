@@ -57,6 +57,12 @@ SHARED = {
     ),
     "serverRequest/resolved": ("v2/ServerRequestResolvedNotification", None),
     "command/exec": ("v2/CommandExecParams", "v2/CommandExecResponse"),
+    "item/fileChange/requestApproval": (
+        "FileChangeRequestApprovalParams",
+        "FileChangeRequestApprovalResponse",
+    ),
+    "turn/diff/updated": ("v2/TurnDiffUpdatedNotification", None),
+    "item/fileChange/patchUpdated": ("v2/FileChangePatchUpdatedNotification", None),
     "thread/list": ("v2/ThreadListParams", "v2/ThreadListResponse"),
     "thread/read": ("v2/ThreadReadParams", "v2/ThreadReadResponse"),
     "thread/resume": ("v2/ThreadResumeParams", "v2/ThreadResumeResponse"),

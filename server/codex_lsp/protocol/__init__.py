@@ -7,6 +7,7 @@ payload classes and docs. Handlers, docs, the JSON Schema and the editor clients
 from codex_lsp.protocol import (
     account,
     commands,
+    edits,
     handshake,
     history,
     models,
@@ -25,6 +26,7 @@ __all__ = [
     "account",
     "client_requests",
     "commands",
+    "edits",
     "from_wire",
     "handshake",
     "history",

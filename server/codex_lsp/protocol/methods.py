@@ -8,7 +8,17 @@ import attrs
 
 Direction = Literal["client->server", "server->client"]
 Kind = Literal["request", "notification"]
-GROUPS = ("handshake", "account", "models", "threads", "history", "approvals", "commands", "status")
+GROUPS = (
+    "handshake",
+    "account",
+    "models",
+    "threads",
+    "history",
+    "approvals",
+    "edits",
+    "commands",
+    "status",
+)
 
 
 @attrs.frozen

@@ -6,6 +6,7 @@ from typing import Literal
 
 import attrs
 
+from codex_lsp.protocol.edits import FileChangeItem
 from codex_lsp.protocol.methods import define
 from codex_lsp.protocol.wire import JsonValue, field
 
@@ -347,7 +348,9 @@ class CommandExecutionItem:
     duration_ms: int | None = field("Run time, when finished.")
 
 
-ThreadItem = UserMessageItem | AgentMessageItem | ReasoningItem | CommandExecutionItem
+ThreadItem = (
+    UserMessageItem | AgentMessageItem | ReasoningItem | CommandExecutionItem | FileChangeItem
+)
 
 
 @attrs.define

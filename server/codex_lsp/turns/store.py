@@ -58,6 +58,8 @@ class ThreadState:
     preview: str = ""
     history: ConversationHistory = attrs.Factory(ConversationHistory)
     approved_commands: set[tuple[str, ...]] = attrs.Factory(set)
+    # Real paths a patch may write without asking again (`acceptForSession` on a file change).
+    approved_patch_paths: set[Path] = attrs.Factory(set)
     active: ActiveTurn | None = None
     # history (issue 13): how the thread is stored and where it came from
     ephemeral: bool = False  # no rollout is written

@@ -73,11 +73,12 @@ class ToolRegistry:
 
 def default_registry() -> ToolRegistry:
     """The tools of every thread."""
+    from codex_lsp.turns.tools.apply_patch import ApplyPatchTool
     from codex_lsp.turns.tools.shell import ShellTool
 
     return ToolRegistry(
         [
             ShellTool(),
-            # one line per tool, e.g. ApplyPatchTool(),
+            ApplyPatchTool(),
         ]
     )
