@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from client_support import (
     CLIENT_TESTS,
     NVIM_DIR,
@@ -22,7 +23,7 @@ from client_support import (
     server_command,
 )
 
-from codex_lsp.fakes.backend import FakeBackend, text
+from codex_lsp.fakes.backend import FakeBackend, patch_call, text
 from codex_lsp.fakes.issuer import FakeIssuer
 
 DRIVER = CLIENT_TESTS / "drive_nvim.lua"
@@ -464,9 +465,9 @@ def test_selection_is_sent_with_the_question_and_help_exists(
 def test_file_change_review_and_plan_render_in_the_chat(
     nvim: str, tmp_path: Path, codex_home: Path, workspace: Path, backend: FakeBackend
 ) -> None:
-    """The server does not produce fileChange items or plans yet (being built in parallel): the
-    item and the plan are handed to the plugin's handlers in upstream's shapes, and the review
-    request comes from the real server over the wire (test hook)."""
+    """Rendering of a hand-made item and plan in upstream's shapes (the server does not send plans
+    yet); the review request comes from the real server over the wire (test hook). A real
+    apply_patch turn is the next test but one."""
     record = drive_nvim(
         nvim,
         tmp_path,
@@ -577,3 +578,64 @@ def test_resume_picks_a_conversation_of_an_earlier_server_shows_it_and_continues
     assert texts.index("the codeword is plum") < texts.index("Noted: the codeword is plum.")
     assert texts.index("Noted: the codeword is plum.") < texts.index("which codeword?")
     assert second["state"]["errors"] == []
+
+
+GREETING_PATCH = (
+    "*** Begin Patch\n*** Update File: hello.txt\n@@\n"
+    "-hello from the workspace\n+hello from codex\n*** End Patch\n"
+)
+
+
+@pytest.mark.parametrize("decision", ["accept", "decline"])
+def test_file_change_review_of_a_real_apply_patch_shows_the_diff_and_the_answer_decides(
+    nvim: str,
+    decision: str,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
+) -> None:
+    """The model calls apply_patch; under `untrusted` the server asks the plugin, which shows the
+    diff in the chat before asking. Accept writes the file, decline leaves it as it was."""
+    login = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
+    backend.script_next([patch_call(GREETING_PATCH, call_id="call_patch_1")])
+    record = drive_nvim(
+        nvim,
+        tmp_path,
+        codex_home,
+        workspace,
+        steps="start,login,ask",
+        command=server_command(*fake_config(backend.base_url)),
+        tokens={"login": login},
+        extra={
+            "CODEX_APPROVAL_POLICY": "untrusted",
+            "CODEX_PROMPT": "change the greeting",
+            "CODEX_APPROVAL_DECISION": decision,
+        },
+    )
+    assert all(s["ok"] for s in record["steps"].values()), record["steps"]
+    hello = workspace / "hello.txt"
+    assert [
+        (a["kind"], a["item_id"], a["paths"], a["decision"]) for a in record["state"]["approvals"]
+    ] == [("fileChange", "call_patch_1", [str(hello)], decision)]
+    output = "\n".join(record["output"])
+    # The diff was in the chat before the question was answered.
+    assert (
+        output.index("> change the greeting")
+        < output.index("~ update " + str(hello))
+        < output.index("Apply these file changes?")
+        < output.index("-hello from the workspace")
+        < output.index("+hello from codex")
+        < output.index("-> " + {"accept": "Accept", "decline": "Decline"}[decision])
+    )
+    assert record["turn"]["status"] == "completed"
+    if decision == "accept":
+        assert hello.read_text() == "hello from codex\n"
+        assert "[file changes completed]" in output
+        assert "+hello from codex" in record["state"]["turn_diff"]  # turn/diff/updated
+    else:
+        assert hello.read_text() == "hello from the workspace\n"
+        assert "[file changes declined]" in output
+        assert record["state"]["turn_diff"] is None
+    assert record["state"]["errors"] == []

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from client_support import (
     CLIENT_TESTS,
     VSCODE_DIR,
@@ -24,7 +25,7 @@ from client_support import (
     server_command,
 )
 
-from codex_lsp.fakes.backend import FakeBackend, text
+from codex_lsp.fakes.backend import FakeBackend, patch_call, text
 from codex_lsp.fakes.issuer import FakeIssuer
 
 DRIVER = CLIENT_TESTS / "drive_vscode_core.mjs"
@@ -365,3 +366,59 @@ def test_core_resumes_a_conversation_of_an_earlier_server_and_continues_it(
     assert texts.index("the codeword is kiwi") < texts.index("Remember: the codeword is kiwi.")
     assert texts.index("Remember: the codeword is kiwi.") < texts.index("what was the codeword?")
     assert second["errors"] == []
+
+
+GREETING_PATCH = (
+    "*** Begin Patch\n*** Update File: hello.txt\n@@\n"
+    "-hello from the workspace\n+hello from codex\n*** End Patch\n"
+)
+
+
+@pytest.mark.parametrize("decision", ["accept", "decline"])
+def test_core_reviews_a_real_apply_patch_and_the_answer_decides(
+    vscode_out: Path,
+    decision: str,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
+) -> None:
+    login = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
+    backend.script_next([patch_call(GREETING_PATCH, call_id="call_patch_1")])
+    record = drive(
+        vscode_out,
+        tmp_path,
+        codex_home,
+        workspace,
+        steps="init,signIn,ask",
+        command=server_command(*fake_config(backend.base_url)),
+        tokens=login,
+        extra={
+            "CODEX_PROMPT": "change the greeting",
+            "CODEX_APPROVAL_POLICY": "untrusted",
+            "CODEX_APPROVAL_DECISION": decision,
+        },
+    )
+    steps = record["steps"]
+    assert all(s["ok"] for s in steps.values()), steps
+    hello = workspace / "hello.txt"
+    [review] = record["fileChangeReviews"]
+    assert review["request"]["itemId"] == "call_patch_1" and review["decision"] == decision
+    # The review got the item announced just before, with the diff the editor shows.
+    [change] = review["changes"]
+    assert change["path"] == str(hello) and change["kind"] == {"type": "update", "move_path": None}
+    assert "-hello from the workspace\n+hello from codex" in change["diff"]
+    assert record["approvals"] == []  # no command approval was asked
+    ask = steps["ask"]["result"]
+    assert ask["status"] == "completed"
+    assert f"~ update {hello}" in record["output"]
+    if decision == "accept":
+        assert hello.read_text() == "hello from codex\n"
+        assert "[file changes completed]" in record["output"]
+        assert "+hello from codex" in ask["turnDiff"]
+    else:
+        assert hello.read_text() == "hello from the workspace\n"
+        assert "[file changes declined]" in record["output"]
+        assert ask["turnDiff"] is None
+    assert record["errors"] == []

@@ -30,7 +30,7 @@ from client_support import (
     script_turn_with_401_and_command,
 )
 
-from codex_lsp.fakes.backend import FakeBackend, text
+from codex_lsp.fakes.backend import FakeBackend, patch_call, text
 from codex_lsp.fakes.issuer import FakeIssuer
 from harness import ROOT
 
@@ -136,6 +136,7 @@ def host(
         "extensions.autoUpdate": False,
         "workbench.startupEditor": "none",
         "workbench.tips.enabled": False,
+        "diffEditor.useInlineViewWhenSpaceIsLimited": False,  # both sides, for the review test
     }
     (profile / "User" / "settings.json").write_text(json.dumps(settings, indent=2))
     (tmp_path / "fixed-settings.json").write_text(json.dumps(settings, indent=2))
@@ -368,3 +369,50 @@ def test_stop_the_running_answer_interrupts_a_slow_turn(
     assert "--- turn interrupted ---" in result["output"]
     # The stream stopped early: the fake's whole answer never arrived.
     assert "You said: tell me a long story" not in result["output"]
+
+
+def test_a_file_change_opens_a_diff_and_accept_applies_it(
+    host: tuple[Host, Path],
+    tmp_path: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
+) -> None:
+    running, tokens_file = host
+    tokens_file.write_text(
+        json.dumps(jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro"))
+    )
+    backend.script_next(
+        [
+            patch_call(
+                "*** Begin Patch\n*** Update File: hello.txt\n@@\n"
+                "-hello from the workspace\n+hello from codex\n*** End Patch\n",
+                call_id="call_patch_1",
+            )
+        ]
+    )
+    record = drive(
+        running,
+        tmp_path,
+        workspace,
+        "open,signIn,askWithFileChange",
+        "vscode-file-change",
+        extra={
+            "CODEX_PROMPTS": json.dumps(["change the greeting"]),
+            "CODEX_FILE_DECISION": "Accept",
+        },
+    )
+    assert not failed_steps(record, running), failed_steps(record, running)
+    review = record["steps"]["askWithFileChange"]["result"]
+    assert review["tabTitle"].startswith("Codex: hello.txt (update)")
+    assert "hello from the workspace" in review["original"]
+    assert (
+        "hello from codex" in review["modified"]
+        and "hello from the workspace" not in review["modified"]
+    )
+    assert "Codex wants to change hello.txt" in review["message"]
+    assert (workspace / "hello.txt").read_text() == "hello from codex\n"
+    assert "[file changes completed]" in review["output"]
+    shots = [Path(p).name for p in record["screenshots"]]
+    assert any(name.endswith("file-change-review.png") for name in shots)
+    assert all(Path(p).stat().st_size > 10_000 for p in record["screenshots"])

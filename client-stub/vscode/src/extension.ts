@@ -9,19 +9,20 @@ import { delimiter, isAbsolute, join } from "node:path";
 import * as vscode from "vscode";
 import { LanguageClient, type LanguageClientOptions, type ServerOptions, TransportKind } from "vscode-languageclient/node";
 
-import type { CommandExecutionRequestApprovalParams } from "./protocol";
+import type { CommandExecutionRequestApprovalParams, FileChangeItem, FileChangeRequestApprovalParams } from "./protocol";
 import { renderThread } from "./core/render";
 import { describeError } from "./core/rpc";
-import { type ApprovalDecision, type ApprovalPolicy, type CodexUi, CodexSession, initializationOptions } from "./core/session";
+import {
+  type ApprovalDecision,
+  type ApprovalPolicy,
+  type CodexUi,
+  CodexSession,
+  type FileChangeApprovalDecision,
+  initializationOptions,
+} from "./core/session";
 import { type AccountView, statusText } from "./core/state";
 import { JsonFileTokenProvider, type TokenProvider } from "./core/tokens";
-import {
-  applyUnifiedDiff,
-  type FileChangeApprovalDecision,
-  type FileChangeItem,
-  type FileChangeRequestApprovalParams,
-  type TurnPlanUpdated,
-} from "./core/upstream";
+import { applyUnifiedDiff, type TurnPlanUpdated } from "./core/upstream";
 
 const config = () => vscode.workspace.getConfiguration("codex");
 

@@ -171,8 +171,10 @@ const steps = {
     const diffEditor = page.locator(".monaco-diff-editor").first();
     await diffEditor.waitFor({ state: "visible", timeout: 20000 });
     await page.waitForTimeout(500); // let both sides render
-    const original = (await diffEditor.locator(".editor.original .view-lines").innerText()).replace(/\u00a0/g, " ");
-    const modified = (await diffEditor.locator(".editor.modified .view-lines").innerText()).replace(/\u00a0/g, " ");
+    const side = async (which) =>
+      (await diffEditor.locator(`.editor.${which} .view-lines:not(.line-delete)`).first().innerText()).replace(/\u00a0/g, " ");
+    const original = await side("original");
+    const modified = await side("modified");
     const review = page.locator(".notification-toast", { hasText: "Codex wants to change" }).first();
     await review.waitFor({ state: "visible", timeout: 20000 });
     const message = (await review.innerText()).trim();

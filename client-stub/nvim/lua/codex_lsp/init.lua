@@ -21,8 +21,6 @@ local value = compat.value
 -- to the generated protocol table once the server serves them).
 M.upstream = {
   TURN_PLAN_UPDATED = "turn/plan/updated",
-  TURN_DIFF_UPDATED = "turn/diff/updated",
-  ITEM_FILE_CHANGE_REQUEST_APPROVAL = "item/fileChange/requestApproval",
 }
 local up = M.upstream
 
@@ -287,7 +285,7 @@ handlers[m.ITEM_COMMAND_EXECUTION_REQUEST_APPROVAL] = function(_, params)
   return answer_approval("command", params, lines, { command = params.command, cwd = params.cwd, thread_id = params.threadId })
 end
 
-handlers[up.ITEM_FILE_CHANGE_REQUEST_APPROVAL] = function(_, params)
+handlers[m.ITEM_FILE_CHANGE_REQUEST_APPROVAL] = function(_, params)
   local item = M.state.file_changes[params.itemId]
   local lines = { "## Apply these file changes?" }
   if value(params.reason) then
@@ -415,7 +413,7 @@ handlers[up.TURN_PLAN_UPDATED] = function(_, params)
   pcall(vim.cmd, "redrawstatus!")
 end
 
-handlers[up.TURN_DIFF_UPDATED] = function(_, params)
+handlers[m.TURN_DIFF_UPDATED] = function(_, params)
   M.state.turn_diff = params.diff
 end
 
@@ -445,7 +443,7 @@ end
 
 -- Known notifications without anything to show (keeps "no handler" warnings out of the log).
 for _, name in ipairs({ m.THREAD_STARTED, m.SERVER_REQUEST_RESOLVED, m.THREAD_TOKEN_USAGE_UPDATED,
-  m.ITEM_REASONING_SUMMARY_TEXT_DELTA, m.ITEM_REASONING_SUMMARY_PART_ADDED }) do
+  m.ITEM_REASONING_SUMMARY_TEXT_DELTA, m.ITEM_REASONING_SUMMARY_PART_ADDED, m.ITEM_FILE_CHANGE_PATCH_UPDATED }) do
   handlers[name] = function() end
 end
 

@@ -18,8 +18,10 @@ import {
   ITEM_COMMAND_EXECUTION_OUTPUT_DELTA,
   ITEM_COMMAND_EXECUTION_REQUEST_APPROVAL,
   ITEM_COMPLETED,
+  ITEM_FILE_CHANGE_REQUEST_APPROVAL,
   ITEM_STARTED,
   TURN_COMPLETED,
+  TURN_DIFF_UPDATED,
   TURN_INTERRUPT,
   TURN_START,
   TURN_STARTED,
@@ -29,10 +31,12 @@ import {
 } from "../protocol";
 import type {
   AccountReadResult,
-  ItemStarted,
   CodexStatusResult,
   CommandExecutionRequestApprovalParams,
   CommandExecutionRequestApprovalResponse,
+  FileChangeItem,
+  FileChangeRequestApprovalParams,
+  FileChangeRequestApprovalResponse,
   InitializationOptions,
   RateLimitsReadResult,
   Thread,
@@ -51,19 +55,10 @@ import {
 import type { Disposable, RpcConnection } from "./rpc";
 import { type AccountView, mergeRateLimits, signedOutView } from "./state";
 import { refreshAnswer, type TokenProvider } from "./tokens";
-import {
-  type FileChangeApprovalDecision,
-  type FileChangeItem,
-  type FileChangeRequestApprovalParams,
-  ITEM_FILE_CHANGE_REQUEST_APPROVAL,
-  TURN_DIFF_UPDATED,
-  TURN_PLAN_UPDATED,
-  type TurnPlanUpdated,
-} from "./upstream";
-
-type ItemStartedItem = ItemStarted["item"] | FileChangeItem;
+import { TURN_PLAN_UPDATED, type TurnPlanUpdated } from "./upstream";
 
 export type ApprovalDecision = CommandExecutionRequestApprovalResponse["decision"];
+export type FileChangeApprovalDecision = FileChangeRequestApprovalResponse["decision"];
 export type ApprovalPolicy = NonNullable<ThreadStartParams["approvalPolicy"]>;
 
 /** The editor-facing side: status bar, output channel, approval modal, error popups. */
@@ -188,7 +183,7 @@ export class CodexSession {
         this.ui.appendOutput(renderTurnStarted(p));
       }),
       c.onNotification(ITEM_STARTED, (p) => {
-        const item = p.item as ItemStartedItem;
+        const item = p.item;
         if (item.type === "fileChange") {
           this.fileChanges.set(item.id, item);
           this.ui.appendOutput(item.changes.map((ch) => `~ ${ch.kind.type} ${ch.path}\n`).join(""));
@@ -203,7 +198,7 @@ export class CodexSession {
       }),
       c.onNotification(ITEM_COMMAND_EXECUTION_OUTPUT_DELTA, (p) => this.ui.appendOutput(renderCommandOutput(p))),
       c.onNotification(ITEM_COMPLETED, (p) => {
-        const item = p.item as ItemStartedItem;
+        const item = p.item;
         if (item.type === "fileChange") {
           this.fileChanges.set(item.id, item);
           this.ui.appendOutput(`[file changes ${item.status}]\n`);

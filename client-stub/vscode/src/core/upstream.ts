@@ -1,35 +1,8 @@
-// Wire types and method names of features whose server side is being built in parallel (file-change
-// approvals, plans). They follow upstream's app-server v2 schema and move to the generated
-// protocol.ts once the server serves them (history already did).
+// Wire types and method names of plans (`turn/plan/updated`), whose server side is being built in
+// parallel: upstream's app-server v2 shapes, moving to the generated protocol.ts once served
+// (history and file changes already did). Also `applyUnifiedDiff` for the diff editor.
 
-import { NotificationType, RequestType } from "vscode-jsonrpc";
-
-export type PatchChangeKind = { type: "add" } | { type: "delete" } | { type: "update"; move_path?: string | null };
-
-/** One file of a `fileChange` item: `diff` is a unified diff (update) or the whole content (add). */
-export interface FileUpdateChange {
-  path: string;
-  kind: PatchChangeKind;
-  diff: string;
-}
-
-export interface FileChangeItem {
-  type: "fileChange";
-  id: string;
-  changes: FileUpdateChange[];
-  status: "inProgress" | "completed" | "failed" | "declined";
-}
-
-export interface FileChangeRequestApprovalParams {
-  threadId: string;
-  turnId: string;
-  itemId: string;
-  startedAtMs: number;
-  reason?: string | null;
-  grantRoot?: string | null;
-}
-
-export type FileChangeApprovalDecision = "accept" | "acceptForSession" | "decline" | "cancel";
+import { NotificationType } from "vscode-jsonrpc";
 
 export interface TurnPlanStep {
   step: string;
@@ -43,19 +16,7 @@ export interface TurnPlanUpdated {
   plan: TurnPlanStep[];
 }
 
-export interface TurnDiffUpdated {
-  threadId: string;
-  turnId: string;
-  diff: string;
-}
-
-export const ITEM_FILE_CHANGE_REQUEST_APPROVAL = new RequestType<
-  FileChangeRequestApprovalParams,
-  { decision: FileChangeApprovalDecision },
-  void
->("item/fileChange/requestApproval");
 export const TURN_PLAN_UPDATED = new NotificationType<TurnPlanUpdated>("turn/plan/updated");
-export const TURN_DIFF_UPDATED = new NotificationType<TurnDiffUpdated>("turn/diff/updated");
 
 /**
  * Apply a unified diff to `original` (for showing the proposed file in a diff editor). Returns null
