@@ -26,7 +26,7 @@ from client_support import (
     server_command,
 )
 
-from codex_lsp.fakes.backend import FakeBackend, shell_call, text
+from codex_lsp.fakes.backend import FakeBackend, patch_call, shell_call, text
 from codex_lsp.fakes.issuer import FakeIssuer
 
 INIT = CLIENT_TESTS / "tmux_nvim_init.lua"
@@ -247,4 +247,38 @@ def test_resume_with_the_default_picker_after_the_server_died(
         if isinstance(part, dict)
     ]
     assert texts.index("Noted: the codeword is plum.") < texts.index("which codeword?")
+    terminal.key(":qa!", "Enter")
+
+
+def test_a_real_apply_patch_shows_its_diff_in_the_chat_and_a_applies_it(
+    terminal: Terminal, workspace: Path, backend: FakeBackend
+) -> None:
+    hello = workspace / "hello.txt"
+    backend.script_next(
+        [
+            patch_call(
+                "*** Begin Patch\n*** Update File: hello.txt\n@@\n"
+                "-hello from the workspace\n+hello from codex\n*** End Patch\n"
+            )
+        ]
+    )
+    terminal.key(":CodexLogin", "Enter")
+    terminal.wait("sign-in", lambda s: s["auth_mode"] == "chatgptAuthTokens")
+    terminal.key(":CodexAsk change the greeting", "Enter")
+    terminal.wait("the review request", lambda s: s["pending_approval"] == "fileChange")
+    screen = terminal.shot("file-change-review")
+    assert "Apply these file changes?" in screen
+    assert "-hello from the workspace" in screen and "+hello from codex" in screen
+    assert "waiting for your approval" in screen
+    assert hello.read_text() == "hello from the workspace\n"  # nothing written before the answer
+    terminal.key(":Codex", "Enter")
+    terminal.key("a")
+    state = terminal.wait(
+        "the turn to finish", lambda s: s["turn"] and s["turn"].get("status") == "completed"
+    )
+    screen = terminal.shot("file-change-accepted")
+    assert [a["decision"] for a in state["approvals"]] == ["accept"]
+    assert hello.read_text() == "hello from codex\n"
+    assert "[file changes completed]" in screen and "-- done --" in screen
+    assert state["errors"] == []
     terminal.key(":qa!", "Enter")

@@ -299,7 +299,7 @@ handlers[m.ITEM_FILE_CHANGE_REQUEST_APPROVAL] = function(_, params)
     table.insert(paths, change.path)
     table.insert(lines, "```diff")
     table.insert(lines, "--- " .. change.path)
-    for _, l in ipairs(vim.split(change.diff or "", "\n", { plain = true })) do
+    for _, l in ipairs(vim.split((change.diff or ""):gsub("\n$", ""), "\n", { plain = true })) do
       table.insert(lines, l)
     end
     table.insert(lines, "```")
