@@ -79,6 +79,11 @@ class Config:
     sandbox_mode: str = "read-only"
     sandbox_workspace_write: SandboxWorkspaceWrite = SandboxWorkspaceWrite()
     lsp: LspSettings = LspSettings()
+    # Agent context (issue 14): AGENTS.md discovery and compaction.
+    project_doc_max_bytes: int = 32 * 1024
+    project_doc_fallback_filenames: tuple[str, ...] = ()
+    model_context_window: int | None = None
+    model_auto_compact_token_limit: int | None = None
 
     @property
     def model_provider(self) -> ModelProviderConfig:
@@ -165,6 +170,14 @@ class _Reader:
             raise self._fail(key, "a non-negative number", value)
         return float(value)
 
+    def integer(self, key: str, default: int | None) -> int | None:
+        value = self.data.get(key, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise self._fail(key, "a non-negative integer", value)
+        return value
+
     def text_list(self, key: str) -> tuple[str, ...]:
         value = self.data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -213,6 +226,10 @@ def _build(home: Path, path: Path, data: Mapping[str, Any]) -> Config:
             editor_proactive_refresh_window_s=lsp.number("editor_proactive_refresh_window_s", 60.0),
             client_request_timeout_s=lsp.number("client_request_timeout_s", 10.0),
         ),
+        project_doc_max_bytes=top.integer("project_doc_max_bytes", 32 * 1024) or 0,
+        project_doc_fallback_filenames=top.text_list("project_doc_fallback_filenames"),
+        model_context_window=top.integer("model_context_window", None) or None,
+        model_auto_compact_token_limit=top.integer("model_auto_compact_token_limit", None) or None,
     )
 
 

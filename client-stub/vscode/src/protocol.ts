@@ -286,6 +286,50 @@ export interface Empty {}
 /** No fields. */
 export interface EmptyResult {}
 
+/** A turn hit an error the editor should show (auth, context window, usage limit...). */
+export interface ErrorNotification {
+  /** The error, with `codexErrorInfo`. */
+  error: TurnError;
+  /** True when the server retries by itself (the turn goes on). */
+  willRetry: boolean;
+  /** Thread id. */
+  threadId: string;
+  /** Turn id. */
+  turnId: string;
+}
+
+/** Params of `fuzzyFileSearch`. */
+export interface FuzzyFileSearchParams {
+  /** What the user typed; whitespace separates terms that must all match. */
+  query: string;
+  /** Absolute directories to search (e.g. the workspace folders). */
+  roots: string[];
+  /** A newer call with the same token cancels this one (it then answers `files: []`). */
+  cancellationToken?: string | null;
+}
+
+/** Result of `fuzzyFileSearch`: best first (score, then path), at most 50. */
+export interface FuzzyFileSearchResponse {
+  /** The matches. */
+  files: FuzzyFileSearchResult[];
+}
+
+/** One match. */
+export interface FuzzyFileSearchResult {
+  /** The root it was found under, as given. */
+  root: string;
+  /** Path relative to `root` (`/`-separated). */
+  path: string;
+  /** Last component of `path`. */
+  file_name: string;
+  /** Relevance; higher is better. */
+  score: number;
+  /** Matched character positions in `path`, ascending. */
+  indices: number[] | null;
+  /** What `path` is. */
+  match_type: "file" | "directory";
+}
+
 /** Params of the legacy `getAuthStatus`. */
 export interface GetAuthStatusParams {
   /** Include the bearer token in the answer. */
@@ -702,6 +746,26 @@ export interface TurnNotification {
   turn: Turn;
 }
 
+/** One step of the agent's plan. */
+export interface TurnPlanStep {
+  /** What the step does. */
+  step: string;
+  /** `pending`, `inProgress` (at most one step) or `completed`. */
+  status: "pending" | "inProgress" | "completed";
+}
+
+/** The agent published (or revised) its plan with the `update_plan` tool. */
+export interface TurnPlanUpdated {
+  /** Thread id. */
+  threadId: string;
+  /** Turn id. */
+  turnId: string;
+  /** Why the plan changed, when the model said. */
+  explanation: string | null;
+  /** The whole plan, in order. */
+  plan: TurnPlanStep[];
+}
+
 /** Params of `turn/start`. Overrides persist for later turns of the thread. */
 export interface TurnStartParams {
   /** Thread to continue. */
@@ -767,6 +831,8 @@ export const MethodNames = {
   ACCOUNT_UPDATED: "account/updated",
   CODEX_STATUS: "codex/status",
   COMMAND_EXEC: "command/exec",
+  ERROR: "error",
+  FUZZY_FILE_SEARCH: "fuzzyFileSearch",
   GET_AUTH_STATUS: "getAuthStatus",
   INITIALIZE: "initialize",
   ITEM_AGENT_MESSAGE_DELTA: "item/agentMessage/delta",
@@ -783,6 +849,7 @@ export const MethodNames = {
   THREAD_TOKEN_USAGE_UPDATED: "thread/tokenUsage/updated",
   TURN_COMPLETED: "turn/completed",
   TURN_INTERRUPT: "turn/interrupt",
+  TURN_PLAN_UPDATED: "turn/plan/updated",
   TURN_START: "turn/start",
   TURN_STARTED: "turn/started",
 } as const;
@@ -805,6 +872,8 @@ export const MethodInfo: { readonly [name: string]: { readonly direction: Direct
   "account/updated": { direction: "server->client", kind: "notification", group: "account" },
   "codex/status": { direction: "client->server", kind: "request", group: "status" },
   "command/exec": { direction: "client->server", kind: "request", group: "commands" },
+  "error": { direction: "server->client", kind: "notification", group: "context" },
+  "fuzzyFileSearch": { direction: "client->server", kind: "request", group: "context" },
   "getAuthStatus": { direction: "client->server", kind: "request", group: "account" },
   "initialize": { direction: "client->server", kind: "request", group: "handshake" },
   "item/agentMessage/delta": { direction: "server->client", kind: "notification", group: "threads" },
@@ -821,6 +890,7 @@ export const MethodInfo: { readonly [name: string]: { readonly direction: Direct
   "thread/tokenUsage/updated": { direction: "server->client", kind: "notification", group: "threads" },
   "turn/completed": { direction: "server->client", kind: "notification", group: "threads" },
   "turn/interrupt": { direction: "client->server", kind: "request", group: "threads" },
+  "turn/plan/updated": { direction: "server->client", kind: "notification", group: "context" },
   "turn/start": { direction: "client->server", kind: "request", group: "threads" },
   "turn/started": { direction: "server->client", kind: "notification", group: "threads" },
 };
@@ -859,6 +929,12 @@ export const CODEX_STATUS = new RequestType<Empty, CodexStatusResult, void>("cod
 
 /** client → server request. Run one command through the sandbox, independent of any thread. */
 export const COMMAND_EXEC = new RequestType<CommandExecParams, CommandExecResult, void>("command/exec");
+
+/** server → client notification. Sent before `turn/completed` when a turn fails on auth, the context window or usage limits. */
+export const ERROR = new NotificationType<ErrorNotification>("error");
+
+/** client → server request. Fuzzy-find files and directories under the roots; respects .gitignore, skips `.git`. */
+export const FUZZY_FILE_SEARCH = new RequestType<FuzzyFileSearchParams, FuzzyFileSearchResponse, void>("fuzzyFileSearch");
 
 /** client → server request. Legacy (v1) auth status. */
 export const GET_AUTH_STATUS = new RequestType<GetAuthStatusParams, GetAuthStatusResult, void>("getAuthStatus");
@@ -904,6 +980,9 @@ export const TURN_COMPLETED = new NotificationType<TurnNotification>("turn/compl
 
 /** client → server request. Interrupt a running turn; it then completes as `interrupted` and running commands are killed. */
 export const TURN_INTERRUPT = new RequestType<TurnInterruptParams, EmptyResult, void>("turn/interrupt");
+
+/** server → client notification. The model called `update_plan`; carries the full plan with camelCase statuses. */
+export const TURN_PLAN_UPDATED = new NotificationType<TurnPlanUpdated>("turn/plan/updated");
 
 /** client → server request. Start a turn. One active turn per thread; a second one is refused with -32600. */
 export const TURN_START = new RequestType<TurnStartParams, TurnStartResult, void>("turn/start");

@@ -4,7 +4,7 @@ Every wire method is defined once (``define(...)`` in the group modules) with it
 payload classes and docs. Handlers, docs, the JSON Schema and the editor clients follow it.
 """
 
-from . import account, commands, handshake, models, status, threads
+from . import account, commands, context, handshake, models, status, threads
 from .methods import GROUPS, METHODS, Method, client_requests
 from .wire import ParamsError, from_wire, to_wire
 
@@ -16,6 +16,7 @@ __all__ = [
     "account",
     "client_requests",
     "commands",
+    "context",
     "from_wire",
     "handshake",
     "models",

@@ -8,7 +8,7 @@ import attrs
 
 Direction = Literal["client->server", "server->client"]
 Kind = Literal["request", "notification"]
-GROUPS = ("handshake", "account", "models", "threads", "approvals", "commands", "status")
+GROUPS = ("handshake", "account", "models", "threads", "approvals", "commands", "status", "context")
 
 
 @attrs.frozen

@@ -15,6 +15,8 @@ M.methods = {
   ACCOUNT_UPDATED = "account/updated",
   CODEX_STATUS = "codex/status",
   COMMAND_EXEC = "command/exec",
+  ERROR = "error",
+  FUZZY_FILE_SEARCH = "fuzzyFileSearch",
   GET_AUTH_STATUS = "getAuthStatus",
   INITIALIZE = "initialize",
   ITEM_AGENT_MESSAGE_DELTA = "item/agentMessage/delta",
@@ -31,6 +33,7 @@ M.methods = {
   THREAD_TOKEN_USAGE_UPDATED = "thread/tokenUsage/updated",
   TURN_COMPLETED = "turn/completed",
   TURN_INTERRUPT = "turn/interrupt",
+  TURN_PLAN_UPDATED = "turn/plan/updated",
   TURN_START = "turn/start",
   TURN_STARTED = "turn/started",
 }
@@ -48,6 +51,8 @@ M.info = {
   ["account/updated"] = { direction = "server->client", kind = "notification", group = "account" },
   ["codex/status"] = { direction = "client->server", kind = "request", group = "status" },
   ["command/exec"] = { direction = "client->server", kind = "request", group = "commands" },
+  ["error"] = { direction = "server->client", kind = "notification", group = "context" },
+  ["fuzzyFileSearch"] = { direction = "client->server", kind = "request", group = "context" },
   ["getAuthStatus"] = { direction = "client->server", kind = "request", group = "account" },
   ["initialize"] = { direction = "client->server", kind = "request", group = "handshake" },
   ["item/agentMessage/delta"] = { direction = "server->client", kind = "notification", group = "threads" },
@@ -64,6 +69,7 @@ M.info = {
   ["thread/tokenUsage/updated"] = { direction = "server->client", kind = "notification", group = "threads" },
   ["turn/completed"] = { direction = "server->client", kind = "notification", group = "threads" },
   ["turn/interrupt"] = { direction = "client->server", kind = "request", group = "threads" },
+  ["turn/plan/updated"] = { direction = "server->client", kind = "notification", group = "context" },
   ["turn/start"] = { direction = "client->server", kind = "request", group = "threads" },
   ["turn/started"] = { direction = "server->client", kind = "notification", group = "threads" },
 }
