@@ -48,6 +48,9 @@ SHARED = {
         "CommandExecutionRequestApprovalParams", "CommandExecutionRequestApprovalResponse"),
     "serverRequest/resolved": ("v2/ServerRequestResolvedNotification", None),
     "command/exec": ("v2/CommandExecParams", "v2/CommandExecResponse"),
+    "fuzzyFileSearch": ("FuzzyFileSearchParams", "FuzzyFileSearchResponse"),
+    "turn/plan/updated": ("v2/TurnPlanUpdatedNotification", None),
+    "error": ("v2/ErrorNotification", None),
 }
 
 

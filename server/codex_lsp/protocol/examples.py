@@ -47,7 +47,9 @@ _FAILED_TURN = t.Turn(
     id="turn-1",
     status="failed",
     items=[],
-    error=t.TurnError(message="sign in again", codex_error_info="unauthorized", additional_details=None),
+    error=t.TurnError(
+        message="sign in again", codex_error_info="unauthorized", additional_details=None
+    ),
 )
 _COMMAND_ITEM = t.CommandExecutionItem(
     type="commandExecution",
@@ -61,13 +63,22 @@ _COMMAND_ITEM = t.CommandExecutionItem(
     duration_ms=12,
 )
 _BREAKDOWN = t.TokenUsageBreakdown(
-    total_tokens=120, input_tokens=100, cached_input_tokens=40, output_tokens=20, reasoning_output_tokens=5
+    total_tokens=120,
+    input_tokens=100,
+    cached_input_tokens=40,
+    output_tokens=20,
+    reasoning_output_tokens=5,
 )
 
 EXAMPLES: dict[str, tuple[Any, Any]] = {
-    "account/read": (a.AccountReadParams(refresh_token=False), a.AccountReadResult(account=_CHATGPT, requires_openai_auth=True)),
+    "account/read": (
+        a.AccountReadParams(refresh_token=False),
+        a.AccountReadResult(account=_CHATGPT, requires_openai_auth=True),
+    ),
     "account/login/start": (
-        a.ChatGptAuthTokensLoginParams(type="chatgptAuthTokens", access_token="eyJ...", chatgpt_account_id="acct-1"),
+        a.ChatGptAuthTokensLoginParams(
+            type="chatgptAuthTokens", access_token="eyJ...", chatgpt_account_id="acct-1"
+        ),
         a.ChatGptAuthTokensLoginResult(type="chatgptAuthTokens"),
     ),
     "account/login/cancel": (
@@ -75,17 +86,27 @@ EXAMPLES: dict[str, tuple[Any, Any]] = {
         a.LoginCancelResult(status="canceled"),
     ),
     "account/logout": (a.Empty(), a.Empty()),
-    "account/rateLimits/read": (a.Empty(), a.RateLimitsReadResult(rate_limits=_SNAPSHOT, rate_limits_by_limit_id=None)),
+    "account/rateLimits/read": (
+        a.Empty(),
+        a.RateLimitsReadResult(rate_limits=_SNAPSHOT, rate_limits_by_limit_id=None),
+    ),
     "getAuthStatus": (
         a.GetAuthStatusParams(include_token=False),
-        a.GetAuthStatusResult(auth_method="chatgptAuthTokens", auth_token=None, requires_openai_auth=True),
+        a.GetAuthStatusResult(
+            auth_method="chatgptAuthTokens", auth_token=None, requires_openai_auth=True
+        ),
     ),
-    "account/login/completed": (a.AccountLoginCompleted(login_id=None, success=True, error=None), None),
+    "account/login/completed": (
+        a.AccountLoginCompleted(login_id=None, success=True, error=None),
+        None,
+    ),
     "account/updated": (a.AccountUpdated(auth_mode="chatgptAuthTokens", plan_type="pro"), None),
     "account/rateLimits/updated": (a.AccountRateLimitsUpdated(rate_limits=_SNAPSHOT), None),
     "account/chatgptAuthTokens/refresh": (
         a.ChatgptAuthTokensRefreshParams(reason="unauthorized", previous_account_id="acct-1"),
-        a.ChatgptAuthTokensRefreshResponse(access_token="eyJ...", chatgpt_account_id="acct-1", chatgpt_plan_type="pro"),
+        a.ChatgptAuthTokensRefreshResponse(
+            access_token="eyJ...", chatgpt_account_id="acct-1", chatgpt_plan_type="pro"
+        ),
     ),
     "model/list": (
         m.ModelListParams(limit=20),
@@ -100,7 +121,9 @@ EXAMPLES: dict[str, tuple[Any, Any]] = {
                     display_name="gpt-5.2-codex",
                     description="Frontier agentic coding model.",
                     hidden=False,
-                    supported_reasoning_efforts=[m.ReasoningEffortOption(reasoning_effort="medium", description="Balanced")],
+                    supported_reasoning_efforts=[
+                        m.ReasoningEffortOption(reasoning_effort="medium", description="Balanced")
+                    ],
                     default_reasoning_effort="medium",
                     input_modalities=["text", "image"],
                     supports_personality=False,
@@ -114,7 +137,9 @@ EXAMPLES: dict[str, tuple[Any, Any]] = {
         ),
     ),
     "thread/start": (
-        t.ThreadStartParams(cwd="/home/dev/project", approval_policy="on-request", sandbox="workspace-write"),
+        t.ThreadStartParams(
+            cwd="/home/dev/project", approval_policy="on-request", sandbox="workspace-write"
+        ),
         t.ThreadStartResult(
             thread=_THREAD,
             model="gpt-5.2-codex",
@@ -128,52 +153,86 @@ EXAMPLES: dict[str, tuple[Any, Any]] = {
     ),
     "thread/started": (t.ThreadStarted(thread=_THREAD), None),
     "turn/start": (
-        t.TurnStartParams(thread_id=_THREAD.id, input=[t.TextInput(type="text", text="List the files")]),
+        t.TurnStartParams(
+            thread_id=_THREAD.id, input=[t.TextInput(type="text", text="List the files")]
+        ),
         t.TurnStartResult(turn=_TURN),
     ),
-    "turn/interrupt": (t.TurnInterruptParams(thread_id=_THREAD.id, turn_id="turn-1"), t.EmptyResult()),
+    "turn/interrupt": (
+        t.TurnInterruptParams(thread_id=_THREAD.id, turn_id="turn-1"),
+        t.EmptyResult(),
+    ),
     "turn/started": (t.TurnNotification(thread_id=_THREAD.id, turn=_TURN), None),
     "turn/completed": (t.TurnNotification(thread_id=_THREAD.id, turn=_FAILED_TURN), None),
     "item/started": (
         t.ItemStarted(
-            thread_id=_THREAD.id, turn_id="turn-1", started_at_ms=1764000000000,
+            thread_id=_THREAD.id,
+            turn_id="turn-1",
+            started_at_ms=1764000000000,
             item=t.AgentMessageItem(type="agentMessage", id="item-2", text=""),
         ),
         None,
     ),
     "item/completed": (
-        t.ItemCompleted(thread_id=_THREAD.id, turn_id="turn-1", completed_at_ms=1764000000500, item=_COMMAND_ITEM),
+        t.ItemCompleted(
+            thread_id=_THREAD.id,
+            turn_id="turn-1",
+            completed_at_ms=1764000000500,
+            item=_COMMAND_ITEM,
+        ),
         None,
     ),
-    "item/agentMessage/delta": (t.ItemDelta(thread_id=_THREAD.id, turn_id="turn-1", item_id="item-2", delta="Hel"), None),
+    "item/agentMessage/delta": (
+        t.ItemDelta(thread_id=_THREAD.id, turn_id="turn-1", item_id="item-2", delta="Hel"),
+        None,
+    ),
     "item/commandExecution/outputDelta": (
         t.ItemDelta(thread_id=_THREAD.id, turn_id="turn-1", item_id="item-3", delta="README.md\n"),
         None,
     ),
     "item/reasoning/summaryTextDelta": (
-        t.ReasoningSummaryTextDelta(thread_id=_THREAD.id, turn_id="turn-1", item_id="item-1", delta="Looking", summary_index=0),
+        t.ReasoningSummaryTextDelta(
+            thread_id=_THREAD.id,
+            turn_id="turn-1",
+            item_id="item-1",
+            delta="Looking",
+            summary_index=0,
+        ),
         None,
     ),
     "item/reasoning/summaryPartAdded": (
-        t.ReasoningSummaryPartAdded(thread_id=_THREAD.id, turn_id="turn-1", item_id="item-1", summary_index=0),
+        t.ReasoningSummaryPartAdded(
+            thread_id=_THREAD.id, turn_id="turn-1", item_id="item-1", summary_index=0
+        ),
         None,
     ),
     "thread/tokenUsage/updated": (
         t.ThreadTokenUsageUpdated(
             thread_id=_THREAD.id,
             turn_id="turn-1",
-            token_usage=t.ThreadTokenUsage(total=_BREAKDOWN, last=_BREAKDOWN, model_context_window=None),
+            token_usage=t.ThreadTokenUsage(
+                total=_BREAKDOWN, last=_BREAKDOWN, model_context_window=None
+            ),
         ),
         None,
     ),
     "item/commandExecution/requestApproval": (
         t.CommandExecutionRequestApprovalParams(
-            thread_id=_THREAD.id, turn_id="turn-1", item_id="item-3", started_at_ms=1764000000000,
-            approval_id="approval-1", command="rm -rf build", cwd="/home/dev/project", reason=None,
+            thread_id=_THREAD.id,
+            turn_id="turn-1",
+            item_id="item-3",
+            started_at_ms=1764000000000,
+            approval_id="approval-1",
+            command="rm -rf build",
+            cwd="/home/dev/project",
+            reason=None,
         ),
         t.CommandExecutionRequestApprovalResponse(decision="acceptForSession"),
     ),
-    "serverRequest/resolved": (t.ServerRequestResolved(thread_id=_THREAD.id, request_id="approval-1"), None),
+    "serverRequest/resolved": (
+        t.ServerRequestResolved(thread_id=_THREAD.id, request_id="approval-1"),
+        None,
+    ),
     "command/exec": (
         c.CommandExecParams(command=["ls"], cwd="/home/dev/project", timeout_ms=5000),
         c.CommandExecResult(exit_code=0, stdout="README.md\n", stderr=""),
@@ -187,7 +246,63 @@ EXAMPLES: dict[str, tuple[Any, Any]] = {
             model_provider="openai",
             sandbox_backend="bwrap",
             rate_limits=_SNAPSHOT,
-            lines=["Account: dev@example.com (pro)", "5h limit: 23% used", "Weekly limit: 61% used"],
+            lines=[
+                "Account: dev@example.com (pro)",
+                "5h limit: 23% used",
+                "Weekly limit: 61% used",
+            ],
         ),
     ),
 }
+
+# ---- agent context (issue 14) ---------------------------------------------------------------
+
+from . import context as x  # noqa: E402
+
+EXAMPLES.update(
+    {
+        "fuzzyFileSearch": (
+            x.FuzzyFileSearchParams(
+                query="srvcfg", roots=["/home/dev/project"], cancellation_token="picker-1"
+            ),
+            x.FuzzyFileSearchResponse(
+                files=[
+                    x.FuzzyFileSearchResult(
+                        root="/home/dev/project",
+                        path="server/config.py",
+                        file_name="config.py",
+                        score=1290,
+                        indices=[0, 3, 4, 7, 8, 13],
+                        match_type="file",
+                    )
+                ]
+            ),
+        ),
+        "turn/plan/updated": (
+            x.TurnPlanUpdated(
+                thread_id=_THREAD.id,
+                turn_id="turn-1",
+                explanation="Found the bug",
+                plan=[
+                    x.TurnPlanStep(step="Reproduce", status="completed"),
+                    x.TurnPlanStep(step="Fix the parser", status="inProgress"),
+                    x.TurnPlanStep(step="Add a test", status="pending"),
+                ],
+            ),
+            None,
+        ),
+        "error": (
+            x.ErrorNotification(
+                error=t.TurnError(
+                    message="You've hit your usage limit. Wait for it to reset or add credits, then try again.",
+                    codex_error_info="usageLimitExceeded",
+                    additional_details=None,
+                ),
+                will_retry=False,
+                thread_id=_THREAD.id,
+                turn_id="turn-1",
+            ),
+            None,
+        ),
+    }
+)
