@@ -74,6 +74,25 @@ def test_ties_go_to_the_shorter_then_alphabetical_path_and_limit_applies() -> No
     assert len(paths_of(candidates, "x", limit=2)) == 2
 
 
+def test_a_longer_query_searches_within_the_last_matches_with_the_same_result(
+    tmp_path: Path,
+) -> None:
+    root = tree(tmp_path, ["src/main.py", "src/maintenance.md", "docs/mail.txt", "lib/manual.rs"])
+    service = FileSearch()
+    try:
+        cancel = threading.Event()
+        labels = [str(root)]
+        for query in ["m", "ma", "mai", "main", "Main", "main py"]:
+            typed = [f.path for f in service.run(query, [root], labels, cancel)]
+            fresh = [
+                candidates_path
+                for candidates_path in paths_of(service.index_for(root).snapshot()[0], query)
+            ]
+            assert typed == fresh, query
+    finally:
+        service.close()
+
+
 def test_cancelled_search_raises() -> None:
     candidates = Candidates.build([f"dir{i}/file{i}.py" for i in range(5000)])
     with pytest.raises(Cancelled):
@@ -133,8 +152,10 @@ def test_a_stale_snapshot_is_refreshed_in_the_background(tmp_path: Path) -> None
     index.snapshot()
     tree(root, ["b.py"])
     deadline = time.monotonic() + 10
+    assert "b.py" not in index.snapshot()[0].paths  # answered from the published snapshot
     while "b.py" not in index.snapshot()[0].paths:
         assert time.monotonic() < deadline, "the background check never published b.py"
+        index.check_soon()
         time.sleep(0.02)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 import threading
 import time
@@ -39,13 +40,29 @@ class IgnoreRules:
 
     base: str
     prefix: str
-    spec: pathspec.GitIgnoreSpec
+    # (compiled regex, True to ignore / False to re-include), last first: the last match wins.
+    patterns: tuple[tuple[re.Pattern[str], bool], ...]
+
+    @classmethod
+    def parse(cls, base: str, prefix: str, lines: Sequence[str]) -> IgnoreRules | None:
+        # pathspec parses and compiles git's wildmatch syntax; we only run the regexes, which is
+        # several times faster than its per-path API on a 20,000-file walk.
+        spec = pathspec.GitIgnoreSpec.from_lines(lines)
+        patterns = tuple(
+            (p.regex, bool(p.include))
+            for p in reversed(spec.patterns)
+            if p.include is not None and p.regex is not None
+        )
+        return cls(base, prefix, patterns) if patterns else None
 
     def verdict(self, rel: str, is_dir: bool) -> bool | None:
         """True ignored, False re-included, None no rule applies."""
         local = rel[len(self.base) + 1 :] if self.base else rel
         path = self.prefix + local + ("/" if is_dir else "")
-        return self.spec.check_file(path).include
+        for regex, ignore in self.patterns:
+            if regex.match(path):
+                return ignore
+        return None
 
 
 def is_ignored(chain: Sequence[IgnoreRules], rel: str, is_dir: bool) -> bool:
@@ -72,18 +89,6 @@ def _read_rules(
         except OSError:
             continue
     return lines, tuple(stamps)
-
-
-def _read_stamps(directory: Path, names: Sequence[str]) -> tuple[tuple[str, int], ...]:
-    stamps = []
-    for name in names:
-        try:
-            info = (directory / name).stat()
-        except OSError:
-            continue
-        if stat.S_ISREG(info.st_mode):
-            stamps.append((str(directory / name), info.st_mtime_ns))
-    return tuple(stamps)
 
 
 def _find_git_root(root: Path) -> Path | None:
@@ -129,20 +134,25 @@ class FileIndex:
     # ---- public -------------------------------------------------------------------------------
 
     def snapshot(self, *, fresh: bool = False) -> tuple[Candidates, list[bool]]:
-        """The paths and which of them are directories. ``fresh`` checks the tree first."""
+        """The paths and which of them are directories: the published snapshot, or a fresh one
+        (blocking) the first time or with ``fresh``. Call :meth:`check_soon` after using it."""
         with self._lock:
             published = self._published
-            stale = time.monotonic() - self._checked_at > self.max_age_s
-            start_check = published is not None and stale and not fresh and not self._refreshing
-            if start_check:
-                self._refreshing = True
         if published is None or fresh:
             return self.refresh()
-        if start_check:
-            threading.Thread(
-                target=self._check_in_background, name="file-index", daemon=True
-            ).start()
         return published
+
+    def check_soon(self) -> None:
+        """Start a background check of the tree if the last one is older than ``max_age_s``.
+
+        Called after a search has answered, so the check runs between keystrokes instead of
+        competing with the search it would not have helped anyway.
+        """
+        with self._lock:
+            if self._refreshing or time.monotonic() - self._checked_at <= self.max_age_s:
+                return
+            self._refreshing = True
+        threading.Thread(target=self._check_in_background, name="file-index", daemon=True).start()
 
     def refresh(self) -> tuple[Candidates, list[bool]]:
         """Bring the index up to date with the tree (blocking) and publish it."""
@@ -197,14 +207,9 @@ class FileIndex:
                 self._drop(rel)
                 changed = True
                 continue
-            moved = mtime != entry.mtime_ns or entry.racy
-            if self._stamps_changed(entry) or (
-                moved and self._own_stamps(rel) != entry.ignore_stamps
-            ):
-                self._drop(rel)
-                self._scan_tree(rel, entry.inherited)
-                changed = True
-            elif moved:
+            if self._stamps_changed(entry):
+                changed |= self._rewalk(rel, entry)
+            elif mtime != entry.mtime_ns or entry.racy:
                 changed |= self._relist(rel, entry)
         return changed
 
@@ -222,10 +227,10 @@ class FileIndex:
         def add(directory: Path, names: Sequence[str]) -> None:
             lines, stamps = _read_rules(directory, names)
             all_stamps.extend(stamps)
-            if lines:
-                below = self.root.relative_to(anchor).as_posix()
-                prefix = "" if below == "." else below + "/"
-                chain.append(IgnoreRules("", prefix, pathspec.GitIgnoreSpec.from_lines(lines)))
+            below = self.root.relative_to(anchor).as_posix()
+            rules = IgnoreRules.parse("", "" if below == "." else below + "/", lines)
+            if rules is not None:
+                chain.append(rules)
 
         anchor = git_root
         add(git_root / ".git" / "info", ("exclude",))
@@ -234,14 +239,14 @@ class FileIndex:
             add(anchor, IGNORE_FILES)
         return tuple(chain), tuple(all_stamps)
 
-    def _own_rules(self, rel: str) -> tuple[IgnoreRules | None, tuple[tuple[str, int], ...]]:
-        lines, stamps = _read_rules(Path(self._abs(rel)), IGNORE_FILES)
-        if not lines:
-            return None, stamps
-        return IgnoreRules(rel, "", pathspec.GitIgnoreSpec.from_lines(lines)), stamps
-
-    def _own_stamps(self, rel: str) -> tuple[tuple[str, int], ...]:
-        return _read_stamps(Path(self._abs(rel)), IGNORE_FILES)
+    def _own_rules(
+        self, rel: str, names: set[str]
+    ) -> tuple[IgnoreRules | None, tuple[tuple[str, int], ...]]:
+        present = [n for n in IGNORE_FILES if n in names]
+        if not present:
+            return None, ()
+        lines, stamps = _read_rules(Path(self._abs(rel)), present)
+        return IgnoreRules.parse(rel, "", lines), stamps
 
     def _stamps_changed(self, entry: _Dir) -> bool:
         for path, mtime in entry.ignore_stamps:
@@ -252,16 +257,16 @@ class FileIndex:
                 return True
         return False
 
-    def _list(
-        self, rel: str, chain: tuple[IgnoreRules, ...]
-    ) -> tuple[int, list[str], list[str]] | None:
-        """(mtime, files, subdirs) of one directory, ignore rules applied; None if unreadable."""
+    def _list(self, rel: str, inherited: tuple[IgnoreRules, ...]) -> _Dir | None:
+        """One directory, listed with its ignore rules applied; None if it can't be read."""
         path = self._abs(rel)
         try:
             mtime = os.stat(path).st_mtime_ns
             entries = list(os.scandir(path))
         except OSError:
             return None
+        own, stamps = self._own_rules(rel, {e.name for e in entries})
+        chain = (*inherited, own) if own is not None else inherited
         files: list[str] = []
         subdirs: list[str] = []
         for entry in entries:
@@ -278,43 +283,43 @@ class FileIndex:
             (subdirs if is_dir else files).append(child)
         files.sort()
         subdirs.sort()
-        return mtime, files, subdirs
+        return _Dir(mtime, self._is_racy(mtime), files, subdirs, inherited, chain, stamps)
 
-    def _scan_tree(self, rel: str, parent_chain: tuple[IgnoreRules, ...]) -> None:
-        pending = [(rel, parent_chain)]
+    def _scan_tree(self, rel: str, inherited: tuple[IgnoreRules, ...]) -> None:
+        pending = [(rel, inherited)]
         count = sum(len(d.files) + 1 for d in self._dirs.values())
         while pending:
-            current, inherited = pending.pop()
-            own, stamps = self._own_rules(current)
-            chain = (*inherited, own) if own is not None else inherited
+            current, chain = pending.pop()
             listed = self._list(current, chain)
             if listed is None:
                 continue
-            mtime, files, subdirs = listed
-            self._dirs[current] = _Dir(
-                mtime, self._is_racy(mtime), files, subdirs, inherited, chain, stamps
-            )
-            count += len(files) + 1
+            self._dirs[current] = listed
+            count += len(listed.files) + 1
             if count > MAX_ENTRIES:
                 self.truncated = True
                 return
-            pending.extend((sub, chain) for sub in reversed(subdirs))
+            pending.extend((sub, listed.chain) for sub in reversed(listed.subdirs))
+
+    def _rewalk(self, rel: str, entry: _Dir) -> bool:
+        self._drop(rel)
+        self._scan_tree(rel, entry.inherited)
+        return True
 
     def _relist(self, rel: str, entry: _Dir) -> bool:
-        listed = self._list(rel, entry.chain)
+        listed = self._list(rel, entry.inherited)
         if listed is None:
             self._drop(rel)
             return True
-        mtime, files, subdirs = listed
-        changed = files != entry.files or subdirs != entry.subdirs
-        for gone in set(entry.subdirs) - set(subdirs):
+        if listed.ignore_stamps != entry.ignore_stamps:
+            return self._rewalk(rel, entry)  # an ignore file appeared, changed or went away
+        changed = listed.files != entry.files or listed.subdirs != entry.subdirs
+        for gone in set(entry.subdirs) - set(listed.subdirs):
             self._drop(gone)
-        entry.mtime_ns, entry.racy, entry.files = mtime, self._is_racy(mtime), files
         old = set(entry.subdirs)
-        entry.subdirs = subdirs
-        for new in subdirs:
+        self._dirs[rel] = listed
+        for new in listed.subdirs:
             if new not in old:
-                self._scan_tree(new, entry.chain)
+                self._scan_tree(new, listed.chain)
         return changed
 
     def _drop(self, rel: str) -> None:

@@ -8,16 +8,21 @@ score decides (16 per character, bonuses at word boundaries — after `/`, `_`, 
 at camelCase humps and digits —, for consecutive characters and twice for the first one; gaps
 cost 3 + 1 per extra character), minus a small penalty for long paths. Ties go to the shorter,
 then alphabetically first path. Because tiers are strictly ordered, only as many tiers as needed
-to fill the limit are scored, which keeps a search of 20,000 paths well under 50 ms.
+to fill the limit are scored, and a tier with more than ``SCORING_CAP`` members (a one-letter
+query...) is scored among its shortest paths only: that keeps a search of 20,000 paths under
+50 ms.
 
 Several whitespace-separated terms must all match; their scores add up.
 """
 
 from __future__ import annotations
 
+import heapq
+import operator
 import re
 from collections.abc import Callable, Iterator, Sequence
 from itertools import compress
+from operator import methodcaller
 
 import attrs
 
@@ -31,6 +36,7 @@ BONUS_CONSECUTIVE = 4
 FIRST_CHAR_MULTIPLIER = 2
 TIERS = 5  # 4 name prefix, 3 name substring, 2 name fuzzy, 1 path substring, 0 path fuzzy
 CHECK_EVERY = 2048  # how often long loops look at the cancellation flag
+SCORING_CAP = 600  # the most members of one tier that are scored (the shortest paths)
 
 _DELIMITERS = frozenset("_-. ")
 
@@ -194,11 +200,26 @@ def search(
     cancelled: Callable[[], bool] = lambda: False,
 ) -> list[Match]:
     """The best ``limit`` matches for ``query``, best first. Raises :class:`Cancelled`."""
+    return search_within(candidates, query, limit, None, cancelled)[0]
+
+
+def search_within(
+    candidates: Candidates,
+    query: str,
+    limit: int,
+    within: Sequence[int] | None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> tuple[list[Match], list[int]]:
+    """:func:`search` among the candidates ``within`` (all when None); also returns every
+    matching index, so a longer query typed next can search among those only."""
     terms = [_Term.of(t) for t in query.split()]
     if not terms or limit <= 0:
-        return []
+        return [], []
     hays = candidates.paths if _is_case_sensitive(query) else candidates.folded
-    indexes: list[int] = list(compress(range(len(hays)), map(terms[0].forward.match, hays)))
+    if within is None:
+        indexes = list(compress(range(len(hays)), map(terms[0].forward.match, hays)))
+    else:
+        indexes = list(compress(within, map(terms[0].forward.match, (hays[i] for i in within))))
     for term in terms[1:]:
         indexes = list(compress(indexes, map(term.forward.match, (hays[i] for i in indexes))))
     if cancelled():
@@ -209,26 +230,31 @@ def search(
         matches = _score_many(candidates, hays, terms, indexes, cancelled)
     paths = candidates.paths
     matches.sort(key=lambda m: (-m.score, len(paths[m.index]), paths[m.index]))
-    return matches[:limit]
+    return matches[:limit], indexes
 
 
 def _tiers(
     hays: Sequence[str], term: _Term, starts: Sequence[int], indexes: list[int]
 ) -> Iterator[tuple[int, list[int]]]:
-    """(tier, members) from the best tier down; each tier costs one pass over what is left."""
+    """(tier, members) from the best tier down; each tier is one pass over what is left, run by
+    C-level ``map``/``compress`` over the file names, then the paths."""
     text = term.text
-    tests: list[Callable[[int], object]] = [
-        lambda i: hays[i].startswith(text, starts[i]),
-        lambda i: hays[i].find(text, starts[i]) != -1,
-        lambda i: term.forward.match(hays[i], starts[i]),
-        lambda i: text in hays[i],
-    ]
     rest = indexes
-    for tier, test in zip((4, 3, 2, 1), tests, strict=True):
-        flags = list(map(test, rest))
+    texts = [hays[i][starts[i] :] for i in rest]  # file names
+    name_tests: list[Callable[[str], object]] = [
+        methodcaller("startswith", text),
+        methodcaller("__contains__", text),
+        term.forward.match,
+    ]
+    for tier, test in zip((4, 3, 2), name_tests, strict=True):
+        flags = list(map(test, texts))
         yield tier, list(compress(rest, flags))
-        rest = [i for i, flag in zip(rest, flags, strict=True) if not flag]
-    yield 0, rest
+        keep = list(map(operator.not_, flags))
+        rest = list(compress(rest, keep))
+        texts = list(compress(texts, keep))
+    flags = list(map(methodcaller("__contains__", text), (hays[i] for i in rest)))
+    yield 1, list(compress(rest, flags))
+    yield 0, list(compress(rest, map(operator.not_, flags)))
 
 
 def _score_one(
@@ -244,6 +270,10 @@ def _score_one(
     paths = candidates.paths
     matches: list[Match] = []
     for tier, members in _tiers(hays, term, starts, indexes):
+        if len(members) > SCORING_CAP:
+            # Long paths can't beat short ones much within a group (no better group position,
+            # more gap and length penalty), so a huge group is ranked among its shortest paths.
+            members = heapq.nsmallest(SCORING_CAP, members, key=lambda i: len(paths[i]))
         for n, i in enumerate(members):
             align, positions = _score_term(paths[i], hays[i], term, tier, starts[i])
             matches.append(Match(i, _final(tier, align, paths[i], step), positions))

@@ -16,7 +16,7 @@ import attrs
 
 from ..errors import InvalidParams
 from .index import FileIndex
-from .matcher import Cancelled, search
+from .matcher import Cancelled, Candidates, Match, search_within
 
 MATCH_LIMIT = 50
 MAX_ROOTS = 16
@@ -56,6 +56,7 @@ class FileSearch:
         self._limit = limit
         self._max_indexes = max_indexes
         self._pending: dict[str, _Pending] = {}
+        self._last: dict[Path, tuple[Candidates, str, list[int]]] = {}
         # Searches get their own threads so a burst of keystrokes can't starve other work.
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="file-search")
 
@@ -78,23 +79,42 @@ class FileSearch:
     ) -> list[FileMatch]:
         """Blocking search over the roots; [] when cancelled."""
         found: list[FileMatch] = []
-        for root, label in zip(roots, labels, strict=True):
-            if cancel.is_set():
-                return []
-            candidates, is_dir = self.index_for(root).snapshot()
-            try:
-                matches = search(candidates, query, self._limit, cancel.is_set)
-            except Cancelled:
-                return []
-            for m in matches:
-                path = candidates.paths[m.index]
-                found.append(
-                    FileMatch(
-                        label, path, path.rsplit("/", 1)[-1], m.score, m.indices, is_dir[m.index]
-                    )
-                )
+        used: list[FileIndex] = []
+        try:
+            for root, label in zip(roots, labels, strict=True):
+                if cancel.is_set():
+                    return []
+                index = self.index_for(root)
+                used.append(index)
+                candidates, is_dir = index.snapshot()
+                try:
+                    matches = self._match(root, candidates, query, cancel)
+                except Cancelled:
+                    return []
+                for m in matches:
+                    path = candidates.paths[m.index]
+                    name = path.rsplit("/", 1)[-1]
+                    found.append(FileMatch(label, path, name, m.score, m.indices, is_dir[m.index]))
+        finally:
+            for index in used:
+                index.check_soon()
         found.sort(key=lambda f: (-f.score, f.path))
         return [] if cancel.is_set() else found[: self._limit]
+
+    def _match(
+        self, root: Path, candidates: Candidates, query: str, cancel: threading.Event
+    ) -> list[Match]:
+        # While the user types, each query extends the last one: its matches can only be among
+        # the last one's (a case-sensitive match is also a case-insensitive one).
+        with self._lock:
+            last = self._last.get(root)
+        within = None
+        if last is not None and last[0] is candidates and query.startswith(last[1]):
+            within = last[2]
+        matches, matched = search_within(candidates, query, self._limit, within, cancel.is_set)
+        with self._lock:
+            self._last[root] = (candidates, query, matched)
+        return matches
 
     async def search(
         self, query: str, roots: Sequence[str], token: str | None = None
