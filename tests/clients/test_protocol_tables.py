@@ -56,7 +56,7 @@ def test_tables_name_every_method_of_the_protocol_module_with_its_constant() -> 
 
     constants = {}
     for module in (protocol_pkg.account, protocol_pkg.commands, protocol_pkg.handshake, protocol_pkg.models,
-                   protocol_pkg.status, protocol_pkg.threads, protocol_pkg.context):
+                   protocol_pkg.status, protocol_pkg.threads, protocol_pkg.context, protocol_pkg.turn_errors):
         for attr, value in vars(module).items():
             if isinstance(value, protocol_pkg.Method):
                 constants[attr] = value.name

@@ -37,6 +37,7 @@ SHARED = {
     "turn/interrupt": ("v2/TurnInterruptParams", "v2/TurnInterruptResponse"),
     "turn/started": ("v2/TurnStartedNotification", None),
     "turn/completed": ("v2/TurnCompletedNotification", None),
+    "error": ("v2/ErrorNotification", None),
     "item/started": ("v2/ItemStartedNotification", None),
     "item/completed": ("v2/ItemCompletedNotification", None),
     "item/agentMessage/delta": ("v2/AgentMessageDeltaNotification", None),
@@ -50,7 +51,6 @@ SHARED = {
     "command/exec": ("v2/CommandExecParams", "v2/CommandExecResponse"),
     "fuzzyFileSearch": ("FuzzyFileSearchParams", "FuzzyFileSearchResponse"),
     "turn/plan/updated": ("v2/TurnPlanUpdatedNotification", None),
-    "error": ("v2/ErrorNotification", None),
 }
 
 

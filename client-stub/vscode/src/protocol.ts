@@ -286,11 +286,11 @@ export interface Empty {}
 /** No fields. */
 export interface EmptyResult {}
 
-/** A turn hit an error the editor should show (auth, context window, usage limit...). */
+/** A turn hit an error; with `willRetry: false` the turn ends as `failed` right after. */
 export interface ErrorNotification {
-  /** The error, with `codexErrorInfo`. */
+  /** What went wrong (the same object as the failed turn's `error`). */
   error: TurnError;
-  /** True when the server retries by itself (the turn goes on). */
+  /** Whether the server retries by itself; false when the turn fails. */
   willRetry: boolean;
   /** Thread id. */
   threadId: string;
@@ -872,7 +872,7 @@ export const MethodInfo: { readonly [name: string]: { readonly direction: Direct
   "account/updated": { direction: "server->client", kind: "notification", group: "account" },
   "codex/status": { direction: "client->server", kind: "request", group: "status" },
   "command/exec": { direction: "client->server", kind: "request", group: "commands" },
-  "error": { direction: "server->client", kind: "notification", group: "context" },
+  "error": { direction: "server->client", kind: "notification", group: "threads" },
   "fuzzyFileSearch": { direction: "client->server", kind: "request", group: "context" },
   "getAuthStatus": { direction: "client->server", kind: "request", group: "account" },
   "initialize": { direction: "client->server", kind: "request", group: "handshake" },
@@ -930,7 +930,7 @@ export const CODEX_STATUS = new RequestType<Empty, CodexStatusResult, void>("cod
 /** client → server request. Run one command through the sandbox, independent of any thread. */
 export const COMMAND_EXEC = new RequestType<CommandExecParams, CommandExecResult, void>("command/exec");
 
-/** server → client notification. Sent before `turn/completed` when a turn fails on auth, the context window or usage limits. */
+/** server → client notification. Sent when a turn fails (before its `turn/completed` with status `failed`), as upstream. */
 export const ERROR = new NotificationType<ErrorNotification>("error");
 
 /** client → server request. Fuzzy-find files and directories under the roots; respects .gitignore, skips `.git`. */

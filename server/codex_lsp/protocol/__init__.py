@@ -4,7 +4,7 @@ Every wire method is defined once (``define(...)`` in the group modules) with it
 payload classes and docs. Handlers, docs, the JSON Schema and the editor clients follow it.
 """
 
-from . import account, commands, context, handshake, models, status, threads
+from . import account, commands, context, handshake, models, status, threads, turn_errors
 from .methods import GROUPS, METHODS, Method, client_requests
 from .wire import ParamsError, from_wire, to_wire
 
@@ -23,4 +23,5 @@ __all__ = [
     "status",
     "threads",
     "to_wire",
+    "turn_errors",
 ]

@@ -1,5 +1,5 @@
-"""What the agent is told and what it reports back: plans, steering, compaction, file search and
-the `error` notification (issue 14). See protocol-docs/context.md."""
+"""What the agent is told and what it reports back: plans, steering, compaction and file search
+(issue 14). See protocol-docs/context.md. The `error` notification is in `turn_errors.py`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import attrs
 
 from .inputs import UserInput
 from .methods import define
-from .threads import EmptyResult, TurnError
+from .threads import EmptyResult
 from .wire import field
 
 # ---- plans --------------------------------------------------------------------------------------
@@ -121,27 +121,4 @@ FUZZY_FILE_SEARCH = define(
     params=FuzzyFileSearchParams,
     result=FuzzyFileSearchResponse,
     doc="Fuzzy-find files and directories under the roots; respects .gitignore, skips `.git`.",
-)
-
-
-# ---- errors -------------------------------------------------------------------------------------
-
-
-@attrs.define
-class ErrorNotification:
-    """A turn hit an error the editor should show (auth, context window, usage limit...)."""
-
-    error: TurnError = field("The error, with `codexErrorInfo`.")
-    will_retry: bool = field("True when the server retries by itself (the turn goes on).")
-    thread_id: str = field("Thread id.")
-    turn_id: str = field("Turn id.")
-
-
-ERROR = define(
-    "error",
-    direction="server->client",
-    kind="notification",
-    group="context",
-    params=ErrorNotification,
-    doc="Sent before `turn/completed` when a turn fails on auth, the context window or usage limits.",
 )

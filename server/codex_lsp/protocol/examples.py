@@ -258,6 +258,7 @@ EXAMPLES: dict[str, tuple[Any, Any]] = {
 # ---- agent context (issue 14) ---------------------------------------------------------------
 
 from . import context as x  # noqa: E402
+from . import turn_errors as te  # noqa: E402
 
 EXAMPLES.update(
     {
@@ -292,7 +293,7 @@ EXAMPLES.update(
             None,
         ),
         "error": (
-            x.ErrorNotification(
+            te.ErrorNotification(
                 error=t.TurnError(
                     message="You've hit your usage limit. Wait for it to reset or add credits, then try again.",
                     codex_error_info="usageLimitExceeded",

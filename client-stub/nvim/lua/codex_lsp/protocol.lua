@@ -51,7 +51,7 @@ M.info = {
   ["account/updated"] = { direction = "server->client", kind = "notification", group = "account" },
   ["codex/status"] = { direction = "client->server", kind = "request", group = "status" },
   ["command/exec"] = { direction = "client->server", kind = "request", group = "commands" },
-  ["error"] = { direction = "server->client", kind = "notification", group = "context" },
+  ["error"] = { direction = "server->client", kind = "notification", group = "threads" },
   ["fuzzyFileSearch"] = { direction = "client->server", kind = "request", group = "context" },
   ["getAuthStatus"] = { direction = "client->server", kind = "request", group = "account" },
   ["initialize"] = { direction = "client->server", kind = "request", group = "handshake" },
