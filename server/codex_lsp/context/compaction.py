@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import agents_md, environment
+from codex_lsp.context import agents_md, environment
 
 SUMMARY_PROMPT = """\
 You are compacting this conversation so that it can continue in a fresh context window. Write a \

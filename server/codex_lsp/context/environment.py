@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from ..sandbox.policy import DangerFullAccess, ReadOnly, SandboxPolicy, WorkspaceWrite
+from codex_lsp.sandbox.policy import DangerFullAccess, ReadOnly, SandboxPolicy, WorkspaceWrite
 
 OPEN_TAG = "<environment_context>"
 CLOSE_TAG = "</environment_context>"

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidParams
-from ..protocol.inputs import (
+from codex_lsp.errors import InvalidParams
+from codex_lsp.protocol.inputs import (
     ImageInput,
     LocalImageInput,
     MentionInput,

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..protocol.context import (
+from codex_lsp.protocol.context import (
     FUZZY_FILE_SEARCH,
     FuzzyFileSearchParams,
     FuzzyFileSearchResponse,
     FuzzyFileSearchResult,
 )
-from ..search.service import FileSearch
+from codex_lsp.search.service import FileSearch
 
 if TYPE_CHECKING:
-    from ..server import CodexLanguageServer
-    from ..services import Services
+    from codex_lsp.server import CodexLanguageServer
+    from codex_lsp.services import Services
 
 
 def register(server: CodexLanguageServer, services: Services) -> None:

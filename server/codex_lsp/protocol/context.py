@@ -7,10 +7,10 @@ from typing import Literal
 
 import attrs
 
-from .inputs import UserInput
-from .methods import define
-from .threads import EmptyResult
-from .wire import field
+from codex_lsp.protocol.inputs import UserInput
+from codex_lsp.protocol.methods import define
+from codex_lsp.protocol.threads import EmptyResult
+from codex_lsp.protocol.wire import field
 
 # ---- plans --------------------------------------------------------------------------------------
 

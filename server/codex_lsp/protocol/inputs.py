@@ -10,7 +10,7 @@ from typing import Literal
 
 import attrs
 
-from .wire import JsonValue, field
+from codex_lsp.protocol.wire import JsonValue, field
 
 ImageDetail = Literal["auto", "low", "high", "original"]
 

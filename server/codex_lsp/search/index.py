@@ -23,7 +23,7 @@ from pathlib import Path
 import attrs
 import pathspec
 
-from .matcher import Candidates
+from codex_lsp.search.matcher import Candidates
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import attrs
 
-from ..errors import InvalidParams
-from .index import FileIndex
-from .matcher import Cancelled, Candidates, Match, search_within
+from codex_lsp.errors import InvalidParams
+from codex_lsp.search.index import FileIndex
+from codex_lsp.search.matcher import Cancelled, Candidates, Match, search_within
 
 MATCH_LIMIT = 50
 MAX_ROOTS = 16

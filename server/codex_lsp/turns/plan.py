@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from ..protocol.context import PlanStepStatus, TurnPlanStep, TurnPlanUpdated
+from codex_lsp.protocol.context import PlanStepStatus, TurnPlanStep, TurnPlanUpdated
 
 UPDATE_PLAN_TOOL_NAME = "update_plan"
 PLAN_UPDATED_OUTPUT = "Plan updated"
