@@ -22,7 +22,7 @@ import operator
 import re
 from collections.abc import Callable, Iterator, Sequence
 from itertools import compress
-from operator import methodcaller
+from operator import itemgetter, methodcaller
 
 import attrs
 
@@ -59,14 +59,27 @@ class Candidates:
     paths: Sequence[str]
     folded: Sequence[str]
     name_start: Sequence[int]
+    names: Sequence[str]  # the last path component
+    folded_names: Sequence[str]
 
     @classmethod
     def build(cls, paths: Sequence[str]) -> Candidates:
+        folded = [fold(p) for p in paths]
+        starts = [p.rfind("/") + 1 for p in paths]
         return cls(
             paths=paths,
-            folded=[fold(p) for p in paths],
-            name_start=[p.rfind("/") + 1 for p in paths],
+            folded=folded,
+            name_start=starts,
+            names=[p[s:] for p, s in zip(paths, starts, strict=True)],
+            folded_names=[p[s:] for p, s in zip(folded, starts, strict=True)],
         )
+
+
+def _gather(values: Sequence[str], indexes: Sequence[int]) -> Sequence[str]:
+    """``[values[i] for i in indexes]``, done in C (this runs over every candidate per query)."""
+    if len(indexes) > 1:
+        return itemgetter(*indexes)(values)
+    return [values[i] for i in indexes]
 
 
 def fold(text: str) -> str:
@@ -215,17 +228,19 @@ def search_within(
     terms = [_Term.of(t) for t in query.split()]
     if not terms or limit <= 0:
         return [], []
-    hays = candidates.paths if _is_case_sensitive(query) else candidates.folded
+    sensitive = _is_case_sensitive(query)
+    hays = candidates.paths if sensitive else candidates.folded
+    names = candidates.names if sensitive else candidates.folded_names
     if within is None:
         indexes = list(compress(range(len(hays)), map(terms[0].forward.match, hays)))
     else:
-        indexes = list(compress(within, map(terms[0].forward.match, (hays[i] for i in within))))
+        indexes = list(compress(within, map(terms[0].forward.match, _gather(hays, within))))
     for term in terms[1:]:
-        indexes = list(compress(indexes, map(term.forward.match, (hays[i] for i in indexes))))
+        indexes = list(compress(indexes, map(term.forward.match, _gather(hays, indexes))))
     if cancelled():
         raise Cancelled()
     if len(terms) == 1:
-        matches = _score_one(candidates, hays, terms[0], indexes, limit, cancelled)
+        matches = _score_one(candidates, hays, names, terms[0], indexes, limit, cancelled)
     else:
         matches = _score_many(candidates, hays, terms, indexes, cancelled)
     paths = candidates.paths
@@ -234,13 +249,13 @@ def search_within(
 
 
 def _tiers(
-    hays: Sequence[str], term: _Term, starts: Sequence[int], indexes: list[int]
+    hays: Sequence[str], names: Sequence[str], term: _Term, indexes: list[int]
 ) -> Iterator[tuple[int, list[int]]]:
     """(tier, members) from the best tier down; each tier is one pass over what is left, run by
     C-level ``map``/``compress`` over the file names, then the paths."""
     text = term.text
     rest = indexes
-    texts = [hays[i][starts[i] :] for i in rest]  # file names
+    texts = _gather(names, rest)
     name_tests: list[Callable[[str], object]] = [
         methodcaller("startswith", text),
         methodcaller("__contains__", text),
@@ -252,7 +267,7 @@ def _tiers(
         keep = list(map(operator.not_, flags))
         rest = list(compress(rest, keep))
         texts = list(compress(texts, keep))
-    flags = list(map(methodcaller("__contains__", text), (hays[i] for i in rest)))
+    flags = list(map(methodcaller("__contains__", text), _gather(hays, rest)))
     yield 1, list(compress(rest, flags))
     yield 0, list(compress(rest, map(operator.not_, flags)))
 
@@ -260,6 +275,7 @@ def _tiers(
 def _score_one(
     candidates: Candidates,
     hays: Sequence[str],
+    names: Sequence[str],
     term: _Term,
     indexes: list[int],
     limit: int,
@@ -269,7 +285,7 @@ def _score_one(
     starts = candidates.name_start
     paths = candidates.paths
     matches: list[Match] = []
-    for tier, members in _tiers(hays, term, starts, indexes):
+    for tier, members in _tiers(hays, names, term, indexes):
         if len(members) > SCORING_CAP:
             # Long paths can't beat short ones much within a group (no better group position,
             # more gap and length penalty), so a huge group is ranked among its shortest paths.
