@@ -69,8 +69,9 @@ class Session:
         payload = {} if params is None else params
         return await asyncio.wait_for(self.protocol.send_request_async(method, payload), timeout)
 
-    async def call_raw(self, method: str, *, omit_params: bool = False, params: Any = None,
-                       timeout: float = 15.0) -> Any:
+    async def call_raw(
+        self, method: str, *, omit_params: bool = False, params: Any = None, timeout: float = 15.0
+    ) -> Any:
         """Send a request exactly as given: ``omit_params`` leaves the `params` key out."""
         loop = asyncio.get_running_loop()
         msg_id = f"raw-{id(object())}-{loop.time()}"
@@ -86,8 +87,14 @@ class Session:
         """Index to pass to `wait_for` so only notifications after this point count."""
         return len(self.notifications)
 
-    async def wait_for(self, method: str, *, since: int = 0, timeout: float = 10.0,
-                       where: Callable[[Any], bool] | None = None) -> Any:
+    async def wait_for(
+        self,
+        method: str,
+        *,
+        since: int = 0,
+        timeout: float = 10.0,
+        where: Callable[[Any], bool] | None = None,
+    ) -> Any:
         """Wait for a notification named ``method`` received at or after index ``since``."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
@@ -114,7 +121,9 @@ class Session:
 
 def server_env(codex_home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CODEX_", "OPENAI_"))}
-    env.update({"CODEX_HOME": str(codex_home), "CODEX_LSP_TEST_HOOKS": "1", "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {"CODEX_HOME": str(codex_home), "CODEX_LSP_TEST_HOOKS": "1", "PYTHONUNBUFFERED": "1"}
+    )
     env.update(extra or {})
     return env
 
@@ -137,21 +146,29 @@ async def start_session(
     command = [*(wrapper or []), sys.executable, "-m", "codex_lsp", *(args or [])]
     if stderr_file is not None:
         command = ["/bin/sh", "-c", f'exec "$0" "$@" 2>>"{stderr_file}"', *command]
-    config = ClientServerConfig(server_command=command, client_factory=_make_client,
-                                server_env=server_env(codex_home, env))
+    config = ClientServerConfig(
+        server_command=command, client_factory=_make_client, server_env=server_env(codex_home, env)
+    )
     client = await config.start()
     session = Session(client, None, stderr_file)
     if before_initialize:
         before_initialize(session)
     try:
         if initialize:
-            folders = [types.WorkspaceFolder(uri=workspace.as_uri(), name="ws")] if workspace else None
-            session.init_result = await asyncio.wait_for(client.initialize_session(types.InitializeParams(
-                capabilities=capabilities or types.ClientCapabilities(),
-                initialization_options=init_options,
-                workspace_folders=folders,
-                root_uri=workspace.as_uri() if workspace else None,
-            )), 20)
+            folders = (
+                [types.WorkspaceFolder(uri=workspace.as_uri(), name="ws")] if workspace else None
+            )
+            session.init_result = await asyncio.wait_for(
+                client.initialize_session(
+                    types.InitializeParams(
+                        capabilities=capabilities or types.ClientCapabilities(),
+                        initialization_options=init_options,
+                        workspace_folders=folders,
+                        root_uri=workspace.as_uri() if workspace else None,
+                    )
+                ),
+                20,
+            )
         yield session
     finally:
         try:

@@ -13,9 +13,20 @@ from harness import ROOT
 
 def test_bench_quick_run_produces_figures_and_a_results_table(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--only", "roundtrip", "sandbox_spawn",
-         "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--quick",
+            "--only",
+            "roundtrip",
+            "sandbox_spawn",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     figures = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]

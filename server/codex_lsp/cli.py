@@ -19,17 +19,41 @@ log = logging.getLogger(__name__)
 
 
 def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="codex-lsp", description="Codex app-server protocol over LSP.")
-    parser.add_argument("command", nargs="?", choices=["serve", "demo"], default="serve",
-                        help="serve (default): run the language server; demo: offline end-to-end demo")
+    parser = argparse.ArgumentParser(
+        prog="codex-lsp", description="Codex app-server protocol over LSP."
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["serve", "demo"],
+        default="serve",
+        help="serve (default): run the language server; demo: offline end-to-end demo",
+    )
     transport = parser.add_mutually_exclusive_group()
-    transport.add_argument("--stdio", action="store_true", help="LSP over stdin/stdout (the default)")
-    transport.add_argument("--tcp", metavar="HOST:PORT", help="listen on a loopback address (debugging)")
-    parser.add_argument("-c", "--config", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config.toml key (TOML value), e.g. -c sandbox_mode=\"read-only\"")
-    parser.add_argument("--codex-home", type=Path, help="CODEX_HOME (default: $CODEX_HOME or ~/.codex)")
-    parser.add_argument("--log-level", default=os.environ.get("CODEX_LSP_LOG_LEVEL", "INFO"),
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper)
+    transport.add_argument(
+        "--stdio", action="store_true", help="LSP over stdin/stdout (the default)"
+    )
+    transport.add_argument(
+        "--tcp", metavar="HOST:PORT", help="listen on a loopback address (debugging)"
+    )
+    parser.add_argument(
+        "-c",
+        "--config",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help='override a config.toml key (TOML value), e.g. -c sandbox_mode="read-only"',
+    )
+    parser.add_argument(
+        "--codex-home", type=Path, help="CODEX_HOME (default: $CODEX_HOME or ~/.codex)"
+    )
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("CODEX_LSP_LOG_LEVEL", "INFO"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        type=str.upper,
+    )
     parser.add_argument("--version", action="version", version=f"codex-lsp {__version__}")
     return parser.parse_args(argv)
 
@@ -40,7 +64,9 @@ def _loopback_address(value: str) -> tuple[str, int]:
         raise ConfigError(f"--tcp {value!r}: expected HOST:PORT, e.g. 127.0.0.1:2087")
     host = host.strip("[]")
     if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
-        raise ConfigError(f"--tcp {value!r}: only loopback addresses are allowed (127.0.0.1, ::1, localhost)")
+        raise ConfigError(
+            f"--tcp {value!r}: only loopback addresses are allowed (127.0.0.1, ::1, localhost)"
+        )
     return host, int(port)
 
 

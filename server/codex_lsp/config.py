@@ -70,7 +70,9 @@ class Config:
     config_file: Path
     model: str | None = None
     model_provider_id: str = "openai"
-    model_providers: Mapping[str, ModelProviderConfig] = attrs.field(factory=lambda: {"openai": BUILTIN_OPENAI})
+    model_providers: Mapping[str, ModelProviderConfig] = attrs.field(
+        factory=lambda: {"openai": BUILTIN_OPENAI}
+    )
     chatgpt_base_url: str = DEFAULT_CHATGPT_BASE_URL
     forced_login_method: str | None = None
     forced_chatgpt_workspace_id: str | None = None
@@ -122,7 +124,7 @@ def _apply_override(data: dict[str, Any], override: str) -> None:
     key, sep, raw = override.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ConfigError(f"-c {override!r}: expected key=value (e.g. -c model=\"gpt-5.2-codex\")")
+        raise ConfigError(f'-c {override!r}: expected key=value (e.g. -c model="gpt-5.2-codex")')
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
@@ -144,7 +146,9 @@ class _Reader:
         self.path, self.data, self.prefix = path, data, prefix
 
     def _fail(self, key: str, expected: str, value: Any) -> ConfigError:
-        return ConfigError(f"{self.path}: key '{self.prefix}{key}' must be {expected} (got {value!r})")
+        return ConfigError(
+            f"{self.path}: key '{self.prefix}{key}' must be {expected} (got {value!r})"
+        )
 
     def text(self, key: str, default: str | None = None) -> str | None:
         value = self.data.get(key, default)
@@ -200,7 +204,9 @@ def _build(home: Path, path: Path, data: Mapping[str, Any]) -> Config:
     provider_id = top.text("model_provider", "openai") or "openai"
     if provider_id not in providers:
         known = ", ".join(f'"{p}"' for p in sorted(providers))
-        raise ConfigError(f"{path}: key 'model_provider' must be one of {known} (got {provider_id!r})")
+        raise ConfigError(
+            f"{path}: key 'model_provider' must be one of {known} (got {provider_id!r})"
+        )
     workspace = top.table("sandbox_workspace_write")
     lsp = top.table("lsp")
     return Config(
@@ -212,8 +218,12 @@ def _build(home: Path, path: Path, data: Mapping[str, Any]) -> Config:
         chatgpt_base_url=(top.text("chatgpt_base_url", DEFAULT_CHATGPT_BASE_URL) or "").rstrip("/"),
         forced_login_method=top.choice("forced_login_method", LOGIN_METHODS, None),
         forced_chatgpt_workspace_id=top.text("forced_chatgpt_workspace_id"),
-        cli_auth_credentials_store=top.choice("cli_auth_credentials_store", CREDENTIAL_STORES, "file") or "file",
-        approval_policy=top.choice("approval_policy", APPROVAL_POLICIES, "on-request") or "on-request",
+        cli_auth_credentials_store=top.choice(
+            "cli_auth_credentials_store", CREDENTIAL_STORES, "file"
+        )
+        or "file",
+        approval_policy=top.choice("approval_policy", APPROVAL_POLICIES, "on-request")
+        or "on-request",
         sandbox_mode=top.choice("sandbox_mode", SANDBOX_MODES, "read-only") or "read-only",
         sandbox_workspace_write=SandboxWorkspaceWrite(
             writable_roots=workspace.text_list("writable_roots"),

@@ -69,7 +69,10 @@ class Demo:
         self.codex_home = root / "codex-home"
         self.workspace = root / "workspace"
         self.client = LanguageClient(
-            "codex-lsp-demo", "0.1", converter_factory=converter_factory, protocol_cls=_RecordingProtocol
+            "codex-lsp-demo",
+            "0.1",
+            converter_factory=converter_factory,
+            protocol_cls=_RecordingProtocol,
         )
         self.refreshes: list[dict[str, Any]] = []
         self.approvals: list[dict[str, Any]] = []
@@ -88,7 +91,9 @@ class Demo:
         @self.client.feature("account/chatgptAuthTokens/refresh")
         async def refresh(params: Any) -> dict[str, Any]:
             self.refreshes.append(params)
-            token = self.issuer.make_jwt(account_id=ACCOUNT_ID, email="dev@example.com", plan_type="pro")
+            token = self.issuer.make_jwt(
+                account_id=ACCOUNT_ID, email="dev@example.com", plan_type="pro"
+            )
             self.backend.accepted_tokens = {token}  # the backend now trusts the new token only
             say(f"    server -> account/chatgptAuthTokens/refresh (reason={params.get('reason')})")
             say("    editor -> fresh access token from the editor's own sign-in")
@@ -114,8 +119,12 @@ class Demo:
             env["CODEX_SANDBOX_BACKEND"] = os.environ["CODEX_SANDBOX_BACKEND"]
         env["CODEX_HOME"] = str(self.codex_home)
         args = [
-            "-m", "codex_lsp", "--log-level", "WARNING",
-            "-c", f'chatgpt_base_url="{self.backend.base_url}/backend-api"',
+            "-m",
+            "codex_lsp",
+            "--log-level",
+            "WARNING",
+            "-c",
+            f'chatgpt_base_url="{self.backend.base_url}/backend-api"',
         ]
         await self.client.start_io(sys.executable, *args, env=env)
         server = self.client._server
@@ -126,7 +135,9 @@ class Demo:
                 types.InitializeParams(
                     capabilities=types.ClientCapabilities(),
                     client_info=types.ClientInfo(name="codex-lsp-demo", version="0.1"),
-                    workspace_folders=[types.WorkspaceFolder(uri=self.workspace.as_uri(), name="demo")],
+                    workspace_folders=[
+                        types.WorkspaceFolder(uri=self.workspace.as_uri(), name="demo")
+                    ],
                     root_uri=self.workspace.as_uri(),
                 )
             ),
@@ -155,7 +166,9 @@ class Demo:
         return list(self._stderr)
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
-        return await asyncio.wait_for(self.protocol.send_request_async(method, params), STEP_TIMEOUT_S)
+        return await asyncio.wait_for(
+            self.protocol.send_request_async(method, params), STEP_TIMEOUT_S
+        )
 
     def mark(self) -> int:
         return len(self.protocol.received)
@@ -185,7 +198,9 @@ class Demo:
             "turn/start", {"threadId": self.thread_id, "input": [{"type": "text", "text": prompt}]}
         )
         turn_id = started["turn"]["id"]
-        completed = await self.wait_for("turn/completed", mark, lambda p: p["turn"]["id"] == turn_id)
+        completed = await self.wait_for(
+            "turn/completed", mark, lambda p: p["turn"]["id"] == turn_id
+        )
         return completed, mark
 
     def describe_turn(self, mark: int) -> None:
@@ -208,7 +223,9 @@ class Demo:
     # ---- the steps --------------------------------------------------------------------------------
 
     async def login(self) -> None:
-        token = self.issuer.make_jwt(account_id=ACCOUNT_ID, email="dev@example.com", plan_type="pro")
+        token = self.issuer.make_jwt(
+            account_id=ACCOUNT_ID, email="dev@example.com", plan_type="pro"
+        )
         self.backend.accepted_tokens = {token}
         mark = self.mark()
         say("    editor -> account/login/start {type: chatgptAuthTokens, accessToken: <hidden>}")
@@ -220,10 +237,16 @@ class Demo:
         completed = await self.wait_for("account/login/completed", mark)
         check(completed.get("success") is True, f"login failed: {completed.get('error')}")
         updated = await self.wait_for("account/updated", mark)
-        say(f"    server -> account/login/completed, account/updated (authMode={updated.get('authMode')})")
-        check(updated.get("authMode") == "chatgptAuthTokens", f"unexpected account/updated {updated}")
+        say(
+            f"    server -> account/login/completed, account/updated (authMode={updated.get('authMode')})"
+        )
+        check(
+            updated.get("authMode") == "chatgptAuthTokens", f"unexpected account/updated {updated}"
+        )
         account = (await self.call("account/read", {}))["account"]
-        check(account is not None and account.get("type") == "chatgpt", f"account/read says {account}")
+        check(
+            account is not None and account.get("type") == "chatgpt", f"account/read says {account}"
+        )
         say(f"    account/read: {account.get('email')} ({account.get('planType')})")
 
     async def sandboxed_turn(self) -> None:
@@ -235,12 +258,12 @@ class Demo:
         else:
             say("    NOTE: no sandbox backend is available here; using danger-full-access instead")
         mark = self.mark()
-        result = await self.call(
-            "thread/start", {"approvalPolicy": "untrusted", "sandbox": mode}
-        )
+        result = await self.call("thread/start", {"approvalPolicy": "untrusted", "sandbox": mode})
         self.thread_id = result["thread"]["id"]
         await self.wait_for("thread/started", mark)
-        say(f"    thread/start -> model {result['model']}, cwd {result['cwd']}, sandbox {result['sandbox']['type']}")
+        say(
+            f"    thread/start -> model {result['model']}, cwd {result['cwd']}, sandbox {result['sandbox']['type']}"
+        )
         check(result["cwd"] == str(self.workspace), f"thread cwd is {result['cwd']}")
         write = f"echo '{NOTES_TEXT}' > notes.txt && cat notes.txt"
         steps: list[Step] = [
@@ -256,15 +279,28 @@ class Demo:
         turn = completed["turn"]
         check(turn["status"] == "completed", f"turn ended {turn['status']}: {turn.get('error')}")
         commands = [i for i in turn["items"] if i["type"] == "commandExecution"]
-        check(len(self.approvals) == len(commands), "every command should have been approved by the editor")
-        check(commands[0]["exitCode"] == 0 and NOTES_TEXT in (commands[0]["aggregatedOutput"] or ""),
-              f"the write command did not work: {commands[0]}")
-        check((self.workspace / "notes.txt").read_text().strip() == NOTES_TEXT, "notes.txt is missing")
+        check(
+            len(self.approvals) == len(commands),
+            "every command should have been approved by the editor",
+        )
+        check(
+            commands[0]["exitCode"] == 0 and NOTES_TEXT in (commands[0]["aggregatedOutput"] or ""),
+            f"the write command did not work: {commands[0]}",
+        )
+        check(
+            (self.workspace / "notes.txt").read_text().strip() == NOTES_TEXT, "notes.txt is missing"
+        )
         if self.sandboxed:
-            check(commands[1]["exitCode"] != 0 and not (self.workspace / ".git" / "injected-hook").exists(),
-                  "the sandbox let a command write into .git")
+            check(
+                commands[1]["exitCode"] != 0
+                and not (self.workspace / ".git" / "injected-hook").exists(),
+                "the sandbox let a command write into .git",
+            )
             say("    the sandbox refused the write into .git, as it should")
-        check(len(self.since(mark, "item/commandExecution/outputDelta")) > 0, "no command output was streamed")
+        check(
+            len(self.since(mark, "item/commandExecution/outputDelta")) > 0,
+            "no command output was streamed",
+        )
         check(len(self.since(mark, "item/agentMessage/delta")) > 0, "no model text was streamed")
 
     async def refresh_on_401(self) -> None:
@@ -275,21 +311,31 @@ class Demo:
         self.describe_turn(mark)
         turn = completed["turn"]
         check(turn["status"] == "completed", f"turn ended {turn['status']}: {turn.get('error')}")
-        check(len(self.refreshes) - before == 1, f"expected one refresh, saw {len(self.refreshes) - before}")
+        check(
+            len(self.refreshes) - before == 1,
+            f"expected one refresh, saw {len(self.refreshes) - before}",
+        )
         bearers = [r.bearer for r in self.backend.requests_to("/responses")[-2:]]
         check(bearers[0] != bearers[1], "the retry did not use the refreshed token")
         say("    the request was retried once with the refreshed token")
 
     async def rate_limits(self) -> None:
-        updates = [p["rateLimits"] for m, p in self.protocol.received if m == "account/rateLimits/updated"]
+        updates = [
+            p["rateLimits"] for m, p in self.protocol.received if m == "account/rateLimits/updated"
+        ]
         check(bool(updates), "no account/rateLimits/updated was sent during the turns")
         say(f"    server -> account/rateLimits/updated x{len(updates)}")
         for line in render_status_lines(updates[-1]):
             say(f"      {line}")
         read = await self.call("account/rateLimits/read", {})
         primary = read["rateLimits"]["primary"]
-        check(primary is not None and primary["usedPercent"] == 23, f"account/rateLimits/read says {read}")
-        say(f"    account/rateLimits/read: primary {primary['usedPercent']}% of {primary['windowDurationMins']} min")
+        check(
+            primary is not None and primary["usedPercent"] == 23,
+            f"account/rateLimits/read says {read}",
+        )
+        say(
+            f"    account/rateLimits/read: primary {primary['usedPercent']}% of {primary['windowDurationMins']} min"
+        )
 
     async def status(self) -> None:
         try:
@@ -301,7 +347,10 @@ class Demo:
             raise
         for line in status.get("lines", []):
             say(f"      {line}")
-        check(status.get("authMode") == "chatgptAuthTokens", f"codex/status says {status.get('authMode')}")
+        check(
+            status.get("authMode") == "chatgptAuthTokens",
+            f"codex/status says {status.get('authMode')}",
+        )
 
 
 def say(line: str) -> None:
@@ -311,7 +360,10 @@ def say(line: str) -> None:
 async def _run_steps(demo: Demo) -> int:
     steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
         ("log in with editor-owned ChatGPT tokens", demo.login),
-        ("a turn in which the model runs sandboxed commands (approved by the editor)", demo.sandboxed_turn),
+        (
+            "a turn in which the model runs sandboxed commands (approved by the editor)",
+            demo.sandboxed_turn,
+        ),
         ("a 401 answered by an editor token refresh", demo.refresh_on_401),
         ("rate limits", demo.rate_limits),
         ("status", demo.status),
@@ -343,7 +395,11 @@ async def _run_steps(demo: Demo) -> int:
 
 async def _demo() -> int:
     started = time.monotonic()
-    with FakeBackend() as backend, FakeIssuer() as issuer, tempfile.TemporaryDirectory(prefix="codex-lsp-demo-") as tmp:
+    with (
+        FakeBackend() as backend,
+        FakeIssuer() as issuer,
+        tempfile.TemporaryDirectory(prefix="codex-lsp-demo-") as tmp,
+    ):
         demo = Demo(backend, issuer, Path(tmp))
         say("codex-lsp demo (offline)")
         say(f"  fake model backend: {backend.base_url}/backend-api   workspace: {demo.workspace}")

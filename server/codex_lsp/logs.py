@@ -18,7 +18,9 @@ _PATTERNS = [
     re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),  # JWT
     re.compile(r"\bsk-[A-Za-z0-9_-]{6,}"),  # OpenAI-style API key
     re.compile(r"(?i)(bearer\s+)[^\s\"',]+"),
-    re.compile(r"(?i)(\"?(?:access_token|refresh_token|id_token|api_key|apiKey|accessToken|idToken|refreshToken)\"?\s*[:=]\s*\"?)[^\s\"',}]+"),
+    re.compile(
+        r"(?i)(\"?(?:access_token|refresh_token|id_token|api_key|apiKey|accessToken|idToken|refreshToken)\"?\s*[:=]\s*\"?)[^\s\"',}]+"
+    ),
 ]
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
@@ -97,7 +99,9 @@ def setup_logging(level: str = "INFO") -> None:
 
 
 def _drop_answered_errors(record: logging.LogRecord) -> bool:
-    return not str(record.msg).startswith(("Exception occurred for message", "Failed to handle request"))
+    return not str(record.msg).startswith(
+        ("Exception occurred for message", "Failed to handle request")
+    )
 
 
 def attach_forwarder(send: Callable[[int, str], None], level: str = "INFO") -> LogMessageForwarder:

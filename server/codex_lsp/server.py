@@ -220,7 +220,9 @@ class CodexLanguageServer(LanguageServer):
         """Never pop up `window/showMessage` for internal errors (pygls G6): log instead."""
         if isinstance(error, JsonRpcException):
             return  # already answered to the client as a JSON-RPC error
-        log.error("server error (%s): %s", getattr(source, "__name__", source), type(error).__name__)
+        log.error(
+            "server error (%s): %s", getattr(source, "__name__", source), type(error).__name__
+        )
 
     def workspace_root(self) -> Path | None:
         return self.workspace_folders[0] if self.workspace_folders else None
@@ -336,7 +338,8 @@ class CodexLanguageServer(LanguageServer):
         except JsonRpcException as exc:
             log.info("%s: the editor answered error %s", method.name, exc.code)
             raise ClientRequestFailed(
-                f"{method.name}: the editor answered with error {exc.code}: {exc.message}", code=exc.code
+                f"{method.name}: the editor answered with error {exc.code}: {exc.message}",
+                code=exc.code,
             ) from None
 
     def _forget_request(self, msg_id: str) -> None:

@@ -22,7 +22,6 @@ from .models.manager import ModelsManager
 log = logging.getLogger(__name__)
 
 
-
 @attrs.define
 class RateLimitState:
     """The latest rate-limit snapshot seen this session (sparse updates merged in)."""
@@ -85,8 +84,11 @@ class Services:
             return
         self.startup_warning = await enforce_login_restrictions(self.auth)
         auth = self.auth.current()
-        log.info("credentials: %s (store: %s)", type(auth).__name__ if auth else "none",
-                 self.config.cli_auth_credentials_store)
+        log.info(
+            "credentials: %s (store: %s)",
+            type(auth).__name__ if auth else "none",
+            self.config.cli_auth_credentials_store,
+        )
         if self.startup_warning:
             log.warning("%s", self.startup_warning)
 

@@ -49,9 +49,15 @@ async def account_session(
     show_document: bool = False,
     stderr_file: Path | None = None,
 ) -> AsyncIterator[Session]:
-    capabilities = types.ClientCapabilities(
-        window=types.WindowClientCapabilities(show_document=types.ShowDocumentClientCapabilities(support=True))
-    ) if show_document else None
+    capabilities = (
+        types.ClientCapabilities(
+            window=types.WindowClientCapabilities(
+                show_document=types.ShowDocumentClientCapabilities(support=True)
+            )
+        )
+        if show_document
+        else None
+    )
     async with start_session(
         codex_home,
         args=backend_args(backend, *args),

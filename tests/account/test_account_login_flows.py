@@ -30,20 +30,29 @@ def _port_is_closed(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-async def test_api_key_login_answers_then_completed_then_updated(codex_home: Path, issuer: FakeIssuer) -> None:
+async def test_api_key_login_answers_then_completed_then_updated(
+    codex_home: Path, issuer: FakeIssuer
+) -> None:
     async with account_session(codex_home, issuer) as s:
         mark = s.mark()
-        assert await s.call("account/login/start", {"type": "apiKey", "apiKey": "sk-test-key-123456"}) == {"type": "apiKey"}
+        assert await s.call(
+            "account/login/start", {"type": "apiKey", "apiKey": "sk-test-key-123456"}
+        ) == {"type": "apiKey"}
         updated = await s.wait_for(UPDATED, since=mark)
         assert updated == {"authMode": "apikey", "planType": None}
         completed = await s.wait_for(COMPLETED, since=mark)
         assert completed == {"loginId": None, "success": True, "error": None}
         assert order_of(s, COMPLETED, UPDATED, since=mark) == [COMPLETED, UPDATED]
         assert read_auth_json(codex_home)["OPENAI_API_KEY"] == "sk-test-key-123456"
-        assert await s.call("account/read", {}) == {"account": {"type": "apiKey"}, "requiresOpenaiAuth": True}
+        assert await s.call("account/read", {}) == {
+            "account": {"type": "apiKey"},
+            "requiresOpenaiAuth": True,
+        }
 
 
-async def test_browser_login_with_pkce_and_state_persists_tokens(codex_home: Path, issuer: FakeIssuer) -> None:
+async def test_browser_login_with_pkce_and_state_persists_tokens(
+    codex_home: Path, issuer: FakeIssuer
+) -> None:
     async with account_session(codex_home, issuer) as s:
         mark = s.mark()
         result = await s.call("account/login/start", {"type": "chatgpt"})
@@ -52,7 +61,9 @@ async def test_browser_login_with_pkce_and_state_persists_tokens(codex_home: Pat
         query = auth_url_query(result["authUrl"])
         assert result["authUrl"].startswith(issuer.base_url + "/oauth/authorize?")
         assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
-        assert query["redirect_uri"].startswith("http://localhost:") and query["redirect_uri"].endswith("/auth/callback")
+        assert query["redirect_uri"].startswith("http://localhost:") and query[
+            "redirect_uri"
+        ].endswith("/auth/callback")
         assert query["client_id"] == "app_EMoamEEZ73f0CkXaXp7hrann" and len(query["state"]) >= 32
         assert "offline_access" in query["scope"]
 
@@ -72,7 +83,9 @@ async def test_browser_login_with_pkce_and_state_persists_tokens(codex_home: Pat
         assert _port_is_closed(port)  # one-shot callback server
 
 
-async def test_wrong_state_fails_the_login_and_keeps_old_credentials(codex_home: Path, issuer: FakeIssuer) -> None:
+async def test_wrong_state_fails_the_login_and_keeps_old_credentials(
+    codex_home: Path, issuer: FakeIssuer
+) -> None:
     async with account_session(codex_home, issuer) as s:
         await s.call("account/login/start", {"type": "apiKey", "apiKey": "sk-keep-me-123456"})
         await s.wait_for(UPDATED)
@@ -83,17 +96,23 @@ async def test_wrong_state_fails_the_login_and_keeps_old_credentials(codex_home:
         completed = await s.wait_for(COMPLETED, since=mark)
         assert completed["loginId"] == result["loginId"] and completed["success"] is False
         assert "state mismatch" in completed["error"]
-        assert issuer.calls["authorization_code"] == 0  # a forged callback's code is never exchanged
+        assert (
+            issuer.calls["authorization_code"] == 0
+        )  # a forged callback's code is never exchanged
         assert UPDATED not in order_of(s, UPDATED, since=mark)
         assert read_auth_json(codex_home)["OPENAI_API_KEY"] == "sk-keep-me-123456"
         assert (await s.call("account/read", {}))["account"] == {"type": "apiKey"}
 
 
-async def test_wrong_pkce_verifier_is_refused_by_the_issuer(codex_home: Path, issuer: FakeIssuer) -> None:
+async def test_wrong_pkce_verifier_is_refused_by_the_issuer(
+    codex_home: Path, issuer: FakeIssuer
+) -> None:
     async with account_session(codex_home, issuer) as s:
         mark = s.mark()
         result = await s.call("account/login/start", {"type": "chatgpt"})
-        page = await be_the_browser(result["authUrl"], tamper={"code_challenge": pkce_challenge("not-our-verifier")})
+        page = await be_the_browser(
+            result["authUrl"], tamper={"code_challenge": pkce_challenge("not-our-verifier")}
+        )
         assert page.status_code == 400
         completed = await s.wait_for(COMPLETED, since=mark)
         assert completed["success"] is False and "HTTP 400" in completed["error"]
@@ -116,11 +135,21 @@ async def test_cancel_then_not_found_and_invalid_id(codex_home: Path, issuer: Fa
         mark = s.mark()
         result = await s.call("account/login/start", {"type": "chatgpt"})
         port = int(auth_url_query(result["authUrl"])["redirect_uri"].split(":")[2].split("/")[0])
-        assert await s.call("account/login/cancel", {"loginId": result["loginId"]}) == {"status": "canceled"}
+        assert await s.call("account/login/cancel", {"loginId": result["loginId"]}) == {
+            "status": "canceled"
+        }
         completed = await s.wait_for(COMPLETED, since=mark)
-        assert completed == {"loginId": result["loginId"], "success": False, "error": "Login cancelled"}
-        assert await s.call("account/login/cancel", {"loginId": result["loginId"]}) == {"status": "notFound"}
-        assert await s.call("account/login/cancel", {"loginId": str(uuid.uuid4())}) == {"status": "notFound"}
+        assert completed == {
+            "loginId": result["loginId"],
+            "success": False,
+            "error": "Login cancelled",
+        }
+        assert await s.call("account/login/cancel", {"loginId": result["loginId"]}) == {
+            "status": "notFound"
+        }
+        assert await s.call("account/login/cancel", {"loginId": str(uuid.uuid4())}) == {
+            "status": "notFound"
+        }
         with pytest.raises(JsonRpcException) as exc:
             await s.call("account/login/cancel", {"loginId": "nope"})
         assert exc.value.code == -32600 and exc.value.message == "invalid login id: nope"
@@ -132,7 +161,11 @@ async def test_login_times_out(codex_home: Path, issuer: FakeIssuer) -> None:
         mark = s.mark()
         result = await s.call("account/login/start", {"type": "chatgpt"})
         completed = await s.wait_for(COMPLETED, since=mark, timeout=10)
-        assert completed == {"loginId": result["loginId"], "success": False, "error": "Login timed out"}
+        assert completed == {
+            "loginId": result["loginId"],
+            "success": False,
+            "error": "Login timed out",
+        }
 
 
 async def test_newer_login_replaces_pending_one(codex_home: Path, issuer: FakeIssuer) -> None:
@@ -140,18 +173,28 @@ async def test_newer_login_replaces_pending_one(codex_home: Path, issuer: FakeIs
         mark = s.mark()
         first = await s.call("account/login/start", {"type": "chatgpt"})
         second = await s.call("account/login/start", {"type": "chatgpt"})
-        replaced = await s.wait_for(COMPLETED, since=mark, where=lambda p: p["loginId"] == first["loginId"])
+        replaced = await s.wait_for(
+            COMPLETED, since=mark, where=lambda p: p["loginId"] == first["loginId"]
+        )
         assert replaced["success"] is False and "replaced" in replaced["error"]
-        first_port = int(auth_url_query(first["authUrl"])["redirect_uri"].split(":")[2].split("/")[0])
+        first_port = int(
+            auth_url_query(first["authUrl"])["redirect_uri"].split(":")[2].split("/")[0]
+        )
         assert _port_is_closed(first_port)  # the old callback server is gone
         page = await be_the_browser(second["authUrl"])
         assert page.status_code == 200
-        done = await s.wait_for(COMPLETED, since=mark, where=lambda p: p["loginId"] == second["loginId"])
+        done = await s.wait_for(
+            COMPLETED, since=mark, where=lambda p: p["loginId"] == second["loginId"]
+        )
         assert done["success"] is True
-        assert await s.call("account/login/cancel", {"loginId": second["loginId"]}) == {"status": "notFound"}
+        assert await s.call("account/login/cancel", {"loginId": second["loginId"]}) == {
+            "status": "notFound"
+        }
 
 
-async def test_show_document_opens_auth_url_and_errors_do_not_fail_login(codex_home: Path, issuer: FakeIssuer) -> None:
+async def test_show_document_opens_auth_url_and_errors_do_not_fail_login(
+    codex_home: Path, issuer: FakeIssuer
+) -> None:
     async with account_session(codex_home, issuer, show_document=True) as s:
         result = await s.call("account/login/start", {"type": "chatgpt"})
         for _ in range(100):  # bounded: up to 5 s
@@ -169,11 +212,15 @@ async def test_show_document_opens_auth_url_and_errors_do_not_fail_login(codex_h
         again = await s.call("account/login/start", {"type": "chatgpt"})
         await asyncio.sleep(0.3)
         assert (await be_the_browser(again["authUrl"])).status_code == 200
-        done = await s.wait_for(COMPLETED, since=mark, where=lambda p: p["loginId"] == again["loginId"])
+        done = await s.wait_for(
+            COMPLETED, since=mark, where=lambda p: p["loginId"] == again["loginId"]
+        )
         assert done["success"] is True
 
 
-async def test_no_show_document_without_the_capability(codex_home: Path, issuer: FakeIssuer) -> None:
+async def test_no_show_document_without_the_capability(
+    codex_home: Path, issuer: FakeIssuer
+) -> None:
     async with account_session(codex_home, issuer) as s:
         await s.call("account/login/start", {"type": "chatgpt"})
         await asyncio.sleep(0.3)
@@ -184,7 +231,10 @@ async def test_device_code_login(codex_home: Path, issuer: FakeIssuer) -> None:
     async with account_session(codex_home, issuer) as s:
         mark = s.mark()
         result = await s.call("account/login/start", {"type": "chatgptDeviceCode"})
-        assert result["type"] == "chatgptDeviceCode" and result["verificationUrl"] == issuer.base_url + "/codex/device"
+        assert (
+            result["type"] == "chatgptDeviceCode"
+            and result["verificationUrl"] == issuer.base_url + "/codex/device"
+        )
         uuid.UUID(result["loginId"])
         issuer.approve_device(result["userCode"])
         completed = await s.wait_for(COMPLETED, since=mark, timeout=15)
@@ -198,7 +248,9 @@ async def test_device_code_cancel_and_disabled(codex_home: Path, issuer: FakeIss
     async with account_session(codex_home, issuer) as s:
         mark = s.mark()
         result = await s.call("account/login/start", {"type": "chatgptDeviceCode"})
-        assert await s.call("account/login/cancel", {"loginId": result["loginId"]}) == {"status": "canceled"}
+        assert await s.call("account/login/cancel", {"loginId": result["loginId"]}) == {
+            "status": "canceled"
+        }
         completed = await s.wait_for(COMPLETED, since=mark)
         assert completed["success"] is False and completed["error"] == "Login cancelled"
         issuer.device_code_enabled = False
@@ -207,7 +259,9 @@ async def test_device_code_cancel_and_disabled(codex_home: Path, issuer: FakeIss
         assert exc.value.code == -32600 and "device code login is not enabled" in exc.value.message
 
 
-async def test_logout_cancels_pending_login_clears_store_and_sends_updated(codex_home: Path, issuer: FakeIssuer) -> None:
+async def test_logout_cancels_pending_login_clears_store_and_sends_updated(
+    codex_home: Path, issuer: FakeIssuer
+) -> None:
     async with account_session(codex_home, issuer) as s:
         await s.call("account/login/start", {"type": "apiKey", "apiKey": "sk-test-key-123456"})
         await s.wait_for(UPDATED)
@@ -222,9 +276,14 @@ async def test_logout_cancels_pending_login_clears_store_and_sends_updated(codex
         assert order_of(s, UPDATED, since=mark) == [UPDATED]  # exactly once
 
 
-@pytest.mark.parametrize("login", [
-    {"type": "apiKey", "apiKey": "sk-test-key-123456"}, {"type": "chatgpt"}, {"type": "chatgptDeviceCode"},
-])
+@pytest.mark.parametrize(
+    "login",
+    [
+        {"type": "apiKey", "apiKey": "sk-test-key-123456"},
+        {"type": "chatgpt"},
+        {"type": "chatgptDeviceCode"},
+    ],
+)
 async def test_other_logins_refused_while_editor_owned_auth_is_active(
     codex_home: Path, issuer: FakeIssuer, login: dict[str, str]
 ) -> None:
@@ -239,8 +298,12 @@ async def test_other_logins_refused_while_editor_owned_auth_is_active(
         await s.call("account/login/start", login)  # allowed once logged out
 
 
-async def test_forced_login_method_refuses_the_other_kind(codex_home: Path, issuer: FakeIssuer) -> None:
-    async with account_session(codex_home, issuer, args=("-c", 'forced_login_method="chatgpt"')) as s:
+async def test_forced_login_method_refuses_the_other_kind(
+    codex_home: Path, issuer: FakeIssuer
+) -> None:
+    async with account_session(
+        codex_home, issuer, args=("-c", 'forced_login_method="chatgpt"')
+    ) as s:
         with pytest.raises(JsonRpcException) as exc:
             await s.call("account/login/start", {"type": "apiKey", "apiKey": "sk-test-key-123456"})
         assert exc.value.code == -32600 and "forced_login_method" in exc.value.message
@@ -251,9 +314,13 @@ async def test_forced_login_method_refuses_the_other_kind(codex_home: Path, issu
             assert exc.value.code == -32600 and "forced_login_method" in exc.value.message
 
 
-async def test_browser_login_for_another_workspace_fails_naming_both(codex_home: Path, issuer: FakeIssuer) -> None:
+async def test_browser_login_for_another_workspace_fails_naming_both(
+    codex_home: Path, issuer: FakeIssuer
+) -> None:
     issuer.login_account_id = "acct-other"
-    async with account_session(codex_home, issuer, args=("-c", 'forced_chatgpt_workspace_id="acct-1"')) as s:
+    async with account_session(
+        codex_home, issuer, args=("-c", 'forced_chatgpt_workspace_id="acct-1"')
+    ) as s:
         mark = s.mark()
         result = await s.call("account/login/start", {"type": "chatgpt"})
         assert auth_url_query(result["authUrl"])["allowed_workspace_id"] == "acct-1"

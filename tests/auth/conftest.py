@@ -25,8 +25,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.timeout(60))
 
 
-
-
 @pytest.fixture
 def make_manager(codex_home: Path, issuer: FakeIssuer) -> Callable[..., AuthManager]:
     """AuthManager on the temp CODEX_HOME, refreshing against the fake issuer, with a clean env."""

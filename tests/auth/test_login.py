@@ -59,7 +59,9 @@ async def _browse(url: str) -> httpx.Response:
 def test_pkce_pair_is_s256() -> None:
     verifier, challenge = pkce_pair()
     assert len(verifier) == 86  # 64 bytes, base64url without padding
-    expected = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    expected = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
     assert challenge == expected
     assert pkce_pair()[0] != verifier
 
@@ -70,8 +72,14 @@ def test_configuration_from_env() -> None:
     assert callback_ports({"CODEX_LOGIN_CALLBACK_PORTS": "2000, 2001"}) == (2000, 2001, 0)
     assert callback_ports({"CODEX_LOGIN_CALLBACK_PORTS": "abc"}) == (1455, 1457, 0)
     assert login_issuer({}) == "https://auth.openai.com"
-    assert login_issuer({"CODEX_APP_SERVER_LOGIN_ISSUER": "http://127.0.0.1:9/"}) == "http://127.0.0.1:9"
-    assert login_timeout({}, 600) == 600 and login_timeout({"CODEX_LOGIN_TIMEOUT_S": "0.5"}, 600) == 0.5
+    assert (
+        login_issuer({"CODEX_APP_SERVER_LOGIN_ISSUER": "http://127.0.0.1:9/"})
+        == "http://127.0.0.1:9"
+    )
+    assert (
+        login_timeout({}, 600) == 600
+        and login_timeout({"CODEX_LOGIN_TIMEOUT_S": "0.5"}, 600) == 0.5
+    )
     assert login_timeout({"CODEX_LOGIN_TIMEOUT_S": "-1"}, 600) == 600
 
 
@@ -80,18 +88,30 @@ async def test_callback_port_fallback_order(http: httpx.AsyncClient) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", first))
         busy.listen()
-        login = await BrowserLogin.start(http, issuer="http://127.0.0.1:9", persist=Saved(), ports=(first, second, 0))
-        assert login.port == second and login.redirect_uri == f"http://localhost:{second}/auth/callback"
+        login = await BrowserLogin.start(
+            http, issuer="http://127.0.0.1:9", persist=Saved(), ports=(first, second, 0)
+        )
+        assert (
+            login.port == second
+            and login.redirect_uri == f"http://localhost:{second}/auth/callback"
+        )
         login.cancel()
         with socket.socket() as busy2:
             busy2.bind(("127.0.0.1", second))
             busy2.listen()
-            fallback = await BrowserLogin.start(http, issuer="http://127.0.0.1:9", persist=Saved(), ports=(first, second, 0))
+            fallback = await BrowserLogin.start(
+                http, issuer="http://127.0.0.1:9", persist=Saved(), ports=(first, second, 0)
+            )
             assert fallback.port not in (first, second, 0)
             fallback.cancel()
             with pytest.raises(InternalError) as exc:
-                await BrowserLogin.start(http, issuer="http://127.0.0.1:9", persist=Saved(), ports=(first, second))
-            assert "failed to start login server" in exc.value.message and str(first) in exc.value.message
+                await BrowserLogin.start(
+                    http, issuer="http://127.0.0.1:9", persist=Saved(), ports=(first, second)
+                )
+            assert (
+                "failed to start login server" in exc.value.message
+                and str(first) in exc.value.message
+            )
 
 
 async def test_browser_login_exchanges_code_with_verifier(http: httpx.AsyncClient) -> None:
@@ -105,7 +125,9 @@ async def test_browser_login_exchanges_code_with_verifier(http: httpx.AsyncClien
         issuer_query = authorize["code_challenge_method"], authorize["redirect_uri"]
         assert issuer_query == ("S256", login.redirect_uri)
         assert len(saved.tokens) == 1 and saved.tokens[0].api_key is not None
-        assert "refresh" not in repr(saved.tokens[0]) and saved.tokens[0].access_token not in repr(saved.tokens[0])
+        assert "refresh" not in repr(saved.tokens[0]) and saved.tokens[0].access_token not in repr(
+            saved.tokens[0]
+        )
         with pytest.raises(httpx.ConnectError):  # one-shot: the server is gone
             await http.get(f"http://127.0.0.1:{login.port}/auth/callback")
 
@@ -114,7 +136,9 @@ async def test_browser_login_exchanges_code_with_verifier(http: httpx.AsyncClien
     ("query", "message"),
     [("state=wrong&code=abc", "state mismatch"), ("error=access_denied", "access_denied")],
 )
-async def test_bad_callbacks_fail_without_exchanging(http: httpx.AsyncClient, query: str, message: str) -> None:
+async def test_bad_callbacks_fail_without_exchanging(
+    http: httpx.AsyncClient, query: str, message: str
+) -> None:
     with FakeIssuer() as issuer:
         saved = Saved()
         login = await BrowserLogin.start(http, issuer=issuer.base_url, persist=saved, ports=(0,))
@@ -129,9 +153,13 @@ async def test_bad_callbacks_fail_without_exchanging(http: httpx.AsyncClient, qu
         assert issuer.calls["authorization_code"] == 0 and saved.tokens == []
 
 
-async def test_persist_failure_fails_login_and_is_shown_to_the_browser(http: httpx.AsyncClient) -> None:
+async def test_persist_failure_fails_login_and_is_shown_to_the_browser(
+    http: httpx.AsyncClient,
+) -> None:
     with FakeIssuer() as issuer:
-        login = await BrowserLogin.start(http, issuer=issuer.base_url, persist=Saved(fail="wrong workspace acct-x"), ports=(0,))
+        login = await BrowserLogin.start(
+            http, issuer=issuer.base_url, persist=Saved(fail="wrong workspace acct-x"), ports=(0,)
+        )
         page = await _browse(login.auth_url)
         assert page.status_code == 400 and "wrong workspace acct-x" in page.text
         with pytest.raises(LoginFailed, match="wrong workspace acct-x"):
@@ -139,7 +167,9 @@ async def test_persist_failure_fails_login_and_is_shown_to_the_browser(http: htt
 
 
 async def test_timeout_cancel_and_cancel_endpoint(http: httpx.AsyncClient) -> None:
-    login = await BrowserLogin.start(http, issuer="http://127.0.0.1:9", persist=Saved(), ports=(0,), timeout=0.2)
+    login = await BrowserLogin.start(
+        http, issuer="http://127.0.0.1:9", persist=Saved(), ports=(0,), timeout=0.2
+    )
     with pytest.raises(LoginFailed, match=TIMED_OUT):
         await asyncio.wait_for(login.wait(), 5)
     assert login.cancel() is False
@@ -167,7 +197,9 @@ async def test_device_code_flow(http: httpx.AsyncClient) -> None:
 
 async def test_device_code_timeout_and_disabled(http: httpx.AsyncClient) -> None:
     with FakeIssuer() as issuer:
-        login = await DeviceCodeLogin.start(http, issuer=issuer.base_url, persist=Saved(), timeout=0.3)
+        login = await DeviceCodeLogin.start(
+            http, issuer=issuer.base_url, persist=Saved(), timeout=0.3
+        )
         with pytest.raises(LoginFailed, match=TIMED_OUT):
             await asyncio.wait_for(login.wait(), 5)
         issuer.device_code_enabled = False

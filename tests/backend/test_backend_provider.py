@@ -53,8 +53,9 @@ def test_headers_for_chatgpt_and_api_key() -> None:
 
 def test_credentials_repr_hides_the_bearer() -> None:
     assert "access-token-123" not in repr(CHATGPT)
-    provider = resolve_provider("p", {"p": {"base_url": "https://x.test", "env_key": "K"}},
-                                env={"K": "env-secret"})
+    provider = resolve_provider(
+        "p", {"p": {"base_url": "https://x.test", "env_key": "K"}}, env={"K": "env-secret"}
+    )
     assert "env-secret" not in repr(provider)
     assert provider.env_credentials().bearer == "env-secret"
 
@@ -75,15 +76,22 @@ def test_custom_provider_fields() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:9/v1", "http://127.8.9.10/v1", "http://localhost:1/v1",
-            "http://[::1]:8000/v1", "https://models.example.com/v1"],
+    "url",
+    [
+        "http://127.0.0.1:9/v1",
+        "http://127.8.9.10/v1",
+        "http://localhost:1/v1",
+        "http://[::1]:8000/v1",
+        "https://models.example.com/v1",
+    ],
 )
 def test_allowed_base_urls(url: str) -> None:
     assert resolve_provider("p", {"p": {"base_url": url}}).base_url == url
 
 
 @pytest.mark.parametrize(
-    "url", ["http://example.com/v1", "http://10.0.0.1/v1", "ftp://127.0.0.1/x", "not a url"],
+    "url",
+    ["http://example.com/v1", "http://10.0.0.1/v1", "ftp://127.0.0.1/x", "not a url"],
 )
 def test_rejected_base_urls(url: str) -> None:
     with pytest.raises(ProviderConfigError) as info:
@@ -105,8 +113,9 @@ def test_config_errors_say_what_to_do() -> None:
         resolve_provider("p", {"p": {"base_url": "https://x.test", "wire_api": "chat"}})
     with pytest.raises(ProviderConfigError, match="base_url is missing"):
         resolve_provider("p", {"p": {"name": "no url"}})
-    missing_env = resolve_provider("p", {"p": {"base_url": "https://x.test", "env_key": "K"}},
-                                   env={})
+    missing_env = resolve_provider(
+        "p", {"p": {"base_url": "https://x.test", "env_key": "K"}}, env={}
+    )
     with pytest.raises(ProviderConfigError, match="environment variable K"):
         missing_env.env_credentials()
 
@@ -118,10 +127,27 @@ def test_config_errors_say_what_to_do() -> None:
 def self_signed_cert(tmp_path: Path) -> tuple[Path, Path]:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     return cert, key
 

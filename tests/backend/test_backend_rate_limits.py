@@ -25,7 +25,13 @@ from editor_auth import EditorAuth
 pytestmark = pytest.mark.timeout(30)
 
 SNAPSHOT_KEYS = {
-    "limitId", "limitName", "primary", "secondary", "credits", "individualLimit", "planType",
+    "limitId",
+    "limitName",
+    "primary",
+    "secondary",
+    "credits",
+    "individualLimit",
+    "planType",
     "rateLimitReachedType",
 }
 
@@ -35,16 +41,18 @@ def window(used: int, mins: int | None, resets: int | None = None) -> dict[str, 
 
 
 def test_headers_to_snapshot() -> None:
-    headers = httpx.Headers({
-        "X-Codex-Primary-Used-Percent": "12.5",
-        "x-codex-primary-window-minutes": "300",
-        "x-codex-primary-reset-at": "1700000000",
-        "x-codex-secondary-used-percent": "80.49",
-        "x-codex-secondary-window-minutes": "10080",
-        "x-codex-credits-has-credits": "1",
-        "x-codex-credits-unlimited": "false",
-        "x-codex-credits-balance": "3.20",
-    })
+    headers = httpx.Headers(
+        {
+            "X-Codex-Primary-Used-Percent": "12.5",
+            "x-codex-primary-window-minutes": "300",
+            "x-codex-primary-reset-at": "1700000000",
+            "x-codex-secondary-used-percent": "80.49",
+            "x-codex-secondary-window-minutes": "10080",
+            "x-codex-credits-has-credits": "1",
+            "x-codex-credits-unlimited": "false",
+            "x-codex-credits-balance": "3.20",
+        }
+    )
     snapshot = parse_rate_limit_headers(headers)
     assert snapshot is not None and set(snapshot) == SNAPSHOT_KEYS
     assert snapshot["primary"] == window(13, 300, 1700000000)  # 12.5 rounds half away from 0
@@ -57,25 +65,34 @@ def test_headers_to_snapshot() -> None:
 def test_headers_absent_or_empty_windows() -> None:
     assert parse_rate_limit_headers(httpx.Headers({"content-type": "text/plain"})) is None
     # used=0, no minutes, no reset: the window is dropped.
-    only_zero = httpx.Headers({"x-codex-primary-used-percent": "0",
-                               "x-codex-secondary-used-percent": "5"})
+    only_zero = httpx.Headers(
+        {"x-codex-primary-used-percent": "0", "x-codex-secondary-used-percent": "5"}
+    )
     snapshot = parse_rate_limit_headers(only_zero)
     assert snapshot is not None
     assert snapshot["primary"] is None and snapshot["secondary"] == window(5, None)
-    garbage = httpx.Headers({"x-codex-primary-used-percent": "lots",
-                             "x-codex-credits-has-credits": "maybe",
-                             "x-codex-credits-unlimited": "true"})
+    garbage = httpx.Headers(
+        {
+            "x-codex-primary-used-percent": "lots",
+            "x-codex-credits-has-credits": "maybe",
+            "x-codex-credits-unlimited": "true",
+        }
+    )
     assert parse_rate_limit_headers(garbage) is None
 
 
 def test_rate_limit_event_to_snapshot() -> None:
-    snapshot = parse_rate_limit_event({
-        "type": "codex.rate_limits",
-        "plan_type": "team",
-        "rate_limits": {"primary": {"used_percent": 99.5, "window_minutes": 300, "reset_at": 5},
-                        "secondary": None},
-        "credits": {"has_credits": True, "unlimited": False, "balance": "1.00"},
-    })
+    snapshot = parse_rate_limit_event(
+        {
+            "type": "codex.rate_limits",
+            "plan_type": "team",
+            "rate_limits": {
+                "primary": {"used_percent": 99.5, "window_minutes": 300, "reset_at": 5},
+                "secondary": None,
+            },
+            "credits": {"has_credits": True, "unlimited": False, "balance": "1.00"},
+        }
+    )
     assert snapshot["primary"] == window(100, 300, 5)
     assert snapshot["secondary"] is None
     assert snapshot["planType"] == "team"
@@ -86,31 +103,46 @@ def test_usage_payload_mapping() -> None:
     payload = {
         "plan_type": "pro",
         "rate_limit": {
-            "allowed": True, "limit_reached": False,
-            "primary_window": {"used_percent": 23, "limit_window_seconds": 18000,
-                               "reset_after_seconds": 3600, "reset_at": 1764000000},
-            "secondary_window": {"used_percent": 61, "limit_window_seconds": 604800,
-                                 "reset_after_seconds": 86400, "reset_at": 1764080000},
+            "allowed": True,
+            "limit_reached": False,
+            "primary_window": {
+                "used_percent": 23,
+                "limit_window_seconds": 18000,
+                "reset_after_seconds": 3600,
+                "reset_at": 1764000000,
+            },
+            "secondary_window": {
+                "used_percent": 61,
+                "limit_window_seconds": 604800,
+                "reset_after_seconds": 86400,
+                "reset_at": 1764080000,
+            },
         },
         "credits": {"has_credits": True, "unlimited": False, "balance": "12.50"},
     }
     snapshot = parse_usage_payload(payload)
     assert snapshot == {
-        "limitId": "codex", "limitName": None,
+        "limitId": "codex",
+        "limitName": None,
         "primary": window(23, 300, 1764000000),
         "secondary": window(61, 10080, 1764080000),
         "credits": {"hasCredits": True, "unlimited": False, "balance": "12.50"},
-        "individualLimit": None, "planType": "pro", "rateLimitReachedType": None,
+        "individualLimit": None,
+        "planType": "pro",
+        "rateLimitReachedType": None,
     }
     sparse = parse_usage_payload({"plan_type": "plus", "rate_limit": {"primary_window": None}})
     assert sparse["primary"] is None and sparse["secondary"] is None and sparse["credits"] is None
     assert rate_limits_read_result(snapshot) == {
-        "rateLimits": snapshot, "rateLimitsByLimitId": {"codex": snapshot}
+        "rateLimits": snapshot,
+        "rateLimitsByLimitId": {"codex": snapshot},
     }
 
 
 def test_usage_url() -> None:
-    assert usage_url("https://chatgpt.com/backend-api") == "https://chatgpt.com/backend-api/wham/usage"
+    assert (
+        usage_url("https://chatgpt.com/backend-api") == "https://chatgpt.com/backend-api/wham/usage"
+    )
     assert usage_url("http://127.0.0.1:8/") == "http://127.0.0.1:8/api/codex/usage"
 
 
@@ -118,20 +150,32 @@ def test_status_lines() -> None:
     assert render_status_lines(None) == ["Limits: send a message to load usage data"]
     empty = parse_usage_payload({})
     assert render_status_lines(empty) == ["Limits: data not available yet"]
-    snapshot = parse_usage_payload({
-        "rate_limit": {"primary_window": {"used_percent": 23, "limit_window_seconds": 18000},
-                       "secondary_window": {"used_percent": 61, "limit_window_seconds": 604800}},
-        "credits": {"has_credits": True, "unlimited": False, "balance": "12.50"},
-    })
+    snapshot = parse_usage_payload(
+        {
+            "rate_limit": {
+                "primary_window": {"used_percent": 23, "limit_window_seconds": 18000},
+                "secondary_window": {"used_percent": 61, "limit_window_seconds": 604800},
+            },
+            "credits": {"has_credits": True, "unlimited": False, "balance": "12.50"},
+        }
+    )
     assert render_status_lines(snapshot) == [
-        "5h limit: 23% used", "Weekly limit: 61% used", "Credits: 12.50"
+        "5h limit: 23% used",
+        "Weekly limit: 61% used",
+        "Credits: 12.50",
     ]
 
 
 @pytest.mark.parametrize(
     ("minutes", "label"),
-    [(300, "5h limit"), (10080, "Weekly limit"), (120, "2h limit"), (4320, "3d limit"),
-     (45, "45m limit"), (None, None)],
+    [
+        (300, "5h limit"),
+        (10080, "Weekly limit"),
+        (120, "2h limit"),
+        (4320, "3d limit"),
+        (45, "45m limit"),
+        (None, None),
+    ],
 )
 def test_window_labels_come_from_duration(minutes: int | None, label: str | None) -> None:
     # Weekly window in the primary slot: the label follows the duration, not the position.
@@ -149,7 +193,9 @@ def usage_provider(fake: FakeBackend) -> ModelProvider:
 
 
 async def test_fetch_usage_maps_the_payload(
-    fake: FakeBackend, http_client: httpx.AsyncClient, usage_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    usage_provider: ModelProvider,
     editor_auth: EditorAuth,
 ) -> None:
     snapshot = await fetch_usage(http_client, usage_provider, editor_auth.manager)
@@ -163,7 +209,9 @@ async def test_fetch_usage_maps_the_payload(
 
 
 async def test_fetch_usage_without_backend_api_uses_codex_usage_path(
-    fake: FakeBackend, http_client: httpx.AsyncClient, editor_auth: EditorAuth,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    editor_auth: EditorAuth,
 ) -> None:
     provider = resolve_provider(chatgpt_base_url=fake.base_url)
     await fetch_usage(http_client, provider, editor_auth.manager)
@@ -171,7 +219,9 @@ async def test_fetch_usage_without_backend_api_uses_codex_usage_path(
 
 
 async def test_fetch_usage_recovers_from_401(
-    fake: FakeBackend, http_client: httpx.AsyncClient, usage_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    usage_provider: ModelProvider,
     editor_auth: EditorAuth,
 ) -> None:
     fake.accepted_tokens = {editor_auth.refreshed_token}
@@ -179,13 +229,17 @@ async def test_fetch_usage_recovers_from_401(
     assert snapshot["primary"] is not None
     assert editor_auth.editor.calls == ["acct-1"]
     assert [r.bearer for r in fake.requests] == [
-        editor_auth.initial_token, editor_auth.refreshed_token
+        editor_auth.initial_token,
+        editor_auth.refreshed_token,
     ]
 
 
 async def test_fetch_usage_needs_chatgpt_auth(
-    fake: FakeBackend, http_client: httpx.AsyncClient, usage_provider: ModelProvider,
-    api_key_auth: AuthManager, no_auth: AuthManager,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    usage_provider: ModelProvider,
+    api_key_auth: AuthManager,
+    no_auth: AuthManager,
 ) -> None:
     with pytest.raises(CodexError) as info:
         await fetch_usage(http_client, usage_provider, no_auth)
@@ -199,7 +253,9 @@ async def test_fetch_usage_needs_chatgpt_auth(
 
 
 async def test_fetch_usage_backend_failure_is_internal_error(
-    fake: FakeBackend, http_client: httpx.AsyncClient, usage_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    usage_provider: ModelProvider,
     editor_auth: EditorAuth,
 ) -> None:
     fake.faults.server_errors = 1
@@ -210,7 +266,9 @@ async def test_fetch_usage_backend_failure_is_internal_error(
 
 
 async def test_fetch_usage_times_out(
-    fake: FakeBackend, http_client: httpx.AsyncClient, usage_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    usage_provider: ModelProvider,
     editor_auth: EditorAuth,
 ) -> None:
     fake.faults.slow_responses = 1

@@ -54,15 +54,22 @@ def user_request(message: str = "hi", **overrides: Any) -> ResponsesRequest:
     fields: dict[str, Any] = {
         "model": "gpt-5.2-codex",
         "instructions": "You are a coding agent.",
-        "input": [{"type": "message", "role": "user",
-                   "content": [{"type": "input_text", "text": message}]}],
+        "input": [
+            {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": message}],
+            }
+        ],
     }
     fields.update(overrides)
     return ResponsesRequest(**fields)
 
 
 def client_for(
-    http_client: httpx.AsyncClient, provider: ModelProvider, auth: AuthManager | None,
+    http_client: httpx.AsyncClient,
+    provider: ModelProvider,
+    auth: AuthManager | None,
     **options: Any,
 ) -> ResponsesClient:
     options.setdefault("retry", FAST_RETRY)
@@ -74,7 +81,9 @@ async def collect(client: ResponsesClient, request: ResponsesRequest) -> list[Re
 
 
 async def test_streams_typed_events_in_order(
-    fake: FakeBackend, http_client: httpx.AsyncClient, api_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    api_provider: ModelProvider,
     api_key_auth: AuthManager,
 ) -> None:
     fake.script_next([reasoning("Let me look"), text("Listing files"), shell_call(["ls", "-la"])])
@@ -82,15 +91,25 @@ async def test_streams_typed_events_in_order(
 
     assert isinstance(events[0], RateLimitsUpdated)  # from the response headers, first
     assert events[0].snapshot["primary"] == {
-        "usedPercent": 23, "windowDurationMins": 300, "resetsAt": 1764000000
+        "usedPercent": 23,
+        "windowDurationMins": 300,
+        "resetsAt": 1764000000,
     }
     assert isinstance(events[1], ResponseCreated) and events[1].response_id
     kinds = [type(e) for e in events[2:]]
     assert kinds == [
-        OutputItemAdded, ReasoningSummaryPartAdded, ReasoningSummaryTextDelta,
-        ReasoningSummaryTextDelta, ReasoningSummaryTextDelta, OutputItemDone,
-        OutputItemAdded, OutputTextDelta, OutputTextDelta, OutputItemDone,
-        OutputItemAdded, FunctionCallDone,
+        OutputItemAdded,
+        ReasoningSummaryPartAdded,
+        ReasoningSummaryTextDelta,
+        ReasoningSummaryTextDelta,
+        ReasoningSummaryTextDelta,
+        OutputItemDone,
+        OutputItemAdded,
+        OutputTextDelta,
+        OutputTextDelta,
+        OutputItemDone,
+        OutputItemAdded,
+        FunctionCallDone,
         ResponseCompleted,
     ]
     summary = "".join(e.delta for e in events if isinstance(e, ReasoningSummaryTextDelta))
@@ -101,18 +120,26 @@ async def test_streams_typed_events_in_order(
     assert call.parsed_arguments() == {"command": ["ls", "-la"]}
     completed = events[-1]
     assert isinstance(completed, ResponseCompleted) and completed.usage is not None
-    assert completed.usage.total_tokens == (
-        completed.usage.input_tokens + completed.usage.output_tokens
-    ) > 0
+    assert (
+        completed.usage.total_tokens
+        == (completed.usage.input_tokens + completed.usage.output_tokens)
+        > 0
+    )
 
 
 async def test_request_body_and_headers(
-    fake: FakeBackend, http_client: httpx.AsyncClient, api_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    api_provider: ModelProvider,
     api_key_auth: AuthManager,
 ) -> None:
     request = user_request(
-        "run ls", tools=[SHELL_TOOL], reasoning_effort="high", reasoning_summary="detailed",
-        prompt_cache_key="thread-1", session_id="thread-1",
+        "run ls",
+        tools=[SHELL_TOOL],
+        reasoning_effort="high",
+        reasoning_summary="detailed",
+        prompt_cache_key="thread-1",
+        session_id="thread-1",
     )
     await collect(client_for(http_client, api_provider, api_key_auth), request)
 
@@ -135,7 +162,9 @@ async def test_request_body_and_headers(
 
 
 async def test_chatgpt_auth_uses_codex_base_and_account_header(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
     editor_auth: EditorAuth,
 ) -> None:
     await collect(client_for(http_client, chatgpt_provider, editor_auth.manager), user_request())
@@ -146,13 +175,19 @@ async def test_chatgpt_auth_uses_codex_base_and_account_header(
 
 
 async def test_default_script_after_tool_output_mentions_the_output(
-    fake: FakeBackend, http_client: httpx.AsyncClient, api_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    api_provider: ModelProvider,
     api_key_auth: AuthManager,
 ) -> None:
     conversation = [
         *user_request("list files").input,
-        {"type": "function_call", "name": "shell", "call_id": "c1",
-         "arguments": json.dumps({"command": ["ls"]})},
+        {
+            "type": "function_call",
+            "name": "shell",
+            "call_id": "c1",
+            "arguments": json.dumps({"command": ["ls"]}),
+        },
         {"type": "function_call_output", "call_id": "c1", "output": "README.md\nsetup.py"},
     ]
     events = await collect(
@@ -164,7 +199,9 @@ async def test_default_script_after_tool_output_mentions_the_output(
 
 
 async def test_rate_limit_sse_event_is_parsed(
-    fake: FakeBackend, http_client: httpx.AsyncClient, api_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    api_provider: ModelProvider,
     api_key_auth: AuthManager,
 ) -> None:
     fake.rate_limit_headers = {}
@@ -175,17 +212,24 @@ async def test_rate_limit_sse_event_is_parsed(
     }
     events = await collect(client_for(http_client, api_provider, api_key_auth), user_request())
     snapshots = [e.snapshot for e in events if isinstance(e, RateLimitsUpdated)]
-    assert snapshots == [{
-        "limitId": "codex", "limitName": None,
-        "primary": {"usedPercent": 42, "windowDurationMins": 300, "resetsAt": 7},
-        "secondary": None,
-        "credits": {"hasCredits": False, "unlimited": True, "balance": None},
-        "individualLimit": None, "planType": "plus", "rateLimitReachedType": None,
-    }]
+    assert snapshots == [
+        {
+            "limitId": "codex",
+            "limitName": None,
+            "primary": {"usedPercent": 42, "windowDurationMins": 300, "resetsAt": 7},
+            "secondary": None,
+            "credits": {"hasCredits": False, "unlimited": True, "balance": None},
+            "individualLimit": None,
+            "planType": "plus",
+            "rateLimitReachedType": None,
+        }
+    ]
 
 
 async def test_events_are_yielded_as_they_arrive(
-    fake: FakeBackend, http_client: httpx.AsyncClient, api_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    api_provider: ModelProvider,
     api_key_auth: AuthManager,
 ) -> None:
     fake.event_delay_s = 0.1
@@ -203,7 +247,9 @@ async def test_events_are_yielded_as_they_arrive(
 
 
 async def test_retries_500_then_succeeds(
-    fake: FakeBackend, http_client: httpx.AsyncClient, api_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    api_provider: ModelProvider,
     api_key_auth: AuthManager,
 ) -> None:
     fake.faults.server_errors = 2
@@ -213,7 +259,9 @@ async def test_retries_500_then_succeeds(
 
 
 async def test_500_until_attempts_run_out(
-    fake: FakeBackend, http_client: httpx.AsyncClient, api_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    api_provider: ModelProvider,
     api_key_auth: AuthManager,
 ) -> None:
     fake.faults.server_errors = 10
@@ -226,7 +274,9 @@ async def test_500_until_attempts_run_out(
 
 
 async def test_429_honours_retry_after(
-    fake: FakeBackend, http_client: httpx.AsyncClient, api_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    api_provider: ModelProvider,
     api_key_auth: AuthManager,
 ) -> None:
     fake.faults.rate_limited = 1
@@ -239,7 +289,9 @@ async def test_429_honours_retry_after(
 
 
 async def test_retry_after_is_capped(
-    fake: FakeBackend, http_client: httpx.AsyncClient, api_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    api_provider: ModelProvider,
     api_key_auth: AuthManager,
 ) -> None:
     fake.faults.rate_limited = 1
@@ -254,7 +306,9 @@ async def test_retry_after_is_capped(
 
 
 async def test_429_until_attempts_run_out(
-    fake: FakeBackend, http_client: httpx.AsyncClient, api_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    api_provider: ModelProvider,
     api_key_auth: AuthManager,
 ) -> None:
     fake.faults.rate_limited = 10
@@ -264,7 +318,9 @@ async def test_429_until_attempts_run_out(
 
 
 async def test_usage_limit_429_is_not_retried(
-    fake: FakeBackend, http_client: httpx.AsyncClient, api_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    api_provider: ModelProvider,
     api_key_auth: AuthManager,
 ) -> None:
     fake.faults.rate_limited = 5
@@ -277,7 +333,9 @@ async def test_usage_limit_429_is_not_retried(
 
 
 async def test_stall_mid_stream_raises_disconnected(
-    fake: FakeBackend, http_client: httpx.AsyncClient, api_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    api_provider: ModelProvider,
     api_key_auth: AuthManager,
 ) -> None:
     fake.faults.stall_after_events = 3
@@ -294,7 +352,9 @@ async def test_stall_mid_stream_raises_disconnected(
 
 
 async def test_disconnect_mid_stream_raises_disconnected(
-    fake: FakeBackend, http_client: httpx.AsyncClient, api_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    api_provider: ModelProvider,
     api_key_auth: AuthManager,
 ) -> None:
     fake.faults.disconnect_after_events = 4
@@ -307,7 +367,9 @@ async def test_disconnect_mid_stream_raises_disconnected(
 
 
 async def test_response_failed_event_raises_mapped_error(
-    fake: FakeBackend, http_client: httpx.AsyncClient, api_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    api_provider: ModelProvider,
     api_key_auth: AuthManager,
 ) -> None:
     fake.script_next([text("partial"), failure("context_length_exceeded", "Input too long")])
@@ -323,7 +385,8 @@ async def test_response_failed_event_raises_mapped_error(
 
 
 async def test_connection_refused_raises_http_connection_failed(
-    http_client: httpx.AsyncClient, api_key_auth: AuthManager,
+    http_client: httpx.AsyncClient,
+    api_key_auth: AuthManager,
 ) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
@@ -338,7 +401,9 @@ async def test_connection_refused_raises_http_connection_failed(
 
 
 async def test_401_recovers_with_editor_refresh(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
     editor_auth: EditorAuth,
 ) -> None:
     fake.accepted_tokens = {editor_auth.refreshed_token}
@@ -355,12 +420,16 @@ async def test_401_recovers_with_editor_refresh(
 
 
 async def test_401_after_recovery_is_unauthorized(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
     editor_auth: EditorAuth,
 ) -> None:
     fake.faults.unauthorized_always = True
     with pytest.raises(StreamError) as info:
-        await collect(client_for(http_client, chatgpt_provider, editor_auth.manager), user_request())
+        await collect(
+            client_for(http_client, chatgpt_provider, editor_auth.manager), user_request()
+        )
     assert info.value.codex_error_info == "unauthorized"
     assert "sign in again" in info.value.message
     assert editor_auth.initial_token not in info.value.message
@@ -368,7 +437,9 @@ async def test_401_after_recovery_is_unauthorized(
 
 
 async def test_api_key_401_is_unauthorized_without_retry(
-    fake: FakeBackend, http_client: httpx.AsyncClient, api_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    api_provider: ModelProvider,
     api_key_auth: AuthManager,
 ) -> None:
     fake.accepted_tokens = {"sk-other"}
@@ -380,7 +451,9 @@ async def test_api_key_401_is_unauthorized_without_retry(
 
 
 async def test_not_logged_in_passes_through(
-    fake: FakeBackend, http_client: httpx.AsyncClient, api_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    api_provider: ModelProvider,
     no_auth: AuthManager,
 ) -> None:
     with pytest.raises(NotLoggedIn):
@@ -389,10 +462,15 @@ async def test_not_logged_in_passes_through(
 
 
 async def test_env_key_provider_sends_env_bearer(
-    fake: FakeBackend, http_client: httpx.AsyncClient, no_auth: AuthManager,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    no_auth: AuthManager,
 ) -> None:
-    table = {"base_url": f"{fake.base_url}/v1", "env_key": "FAKE_KEY",
-             "http_headers": {"X-Team": "blue"}}
+    table = {
+        "base_url": f"{fake.base_url}/v1",
+        "env_key": "FAKE_KEY",
+        "http_headers": {"X-Team": "blue"},
+    }
     provider = resolve_provider("p", {"p": table}, env={"FAKE_KEY": "env-secret"})
     fake.accepted_tokens = {"env-secret"}
     events = await collect(client_for(http_client, provider, no_auth), user_request())
@@ -406,7 +484,9 @@ async def test_env_key_provider_sends_env_bearer(
 
 
 async def test_early_close_releases_the_stream(
-    fake: FakeBackend, http_client: httpx.AsyncClient, api_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    api_provider: ModelProvider,
     api_key_auth: AuthManager,
 ) -> None:
     fake.event_delay_s = 0.05
@@ -426,23 +506,42 @@ async def test_early_close_releases_the_stream(
 
 def test_parse_sse_event_ignores_unknown_and_bad_json() -> None:
     assert parse_sse_event(ServerSentEvent(event="response.in_progress", data="{}")) is None
-    assert parse_sse_event(ServerSentEvent(event="response.output_text.delta", data="{oops")) is None
-    delta = parse_sse_event(ServerSentEvent(
-        event="response.output_text.delta",
-        data=json.dumps({"type": "response.output_text.delta", "item_id": "m1",
-                         "output_index": 2, "content_index": 0, "delta": "hé"}),
-    ))
+    assert (
+        parse_sse_event(ServerSentEvent(event="response.output_text.delta", data="{oops")) is None
+    )
+    delta = parse_sse_event(
+        ServerSentEvent(
+            event="response.output_text.delta",
+            data=json.dumps(
+                {
+                    "type": "response.output_text.delta",
+                    "item_id": "m1",
+                    "output_index": 2,
+                    "content_index": 0,
+                    "delta": "hé",
+                }
+            ),
+        )
+    )
     assert delta == OutputTextDelta(item_id="m1", output_index=2, content_index=0, delta="hé")
 
 
 @pytest.mark.parametrize(
     ("payload", "code", "info"),
     [
-        ({"type": "response.failed", "response": {"error": {"code": "server_error",
-                                                             "message": "boom"}}},
-         "server_error", "internalServerError"),
-        ({"type": "error", "error": {"type": "usage_limit_reached", "message": "limit"}},
-         "usage_limit_reached", "usageLimitExceeded"),
+        (
+            {
+                "type": "response.failed",
+                "response": {"error": {"code": "server_error", "message": "boom"}},
+            },
+            "server_error",
+            "internalServerError",
+        ),
+        (
+            {"type": "error", "error": {"type": "usage_limit_reached", "message": "limit"}},
+            "usage_limit_reached",
+            "usageLimitExceeded",
+        ),
         ({"type": "error", "code": "weird", "message": "odd"}, "weird", "other"),
     ],
 )
@@ -455,8 +554,9 @@ def test_failure_events_map_to_codex_error_info(
 
 
 def test_error_for_status_mapping() -> None:
-    bad = error_for_status(400, b'{"error": {"message": "Unsupported parameter: x"}}',
-                           retries_exhausted=False)
+    bad = error_for_status(
+        400, b'{"error": {"message": "Unsupported parameter: x"}}', retries_exhausted=False
+    )
     assert bad.codex_error_info == "badRequest" and "Unsupported parameter" in bad.message
     assert error_for_status(404, b"", retries_exhausted=False).codex_error_info == {
         "httpConnectionFailed": {"httpStatusCode": 404}
@@ -479,5 +579,6 @@ def test_request_json_leaves_out_unset_reasoning_and_cache_key() -> None:
     body = user_request(reasoning_effort=None, reasoning_summary=None).to_json()
     assert "reasoning" not in body and "prompt_cache_key" not in body
     assert user_request(reasoning_effort="low").to_json()["reasoning"] == {
-        "effort": "low", "summary": "auto"
+        "effort": "low",
+        "summary": "auto",
     }

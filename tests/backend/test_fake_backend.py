@@ -15,8 +15,11 @@ pytestmark = pytest.mark.timeout(30)
 
 
 def sse_types(body: str) -> list[str]:
-    return [json.loads(line[len("data: "):])["type"]
-            for line in body.splitlines() if line.startswith("data: ")]
+    return [
+        json.loads(line[len("data: ") :])["type"]
+        for line in body.splitlines()
+        if line.startswith("data: ")
+    ]
 
 
 def test_models_etag_and_304(fake: FakeBackend) -> None:
@@ -36,8 +39,11 @@ def test_models_etag_and_304(fake: FakeBackend) -> None:
 
 def test_request_log_records_method_path_headers_and_json(fake: FakeBackend) -> None:
     with httpx.Client(base_url=fake.base_url) as client:
-        client.post("/v1/responses", json={"input": [], "model": "m"},
-                    headers={"Authorization": "Bearer tok"})
+        client.post(
+            "/v1/responses",
+            json={"input": [], "model": "m"},
+            headers={"Authorization": "Bearer tok"},
+        )
     [recorded] = fake.requests
     assert (recorded.method, recorded.path) == ("POST", "/v1/responses")
     assert recorded.body == {"input": [], "model": "m"}

@@ -28,7 +28,11 @@ def require_tool(name: str) -> str:
 
 def require_node_modules() -> None:
     """The extension's npm packages must be installed; fail (not skip) with the fix."""
-    missing = [p for p in ("vscode-jsonrpc", "vscode-languageclient", "typescript") if not (VSCODE_DIR / "node_modules" / p).is_dir()]
+    missing = [
+        p
+        for p in ("vscode-jsonrpc", "vscode-languageclient", "typescript")
+        if not (VSCODE_DIR / "node_modules" / p).is_dir()
+    ]
     if missing:
         pytest.fail(
             f"client-stub/vscode/node_modules is missing {', '.join(missing)}: "
@@ -42,7 +46,10 @@ def run_tsc(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str
     tsc = VSCODE_DIR / "node_modules" / "typescript" / "bin" / "tsc"
     return subprocess.run(
         ["node", str(tsc), "-p", str(VSCODE_DIR), *args],
-        cwd=VSCODE_DIR, capture_output=True, text=True, timeout=timeout,
+        cwd=VSCODE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -76,25 +83,35 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
-def run_client(argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+def run_client(
+    argv: list[str], env: dict[str, str], cwd: Path, timeout: float
+) -> subprocess.CompletedProcess[str]:
     """Run a client process that must exit by itself; a hang fails the test after `timeout`."""
     try:
-        return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired as exc:
-        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
+        stderr = (
+            exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
+        )
         pytest.fail(f"{argv[0]} did not exit within {timeout}s; stderr:\n{stderr}")
 
 
 def jwt_tokens(issuer: Any, *, account_id: str, email: str, plan_type: str) -> dict[str, str]:
     """What an editor's token provider hands over: a ChatGPT access token and its workspace id."""
     return {
-        "accessToken": issuer.make_jwt(email=email, plan_type=plan_type, account_id=account_id, exp_in=3600),
+        "accessToken": issuer.make_jwt(
+            email=email, plan_type=plan_type, account_id=account_id, exp_in=3600
+        ),
         "chatgptAccountId": account_id,
         "chatgptPlanType": plan_type,
     }
 
 
-def script_turn_with_401_and_command(backend: Any, login: dict[str, str], rotated: dict[str, str]) -> None:
+def script_turn_with_401_and_command(
+    backend: Any, login: dict[str, str], rotated: dict[str, str]
+) -> None:
     """The next turn's first model call answers 401 (the editor must refresh), then the model asks
     to run a command that the `untrusted` policy sends to the editor for approval."""
     from codex_lsp.fakes.backend import shell_call

@@ -18,11 +18,10 @@ def vscode_out() -> Iterator[Path]:
     result = run_tsc("--outDir", str(out))
     try:
         if result.returncode != 0:
-            pytest.fail(f"tsc failed to compile client-stub/vscode:\n{result.stdout}\n{result.stderr}")
+            pytest.fail(
+                f"tsc failed to compile client-stub/vscode:\n{result.stdout}\n{result.stderr}"
+            )
         assert (out / "core" / "session.js").is_file() and (out / "extension.js").is_file()
         yield out
     finally:
         shutil.rmtree(out, ignore_errors=True)
-
-
-

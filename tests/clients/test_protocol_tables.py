@@ -17,7 +17,9 @@ SCHEMA = VSCODE_DIR.parent.parent / "protocol-docs" / "schema" / "codex-lsp.sche
 
 def run_generator(*args: str, cwd: Path = VSCODE_DIR) -> subprocess.CompletedProcess[str]:
     require_tool("node")
-    return subprocess.run(["node", str(GENERATOR), *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["node", str(GENERATOR), *args], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_committed_tables_match_the_schema() -> None:
@@ -38,15 +40,26 @@ def test_check_fails_and_names_the_file_when_the_ts_module_is_stale(tmp_path: Pa
 def test_check_fails_when_the_schema_gained_a_method(tmp_path: Path) -> None:
     schema = tmp_path / "schema.json"
     text = SCHEMA.read_text()
-    schema.write_text(text.replace('"methods": {', '"methods": {\n    "codex/new": {"direction": "client->server", '
-                                   '"kind": "request", "group": "status", "description": "x", '
-                                   '"params": {"$ref": "#/$defs/Empty"}, "result": {"$ref": "#/$defs/Empty"}},', 1))
+    schema.write_text(
+        text.replace(
+            '"methods": {',
+            '"methods": {\n    "codex/new": {"direction": "client->server", '
+            '"kind": "request", "group": "status", "description": "x", '
+            '"params": {"$ref": "#/$defs/Empty"}, "result": {"$ref": "#/$defs/Empty"}},',
+            1,
+        )
+    )
     result = run_generator("--check", "--schema", str(schema))
     assert result.returncode == 1
     assert "src/protocol.ts" in result.stderr and "protocol.lua" in result.stderr
     # Regenerating into a scratch copy adds the method to both tables.
     ts_out, lua_out = tmp_path / "p.ts", tmp_path / "p.lua"
-    assert run_generator("--schema", str(schema), "--ts-out", str(ts_out), "--lua-out", str(lua_out)).returncode == 0
+    assert (
+        run_generator(
+            "--schema", str(schema), "--ts-out", str(ts_out), "--lua-out", str(lua_out)
+        ).returncode
+        == 0
+    )
     assert 'CODEX_NEW: "codex/new"' in ts_out.read_text()
     assert 'CODEX_NEW = "codex/new"' in lua_out.read_text()
 
@@ -55,8 +68,16 @@ def test_tables_name_every_method_of_the_protocol_module_with_its_constant() -> 
     import codex_lsp.protocol as protocol_pkg
 
     constants = {}
-    for module in (protocol_pkg.account, protocol_pkg.commands, protocol_pkg.handshake, protocol_pkg.models,
-                   protocol_pkg.status, protocol_pkg.threads, protocol_pkg.context, protocol_pkg.turn_errors):
+    for module in (
+        protocol_pkg.account,
+        protocol_pkg.commands,
+        protocol_pkg.handshake,
+        protocol_pkg.models,
+        protocol_pkg.status,
+        protocol_pkg.threads,
+        protocol_pkg.context,
+        protocol_pkg.turn_errors,
+    ):
         for attr, value in vars(module).items():
             if isinstance(value, protocol_pkg.Method):
                 constants[attr] = value.name
@@ -76,8 +97,12 @@ def test_lua_table_loads_in_neovim(tmp_path: Path) -> None:
         "for k, v in pairs(p.methods) do f:write(v, ' ', p.info[v].direction, ' ', p.info[v].kind, '\\n') end; "
         "f:close(); vim.cmd('qa!')"
     )
-    subprocess.run(["nvim", "--headless", "-u", "NONE", "-c", f"lua {script}"], timeout=30, check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["nvim", "--headless", "-u", "NONE", "-c", f"lua {script}"],
+        timeout=30,
+        check=True,
+        capture_output=True,
+    )
     rows = {line.split()[0]: line.split()[1:] for line in out.read_text().splitlines()}
     assert set(rows) == set(METHODS)
     for name, method in METHODS.items():
@@ -89,8 +114,12 @@ def test_core_modules_do_not_import_vscode() -> None:
     assert core, "src/core is empty"
     for path in core:
         text = path.read_text()
-        assert not re.search(r'from\s+"vscode"|require\("vscode"\)', text), f"{path.name} imports vscode"
-        assert not re.search(r'from\s+"vscode-languageclient', text), f"{path.name} imports vscode-languageclient"
+        assert not re.search(r'from\s+"vscode"|require\("vscode"\)', text), (
+            f"{path.name} imports vscode"
+        )
+        assert not re.search(r'from\s+"vscode-languageclient', text), (
+            f"{path.name} imports vscode-languageclient"
+        )
 
 
 def test_generator_output_is_deterministic(tmp_path: Path) -> None:
@@ -98,6 +127,10 @@ def test_generator_output_is_deterministic(tmp_path: Path) -> None:
     first.mkdir()
     second.mkdir()
     for target in (first, second):
-        assert run_generator("--ts-out", str(target / "p.ts"), "--lua-out", str(target / "p.lua")).returncode == 0
+        assert (
+            run_generator(
+                "--ts-out", str(target / "p.ts"), "--lua-out", str(target / "p.lua")
+            ).returncode
+            == 0
+        )
     assert (first / "p.ts").read_bytes() == (second / "p.ts").read_bytes() == TS_FILE.read_bytes()
-

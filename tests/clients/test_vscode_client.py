@@ -45,17 +45,20 @@ def drive(
     tokens_file = tmp_path / "tokens.json"
     tokens_file.write_text(json.dumps(tokens or {}))
     tokens_file.chmod(0o600)
-    env = child_env(codex_home, {
-        "CODEX_VSCODE_OUT": str(out),
-        "CODEX_SERVER_CMD": json.dumps(command),
-        "CODEX_SERVER_ENV": json.dumps(child_env(codex_home)),
-        "CODEX_WORKSPACE": str(workspace),
-        "CODEX_TOKENS_FILE": str(tokens_file),
-        "CODEX_STEPS": steps,
-        "CODEX_RESULT_FILE": str(result_file),
-        "CODEX_DEADLINE_MS": "60000",
-        **(extra or {}),
-    })
+    env = child_env(
+        codex_home,
+        {
+            "CODEX_VSCODE_OUT": str(out),
+            "CODEX_SERVER_CMD": json.dumps(command),
+            "CODEX_SERVER_ENV": json.dumps(child_env(codex_home)),
+            "CODEX_WORKSPACE": str(workspace),
+            "CODEX_TOKENS_FILE": str(tokens_file),
+            "CODEX_STEPS": steps,
+            "CODEX_RESULT_FILE": str(result_file),
+            "CODEX_DEADLINE_MS": "60000",
+            **(extra or {}),
+        },
+    )
     proc = run_client(["node", str(DRIVER)], env, workspace, timeout=90)
     record = read_json(result_file)
     assert proc.returncode == 0, f"driver failed: {record.get('fatal')}\n{proc.stderr[-3000:]}"
@@ -70,28 +73,54 @@ def test_whole_extension_compiles_with_tsc() -> None:
 def test_package_json_declares_the_commands_configuration_and_pinned_deps() -> None:
     package = json.loads((VSCODE_DIR / "package.json").read_text())
     commands = {c["command"]: c["title"] for c in package["contributes"]["commands"]}
-    assert commands == {"codex.signIn": "Sign in", "codex.signOut": "Sign out", "codex.status": "Status",
-                        "codex.ask": "Ask"}
+    assert commands == {
+        "codex.signIn": "Sign in",
+        "codex.signOut": "Sign out",
+        "codex.status": "Status",
+        "codex.ask": "Ask",
+    }
     assert {"codex.server.command", "codex.server.args", "codex.tokens.file"} <= set(
-        package["contributes"]["configuration"]["properties"])
+        package["contributes"]["configuration"]["properties"]
+    )
     lock = json.loads((VSCODE_DIR / "package-lock.json").read_text())
-    installed = {path.removeprefix("node_modules/"): info["version"] for path, info in lock["packages"].items() if path}
+    installed = {
+        path.removeprefix("node_modules/"): info["version"]
+        for path, info in lock["packages"].items()
+        if path
+    }
     deps = {**package["dependencies"], **package["devDependencies"]}
     for name, version in deps.items():
         assert version[0].isdigit(), f"{name} is not pinned: {version}"
-        assert installed[name] == version, f"package-lock.json has {name} {installed[name]}, package.json {version}"
+        assert installed[name] == version, (
+            f"package-lock.json has {name} {installed[name]}, package.json {version}"
+        )
     # vscode-languageclient's own vscode-jsonrpc is the one the core is compiled against (deduplicated).
     assert "node_modules/vscode-languageclient/node_modules/vscode-jsonrpc" not in lock["packages"]
     assert installed["vscode-jsonrpc"].startswith("8.")
 
 
 def test_core_handshake_models_and_refresh_answer_from_the_token_provider(
-    vscode_out: Path, tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend
+    vscode_out: Path,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
 ) -> None:
-    tokens = {"accessToken": issuer.make_jwt(account_id="acct-7"), "chatgptAccountId": "acct-7",
-              "chatgptPlanType": "plus"}
-    record = drive(vscode_out, tmp_path, codex_home, workspace, steps="init,models,refreshHook",
-                   command=server_command(*fake_config(backend.base_url)), tokens=tokens)
+    tokens = {
+        "accessToken": issuer.make_jwt(account_id="acct-7"),
+        "chatgptAccountId": "acct-7",
+        "chatgptPlanType": "plus",
+    }
+    record = drive(
+        vscode_out,
+        tmp_path,
+        codex_home,
+        workspace,
+        steps="init,models,refreshHook",
+        command=server_command(*fake_config(backend.base_url)),
+        tokens=tokens,
+    )
     init = record["steps"]["init"]
     assert init["ok"], init
     assert init["result"]["serverInfo"]["name"] == "codex-lsp"
@@ -111,8 +140,15 @@ def test_core_handshake_models_and_refresh_answer_from_the_token_provider(
 def test_core_reports_a_broken_token_provider_to_the_server_and_the_user(
     vscode_out: Path, tmp_path: Path, codex_home: Path, workspace: Path, backend: FakeBackend
 ) -> None:
-    record = drive(vscode_out, tmp_path, codex_home, workspace, steps="init,refreshHook",
-                   command=server_command(*fake_config(backend.base_url)), tokens=None)
+    record = drive(
+        vscode_out,
+        tmp_path,
+        codex_home,
+        workspace,
+        steps="init,refreshHook",
+        command=server_command(*fake_config(backend.base_url)),
+        tokens=None,
+    )
     refresh = record["steps"]["refreshHook"]
     assert not refresh["ok"]
     assert "editor answered with error -32603" in refresh["error"]["message"]
@@ -121,14 +157,30 @@ def test_core_reports_a_broken_token_provider_to_the_server_and_the_user(
 
 
 def test_core_signs_in_with_provider_tokens_shows_limits_and_signs_out(
-    vscode_out: Path, tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend
+    vscode_out: Path,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
 ) -> None:
     tokens = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
-    record = drive(vscode_out, tmp_path, codex_home, workspace, steps="init,signIn,status,rateLimits,signOut,accountAfter",
-                   command=server_command(*fake_config(backend.base_url)), tokens=tokens)
+    record = drive(
+        vscode_out,
+        tmp_path,
+        codex_home,
+        workspace,
+        steps="init,signIn,status,rateLimits,signOut,accountAfter",
+        command=server_command(*fake_config(backend.base_url)),
+        tokens=tokens,
+    )
     steps = record["steps"]
     assert all(s["ok"] for s in steps.values()), steps
-    assert steps["signIn"]["result"]["account"] == {"type": "chatgpt", "email": "me@example.com", "planType": "pro"}
+    assert steps["signIn"]["result"]["account"] == {
+        "type": "chatgpt",
+        "email": "me@example.com",
+        "planType": "pro",
+    }
     assert record["tokenCalls"] == [{"reason": "login", "previousAccountId": None}]
     # account/updated reached the status bar before account/read answered.
     assert record["accountViews"][0]["authMode"] == "chatgptAuthTokens"
@@ -146,32 +198,59 @@ def test_core_signs_in_with_provider_tokens_shows_limits_and_signs_out(
 
 
 def test_core_runs_a_turn_that_hits_a_401_and_asks_for_approval(
-    vscode_out: Path, tmp_path: Path, codex_home: Path, workspace: Path, issuer: FakeIssuer, backend: FakeBackend
+    vscode_out: Path,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
 ) -> None:
     login = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
     rotated = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
     script_turn_with_401_and_command(backend, login, rotated)
-    record = drive(vscode_out, tmp_path, codex_home, workspace, steps="init,signIn,rotate,ask,status,signOut,accountAfter",
-                   command=server_command(*fake_config(backend.base_url)), tokens=login,
-                   extra={"CODEX_ROTATED_TOKENS": json.dumps(rotated), "CODEX_APPROVAL_POLICY": "untrusted",
-                          "CODEX_PROMPT": "make a file", "CODEX_APPROVAL_DECISION": "accept"})
+    record = drive(
+        vscode_out,
+        tmp_path,
+        codex_home,
+        workspace,
+        steps="init,signIn,rotate,ask,status,signOut,accountAfter",
+        command=server_command(*fake_config(backend.base_url)),
+        tokens=login,
+        extra={
+            "CODEX_ROTATED_TOKENS": json.dumps(rotated),
+            "CODEX_APPROVAL_POLICY": "untrusted",
+            "CODEX_PROMPT": "make a file",
+            "CODEX_APPROVAL_DECISION": "accept",
+        },
+    )
     steps = record["steps"]
     assert all(s["ok"] for s in steps.values()), steps
     # The 401 made the server ask the editor; the sample provider re-read the (rotated) token file.
-    assert record["tokenCalls"] == [{"reason": "login", "previousAccountId": None},
-                                    {"reason": "unauthorized", "previousAccountId": "acct-1"}]
+    assert record["tokenCalls"] == [
+        {"reason": "login", "previousAccountId": None},
+        {"reason": "unauthorized", "previousAccountId": "acct-1"},
+    ]
     assert responses_bearers(backend, login, rotated)[:2] == ["login", "rotated"]
     # The approval modal was asked once, accepted, and the command really ran in the workspace.
-    assert record["approvals"] == [{"command": "touch made-by-agent.txt", "cwd": str(workspace), "decision": "accept"}]
+    assert record["approvals"] == [
+        {"command": "touch made-by-agent.txt", "cwd": str(workspace), "decision": "accept"}
+    ]
     assert (workspace / "made-by-agent.txt").exists()
     ask = steps["ask"]["result"]
     assert ask["status"] == "completed" and ask["error"] is None
     assert ask["text"].startswith("The command finished.")
     # The output channel got the whole turn, in order.
     output = record["output"]
-    assert output.index("--- turn ") < output.index("$ touch made-by-agent.txt") < output.index("[exit 0]") \
-        < output.index("The command finished.") < output.index("--- turn completed ---")
+    assert (
+        output.index("--- turn ")
+        < output.index("$ touch made-by-agent.txt")
+        < output.index("[exit 0]")
+        < output.index("The command finished.")
+        < output.index("--- turn completed ---")
+    )
     assert steps["status"]["result"]["rateLimits"]["primary"]["usedPercent"] == 23
     assert steps["accountAfter"]["result"]["account"] is None
     assert record["errors"] == []
-    assert login["accessToken"] not in json.dumps(record) and rotated["accessToken"] not in json.dumps(record)
+    assert login["accessToken"] not in json.dumps(record) and rotated[
+        "accessToken"
+    ] not in json.dumps(record)

@@ -20,12 +20,21 @@ from harness import server_env
 
 
 class BlockingRpc:
-    def __init__(self, codex_home: Path, args: list[str], env: dict[str, str] | None = None,
-                 stderr_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        codex_home: Path,
+        args: list[str],
+        env: dict[str, str] | None = None,
+        stderr_path: Path | None = None,
+    ) -> None:
         self._stderr = open(stderr_path, "wb") if stderr_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "codex_lsp", *args], env=server_env(codex_home, env),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr)
+            [sys.executable, "-m", "codex_lsp", *args],
+            env=server_env(codex_home, env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+        )
         self._ids = itertools.count(1)
         self._answers: dict[Any, queue.Queue[dict[str, Any]]] = {}
         self._lock = threading.Lock()
@@ -40,8 +49,15 @@ class BlockingRpc:
         self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
         self.proc.stdin.flush()
 
-    def request(self, method: str, params: Any = None, *, omit_params: bool = False,
-                msg_id: Any = None, timeout: float = 10.0) -> dict[str, Any]:
+    def request(
+        self,
+        method: str,
+        params: Any = None,
+        *,
+        omit_params: bool = False,
+        msg_id: Any = None,
+        timeout: float = 10.0,
+    ) -> dict[str, Any]:
         """Send a request and return the whole answer message ({id, result} or {id, error})."""
         if msg_id is None:
             msg_id = next(self._ids)
@@ -55,7 +71,9 @@ class BlockingRpc:
         try:
             return box.get(timeout=timeout)
         except queue.Empty:
-            raise AssertionError(f"no answer to {method} (id {msg_id!r}) within {timeout}s") from None
+            raise AssertionError(
+                f"no answer to {method} (id {msg_id!r}) within {timeout}s"
+            ) from None
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -77,8 +95,13 @@ class BlockingRpc:
                 continue
             message = json.loads(out.read(length))
             if "method" in message and "id" in message:
-                self.send({"jsonrpc": "2.0", "id": message["id"],
-                           "error": {"code": -32601, "message": "the fuzzer answers nothing"}})
+                self.send(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": message["id"],
+                        "error": {"code": -32601, "message": "the fuzzer answers nothing"},
+                    }
+                )
             elif "method" in message:
                 self.notifications.append(message)
             else:

@@ -23,12 +23,22 @@ from codex_lsp.protocol.examples import EXAMPLES
 
 EXAMPLES_PER_RUN = int(os.environ.get("FUZZ_EXAMPLES", "10000"))
 METHODS = sorted(m.name for m in client_requests() if m.name != "initialize")
-VALID_CODES = {-32700, -32600, -32601, -32602, -32603, -32002, -32001, -32800} | set(range(-32099, -32000))
+VALID_CODES = {-32700, -32600, -32601, -32602, -32603, -32002, -32001, -32800} | set(
+    range(-32099, -32000)
+)
 
-json_scalars = st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=False) | st.text(max_size=30)
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=30)
+)
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -55,20 +65,34 @@ def _params_for(method: str) -> st.SearchStrategy[Any]:
     base = to_wire(example) if example is not None else {}
     if method == "command/exec":
         base = {"command": ["true"], "timeoutMs": 2000}  # never let the fuzzer run real programs
-        return st.one_of(st.just(base), json_values.filter(lambda v: not isinstance(v, dict) or "command" not in v))
+        return st.one_of(
+            st.just(base),
+            json_values.filter(lambda v: not isinstance(v, dict) or "command" not in v),
+        )
     if method in ("turn/start", "account/logout"):
         # turn/start without a thread is refused; logout would drop the seeded token mid-run.
-        return json_values.filter(lambda v: not (isinstance(v, dict) and {"threadId", "input"} <= v.keys())) \
-            if method == "turn/start" else st.just("not an object")
+        return (
+            json_values.filter(
+                lambda v: not (isinstance(v, dict) and {"threadId", "input"} <= v.keys())
+            )
+            if method == "turn/start"
+            else st.just("not an object")
+        )
     return st.one_of(_mutations(base), json_values, st.sampled_from([None, [], {}]))
 
 
 cases = st.one_of(
-    st.sampled_from(METHODS).flatmap(lambda m: st.tuples(st.just(m), _params_for(m), st.just(False))),
+    st.sampled_from(METHODS).flatmap(
+        lambda m: st.tuples(st.just(m), _params_for(m), st.just(False))
+    ),
     st.tuples(st.sampled_from(METHODS), st.none(), st.just(True)),  # params key omitted
     # Unknown / garbage method names (hypothesis also draws string constants from our code, so it
     # finds real LSP methods too; only the two that end the session are left out).
-    st.tuples(st.text(max_size=20).filter(lambda m: m not in ("shutdown", "exit")), json_values, st.booleans()),
+    st.tuples(
+        st.text(max_size=20).filter(lambda m: m not in ("shutdown", "exit")),
+        json_values,
+        st.booleans(),
+    ),
 )
 
 
@@ -80,15 +104,24 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory):
     stderr = tmp / "stderr.log"
     with FakeIssuer() as issuer:
         secret = issuer.make_jwt(email="fuzz@example.com", account_id="acct-fuzz")
-        rpc = BlockingRpc(home, ["--log-level", "DEBUG", "-c", 'chatgpt_base_url="http://127.0.0.1:9/backend-api"'],
-                          env={"CODEX_APP_SERVER_LOGIN_ISSUER": "http://127.0.0.1:9",
-                               "CODEX_LOGIN_CALLBACK_PORTS": "0"},
-                          stderr_path=stderr)
-        init = rpc.request("initialize", {"processId": None, "rootUri": tmp.as_uri(), "capabilities": {}})
+        rpc = BlockingRpc(
+            home,
+            ["--log-level", "DEBUG", "-c", 'chatgpt_base_url="http://127.0.0.1:9/backend-api"'],
+            env={
+                "CODEX_APP_SERVER_LOGIN_ISSUER": "http://127.0.0.1:9",
+                "CODEX_LOGIN_CALLBACK_PORTS": "0",
+            },
+            stderr_path=stderr,
+        )
+        init = rpc.request(
+            "initialize", {"processId": None, "rootUri": tmp.as_uri(), "capabilities": {}}
+        )
         assert "result" in init
         rpc.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
-        login = rpc.request("account/login/start", {"type": "chatgptAuthTokens", "accessToken": secret,
-                                                    "chatgptAccountId": "acct-fuzz"})
+        login = rpc.request(
+            "account/login/start",
+            {"type": "chatgptAuthTokens", "accessToken": secret, "chatgptAccountId": "acct-fuzz"},
+        )
         yield rpc, secret, stderr, login
         rpc.close()
 
@@ -103,8 +136,12 @@ def _check_answer(answer: dict[str, Any], secret: str) -> None:
         assert "Traceback" not in json.dumps(error)
 
 
-@settings(max_examples=EXAMPLES_PER_RUN, deadline=None, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=EXAMPLES_PER_RUN,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 @given(case=cases)
 def test_every_request_gets_an_answer_and_no_answer_leaks_a_token(fuzz_server, case) -> None:
     rpc, secret, _, _ = fuzz_server
@@ -115,11 +152,15 @@ def test_every_request_gets_an_answer_and_no_answer_leaks_a_token(fuzz_server, c
 
 
 @settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-@given(frame=st.one_of(
-    json_values.map(json.dumps),  # any JSON at all as a frame
-    st.text(max_size=40),  # not JSON
-    st.fixed_dictionaries({"jsonrpc": st.just("2.0"), "method": st.sampled_from(METHODS), "params": json_values}),
-))
+@given(
+    frame=st.one_of(
+        json_values.map(json.dumps),  # any JSON at all as a frame
+        st.text(max_size=40),  # not JSON
+        st.fixed_dictionaries(
+            {"jsonrpc": st.just("2.0"), "method": st.sampled_from(METHODS), "params": json_values}
+        ),
+    )
+)
 def test_garbage_frames_and_notifications_do_not_kill_the_server(fuzz_server, frame) -> None:
     rpc, secret, _, _ = fuzz_server
     rpc.send(frame)

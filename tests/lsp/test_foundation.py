@@ -27,7 +27,9 @@ async def test_initialize_reports_server_info_and_codex_capabilities(codex_home:
 
 
 @pytest.mark.parametrize("how", ["missing", "null", "empty-list", "empty-object"])
-async def test_missing_null_and_empty_list_params_mean_empty_object(codex_home: Path, how: str) -> None:
+async def test_missing_null_and_empty_list_params_mean_empty_object(
+    codex_home: Path, how: str
+) -> None:
     async with start_session(codex_home) as s:
         if how == "missing":
             with pytest.raises(JsonRpcException) as exc:
@@ -43,10 +45,16 @@ async def test_missing_null_and_empty_list_params_mean_empty_object(codex_home: 
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"text": 3}, "params.text"), ({"text": "a", "count": "2"}, "params.count"),
-     ({"text": "a", "count": True}, "params.count"), ("a string", "params")],
+    [
+        ({"text": 3}, "params.text"),
+        ({"text": "a", "count": "2"}, "params.count"),
+        ({"text": "a", "count": True}, "params.count"),
+        ("a string", "params"),
+    ],
 )
-async def test_wrong_types_answer_invalid_params_naming_the_field(codex_home: Path, params, field) -> None:
+async def test_wrong_types_answer_invalid_params_naming_the_field(
+    codex_home: Path, params, field
+) -> None:
     async with start_session(codex_home) as s:
         with pytest.raises(JsonRpcException) as exc:
             await s.call_raw("codexTest/echo", params=params)
@@ -61,15 +69,22 @@ async def test_unknown_method_is_method_not_found(codex_home: Path) -> None:
         assert exc.value.code == -32601
 
 
-async def test_raising_handler_gives_clean_internal_error_and_server_keeps_running(codex_home: Path) -> None:
+async def test_raising_handler_gives_clean_internal_error_and_server_keeps_running(
+    codex_home: Path,
+) -> None:
     async with start_session(codex_home) as s:
         with pytest.raises(JsonRpcException) as exc:
             await s.call("codexTest/raise", {})
         assert exc.value.code == -32603
         assert "RuntimeError" in exc.value.message
         assert exc.value.data is None
-        assert ".py" not in exc.value.message and "kaboom" not in exc.value.message  # no paths, no internals
-        assert await s.call("codexTest/echo", {"text": "still here"}) == {"text": "still here", "nothing": None}
+        assert (
+            ".py" not in exc.value.message and "kaboom" not in exc.value.message
+        )  # no paths, no internals
+        assert await s.call("codexTest/echo", {"text": "still here"}) == {
+            "text": "still here",
+            "nothing": None,
+        }
         assert not any(m == "window/showMessage" for m, _ in s.notifications)
 
 
@@ -85,9 +100,13 @@ async def test_opted_out_notifications_are_never_sent(codex_home: Path) -> None:
     async with start_session(codex_home) as s:
         await s.call("codexTest/notify", {})
         await s.wait_for("account/updated")
-    async with start_session(codex_home, init_options={"optOutNotificationMethods": ["account/updated"]}) as s:
+    async with start_session(
+        codex_home, init_options={"optOutNotificationMethods": ["account/updated"]}
+    ) as s:
         await s.call("codexTest/notify", {})
-        await s.call("codexTest/echo", {"text": "sync"})  # the notification would precede this answer
+        await s.call(
+            "codexTest/echo", {"text": "sync"}
+        )  # the notification would precede this answer
         assert "account/updated" not in [m for m, _ in s.notifications]
 
 
@@ -100,23 +119,29 @@ async def test_null_fields_are_sent_as_null_not_dropped(codex_home: Path) -> Non
 
 async def test_client_request_answer_and_error_answer(codex_home: Path) -> None:
     async with start_session(codex_home) as s:
+
         async def answer(params):
             if params.get("fail"):
                 raise JsonRpcException("user said no", code=-32001)
             return {"echo": params["value"]}
 
         s.on_request("test/ask", answer)
-        assert await s.call("codexTest/clientRequest", {"method": "test/ask", "params": {"value": 7}}) == {
-            "answer": {"echo": 7}
-        }
+        assert await s.call(
+            "codexTest/clientRequest", {"method": "test/ask", "params": {"value": 7}}
+        ) == {"answer": {"echo": 7}}
         with pytest.raises(JsonRpcException) as exc:
-            await s.call("codexTest/clientRequest", {"method": "test/ask", "params": {"fail": True}})
+            await s.call(
+                "codexTest/clientRequest", {"method": "test/ask", "params": {"fail": True}}
+            )
         assert "user said no" in exc.value.message and "-32001" in exc.value.message
 
 
-async def test_client_request_timeout_then_late_answer_surfaces_no_error(codex_home: Path, tmp_path: Path) -> None:
+async def test_client_request_timeout_then_late_answer_surfaces_no_error(
+    codex_home: Path, tmp_path: Path
+) -> None:
     stderr = tmp_path / "stderr.log"
     async with start_session(codex_home, stderr_file=stderr) as s:
+
         async def slow(params):
             await asyncio.sleep(1.0)
             return {"late": True}
@@ -133,22 +158,39 @@ async def test_client_request_timeout_then_late_answer_surfaces_no_error(codex_h
 
 
 def _run_cli(codex_home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "codex_lsp", *args], env=server_env(codex_home),
-                          capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "codex_lsp", *args],
+        env=server_env(codex_home),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.mark.parametrize(
     ("toml", "expected"),
     [
-        ('sandbox_mode = "yolo"', "key 'sandbox_mode' must be one of \"read-only\", \"workspace-write\", \"danger-full-access\""),
+        (
+            'sandbox_mode = "yolo"',
+            'key \'sandbox_mode\' must be one of "read-only", "workspace-write", "danger-full-access"',
+        ),
         ("approval_policy = 3", "key 'approval_policy' must be one of"),
         ("model = [", "not valid TOML"),
-        ('cli_auth_credentials_store = "cloud"', "key 'cli_auth_credentials_store' must be one of \"file\", \"keyring\", \"auto\", \"ephemeral\""),
-        ('[sandbox_workspace_write]\nnetwork_access = "yes"', "key 'sandbox_workspace_write.network_access' must be true or false"),
+        (
+            'cli_auth_credentials_store = "cloud"',
+            'key \'cli_auth_credentials_store\' must be one of "file", "keyring", "auto", "ephemeral"',
+        ),
+        (
+            '[sandbox_workspace_write]\nnetwork_access = "yes"',
+            "key 'sandbox_workspace_write.network_access' must be true or false",
+        ),
         ('model_provider = "nope"', "key 'model_provider' must be one of"),
     ],
 )
-def test_bad_config_stops_startup_with_one_clear_message(codex_home: Path, toml: str, expected: str) -> None:
+def test_bad_config_stops_startup_with_one_clear_message(
+    codex_home: Path, toml: str, expected: str
+) -> None:
     (codex_home / "config.toml").write_text(toml + "\n")
     proc = _run_cli(codex_home)
     assert proc.returncode == 2
@@ -160,7 +202,10 @@ def test_bad_config_stops_startup_with_one_clear_message(codex_home: Path, toml:
 
 def test_cli_override_is_validated_too(codex_home: Path) -> None:
     proc = _run_cli(codex_home, "-c", 'forced_login_method="sso"')
-    assert proc.returncode == 2 and "key 'forced_login_method' must be one of \"chatgpt\", \"api\"" in proc.stderr
+    assert (
+        proc.returncode == 2
+        and 'key \'forced_login_method\' must be one of "chatgpt", "api"' in proc.stderr
+    )
 
 
 def test_tcp_refuses_non_loopback(codex_home: Path) -> None:
@@ -180,8 +225,15 @@ async def test_tcp_transport_on_loopback(codex_home: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "codex_lsp", "--tcp", f"127.0.0.1:{port}", env=server_env(codex_home),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        sys.executable,
+        "-m",
+        "codex_lsp",
+        "--tcp",
+        f"127.0.0.1:{port}",
+        env=server_env(codex_home),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):  # bounded: up to 10 s for the listener
             try:
@@ -191,8 +243,14 @@ async def test_tcp_transport_on_loopback(codex_home: Path) -> None:
                 await asyncio.sleep(0.1)
         else:
             raise AssertionError("server did not listen")
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                           "params": {"processId": None, "rootUri": None, "capabilities": {}}})
+        body = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {"processId": None, "rootUri": None, "capabilities": {}},
+            }
+        )
         writer.write(f"Content-Length: {len(body)}\r\n\r\n{body}".encode())
         await writer.drain()
         header = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
@@ -214,10 +272,14 @@ async def test_real_editor_capability_presets_initialize(codex_home: Path, prese
         assert s.init_result.capabilities.experimental["codex"]["platformOs"] == "linux"
 
 
-async def test_second_initialize_is_refused_and_bad_lsp_params_are_answered(codex_home: Path) -> None:
+async def test_second_initialize_is_refused_and_bad_lsp_params_are_answered(
+    codex_home: Path,
+) -> None:
     async with start_session(codex_home) as s:
         with pytest.raises(JsonRpcException) as exc:
-            await s.call_raw("initialize", params={"processId": None, "rootUri": None, "capabilities": {}})
+            await s.call_raw(
+                "initialize", params={"processId": None, "rootUri": None, "capabilities": {}}
+            )
         assert exc.value.code == -32600 and exc.value.message == "Already initialized"
         with pytest.raises(JsonRpcException) as exc:
             await s.call_raw("initialize", params=None)
@@ -225,4 +287,7 @@ async def test_second_initialize_is_refused_and_bad_lsp_params_are_answered(code
         with pytest.raises(JsonRpcException) as exc:
             await s.call_raw("textDocument/hover", params={"textDocument": 3})
         assert exc.value.code in (-32602, -32601)
-        assert await s.call("codexTest/echo", {"text": "alive"}) == {"text": "alive", "nothing": None}
+        assert await s.call("codexTest/echo", {"text": "alive"}) == {
+            "text": "alive",
+            "nothing": None,
+        }

@@ -31,20 +31,25 @@ def test_entries_without_a_slug_are_skipped(caplog: pytest.LogCaptureFixture) ->
 
 
 def test_tolerant_field_parsing() -> None:
-    info = parse_model_info({
-        "slug": "m",
-        "visibility": "sideways",
-        "upgrade": "m2",
-        "availability_nux": {"message": "New!"},
-        "priority": "high",
-        "supported_reasoning_levels": [{"effort": "low"}, {"description": "no effort"}],
-        "service_tiers": [{"id": "flex"}],
-    })
+    info = parse_model_info(
+        {
+            "slug": "m",
+            "visibility": "sideways",
+            "upgrade": "m2",
+            "availability_nux": {"message": "New!"},
+            "priority": "high",
+            "supported_reasoning_levels": [{"effort": "low"}, {"description": "no effort"}],
+            "service_tiers": [{"id": "flex"}],
+        }
+    )
     assert info is not None
     wire = info.to_wire(is_default=False)
     assert wire["hidden"] is True  # unknown visibility is not shown in the picker
     assert wire["upgrade"] == "m2" and wire["upgradeInfo"] == {
-        "model": "m2", "upgradeCopy": None, "modelLink": None, "migrationMarkdown": None
+        "model": "m2",
+        "upgradeCopy": None,
+        "modelLink": None,
+        "migrationMarkdown": None,
     }
     assert wire["availabilityNux"] == {"message": "New!"}
     assert wire["supportedReasoningEfforts"] == [{"reasoningEffort": "low", "description": ""}]
@@ -57,7 +62,5 @@ def test_merge_prefers_remote_and_keeps_unlisted_bundled() -> None:
     bundled = parse_models([{"slug": "a", "description": "bundled"}, {"slug": "b"}])
     remote = parse_models([{"slug": "a", "description": "remote"}, {"slug": "c"}])
     merged = merge_models(bundled, remote)
-    assert [(m.slug, m.description) for m in merged] == [
-        ("a", "remote"), ("c", ""), ("b", "")
-    ]
+    assert [(m.slug, m.description) for m in merged] == [("a", "remote"), ("c", ""), ("b", "")]
     assert merge_models(bundled, None) == bundled

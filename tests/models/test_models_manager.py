@@ -27,9 +27,21 @@ pytestmark = pytest.mark.timeout(30)
 CLIENT_VERSION = "1.2.3"
 BUNDLED_PICKER = ["gpt-5.2-codex", "gpt-5.1-codex-max", "gpt-5.1-codex-mini", "gpt-5.2"]
 MODEL_KEYS = {
-    "id", "model", "upgrade", "upgradeInfo", "availabilityNux", "displayName", "description",
-    "hidden", "supportedReasoningEfforts", "defaultReasoningEffort", "inputModalities",
-    "supportsPersonality", "additionalSpeedTiers", "serviceTiers", "defaultServiceTier",
+    "id",
+    "model",
+    "upgrade",
+    "upgradeInfo",
+    "availabilityNux",
+    "displayName",
+    "description",
+    "hidden",
+    "supportedReasoningEfforts",
+    "defaultReasoningEffort",
+    "inputModalities",
+    "supportsPersonality",
+    "additionalSpeedTiers",
+    "serviceTiers",
+    "defaultServiceTier",
     "isDefault",
 }
 
@@ -54,7 +66,10 @@ AUTO_BALANCED = model("codex-auto-balanced", 50)
 
 
 def manager_for(
-    codex_home: Path, auth: AuthManager, provider: ModelProvider, http_client: httpx.AsyncClient,
+    codex_home: Path,
+    auth: AuthManager,
+    provider: ModelProvider,
+    http_client: httpx.AsyncClient,
     **options: Any,
 ) -> ModelsManager:
     options.setdefault("configured_model", None)
@@ -84,8 +99,11 @@ def slugs(result: dict[str, Any]) -> list[str]:
 
 
 async def test_chatgpt_default_comes_from_the_refreshed_list(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    editor_auth: EditorAuth, codex_home: Path,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    codex_home: Path,
 ) -> None:
     fake.models = [model("remote-top", 0), *bundled_models()]
     manager = manager_for(codex_home, editor_auth.manager, chatgpt_provider, http_client)
@@ -98,8 +116,11 @@ async def test_chatgpt_default_comes_from_the_refreshed_list(
 
 
 async def test_codex_auto_balanced_wins_for_chatgpt(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    editor_auth: EditorAuth, codex_home: Path,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    codex_home: Path,
 ) -> None:
     fake.models = [*bundled_models(), AUTO_BALANCED]
     manager = manager_for(codex_home, editor_auth.manager, chatgpt_provider, http_client)
@@ -109,8 +130,11 @@ async def test_codex_auto_balanced_wins_for_chatgpt(
 
 
 async def test_codex_auto_balanced_is_not_the_api_key_default(
-    fake: FakeBackend, http_client: httpx.AsyncClient, api_provider: ModelProvider,
-    api_key_auth: AuthManager, codex_home: Path,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    api_provider: ModelProvider,
+    api_key_auth: AuthManager,
+    codex_home: Path,
 ) -> None:
     fake.models = [*bundled_models(), AUTO_BALANCED]
     manager = manager_for(codex_home, api_key_auth, api_provider, http_client)
@@ -119,8 +143,11 @@ async def test_codex_auto_balanced_is_not_the_api_key_default(
 
 
 async def test_codex_auto_balanced_is_picked_up_after_a_refresh(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    editor_auth: EditorAuth, codex_home: Path,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    codex_home: Path,
 ) -> None:
     manager = manager_for(codex_home, editor_auth.manager, chatgpt_provider, http_client, ttl_s=0.3)
     assert await manager.resolve_model(None) == "gpt-5.2-codex"
@@ -135,13 +162,19 @@ async def test_codex_auto_balanced_is_picked_up_after_a_refresh(
 
 
 async def test_explicit_then_configured_model_win_without_network(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    editor_auth: EditorAuth, codex_home: Path,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    codex_home: Path,
 ) -> None:
     plain = manager_for(codex_home, editor_auth.manager, chatgpt_provider, http_client)
     assert await plain.resolve_model("o3-custom") == "o3-custom"
     configured = manager_for(
-        codex_home, editor_auth.manager, chatgpt_provider, http_client,
+        codex_home,
+        editor_auth.manager,
+        chatgpt_provider,
+        http_client,
         configured_model="gpt-5.1-codex-mini",
     )
     assert await configured.resolve_model(None) == "gpt-5.1-codex-mini"
@@ -152,8 +185,12 @@ async def test_explicit_then_configured_model_win_without_network(
 
 
 async def test_builtin_fallback_when_no_model_is_shown_in_the_picker(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    api_provider: ModelProvider, editor_auth: EditorAuth, api_key_auth: AuthManager,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    api_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    api_key_auth: AuthManager,
     tmp_path: Path,
 ) -> None:
     fake.models = [{**m, "visibility": "hide"} for m in bundled_models()]
@@ -170,8 +207,11 @@ async def test_builtin_fallback_when_no_model_is_shown_in_the_picker(
 
 
 async def test_fresh_cache_is_reused_across_instances(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    editor_auth: EditorAuth, codex_home: Path,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    codex_home: Path,
 ) -> None:
     fake.models = [model("remote-only", 20), *bundled_models()]
     first = manager_for(codex_home, editor_auth.manager, chatgpt_provider, http_client)
@@ -191,8 +231,11 @@ async def test_fresh_cache_is_reused_across_instances(
 
 
 async def test_expired_cache_is_revalidated_with_etag(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    editor_auth: EditorAuth, codex_home: Path,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    codex_home: Path,
 ) -> None:
     fake.models = [model("remote-only", 20), *bundled_models()]
     await manager_for(codex_home, editor_auth.manager, chatgpt_provider, http_client).list_models()
@@ -209,27 +252,36 @@ async def test_expired_cache_is_revalidated_with_etag(
 
 
 async def test_changed_etag_replaces_the_cache(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    editor_auth: EditorAuth, codex_home: Path,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    codex_home: Path,
 ) -> None:
     fake.models = [model("old-model", 20)]
     await manager_for(codex_home, editor_auth.manager, chatgpt_provider, http_client).list_models()
     age_cache(codex_home, 3600)
     fake.models = [model("new-model", 20)]
-    listed = slugs(await manager_for(
-        codex_home, editor_auth.manager, chatgpt_provider, http_client
-    ).list_models())
+    listed = slugs(
+        await manager_for(
+            codex_home, editor_auth.manager, chatgpt_provider, http_client
+        ).list_models()
+    )
     assert "new-model" in listed and "old-model" not in listed
     assert json.loads(cache_file(codex_home).read_text())["etag"] == fake.models_etag
 
 
 async def test_cache_from_another_client_version_is_ignored(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    editor_auth: EditorAuth, codex_home: Path,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    codex_home: Path,
 ) -> None:
     await manager_for(codex_home, editor_auth.manager, chatgpt_provider, http_client).list_models()
-    newer = ModelsManager(codex_home, editor_auth.manager, chatgpt_provider, http_client,
-                          "9.9.9", None)
+    newer = ModelsManager(
+        codex_home, editor_auth.manager, chatgpt_provider, http_client, "9.9.9", None
+    )
     await newer.list_models()
     assert len(fake.requests) == 2
     assert "if-none-match" not in fake.requests[1].headers
@@ -237,23 +289,32 @@ async def test_cache_from_another_client_version_is_ignored(
 
 
 async def test_corrupt_cache_is_ignored(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    editor_auth: EditorAuth, codex_home: Path, caplog: pytest.LogCaptureFixture,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    codex_home: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     cache_file(codex_home).write_text("{not json")
     fake.models = [model("remote-only", 20)]
     with caplog.at_level(logging.WARNING):
-        listed = slugs(await manager_for(
-            codex_home, editor_auth.manager, chatgpt_provider, http_client
-        ).list_models())
+        listed = slugs(
+            await manager_for(
+                codex_home, editor_auth.manager, chatgpt_provider, http_client
+            ).list_models()
+        )
     assert "remote-only" in listed
     assert "unreadable models cache" in caplog.text
     assert json.loads(cache_file(codex_home).read_text())["models"][0]["slug"] == "remote-only"
 
 
 async def test_concurrent_resolves_share_one_fetch(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    editor_auth: EditorAuth, codex_home: Path,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    codex_home: Path,
 ) -> None:
     fake.faults.slow_responses = 1
     fake.faults.slow_response_s = 0.2
@@ -267,8 +328,12 @@ async def test_concurrent_resolves_share_one_fetch(
 
 
 async def test_offline_uses_stale_cache_then_bundled(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    editor_auth: EditorAuth, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake.models = [model("remote-only", 20), *bundled_models()]
     with_cache, without_cache = tmp_path / "cached", tmp_path / "empty"
@@ -290,11 +355,16 @@ async def test_offline_uses_stale_cache_then_bundled(
 
 
 async def test_server_error_falls_back_to_cache_then_bundled(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    editor_auth: EditorAuth, tmp_path: Path,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    tmp_path: Path,
 ) -> None:
     fake.models = [model("remote-only", 20)]
-    await manager_for(tmp_path / "c", editor_auth.manager, chatgpt_provider, http_client).list_models()
+    await manager_for(
+        tmp_path / "c", editor_auth.manager, chatgpt_provider, http_client
+    ).list_models()
     age_cache(tmp_path / "c", 3600)
     fake.faults.server_errors = 2
     cached = manager_for(tmp_path / "c", editor_auth.manager, chatgpt_provider, http_client)
@@ -305,8 +375,12 @@ async def test_server_error_falls_back_to_cache_then_bundled(
 
 
 async def test_timeout_falls_back_within_the_fetch_timeout(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    editor_auth: EditorAuth, codex_home: Path, caplog: pytest.LogCaptureFixture,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    codex_home: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake.models = [model("remote-only", 20)]
     fake.faults.slow_responses = 1
@@ -322,8 +396,11 @@ async def test_timeout_falls_back_within_the_fetch_timeout(
 
 
 async def test_failed_fetch_is_not_retried_on_every_call(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    editor_auth: EditorAuth, codex_home: Path,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    codex_home: Path,
 ) -> None:
     fake.faults.server_errors = 1
     manager = manager_for(codex_home, editor_auth.manager, chatgpt_provider, http_client, ttl_s=0.2)
@@ -337,8 +414,12 @@ async def test_failed_fetch_is_not_retried_on_every_call(
 
 
 async def test_unrecovered_401_falls_back_to_bundled(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    editor_auth: EditorAuth, codex_home: Path, caplog: pytest.LogCaptureFixture,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    codex_home: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake.faults.unauthorized_always = True
     manager = manager_for(codex_home, editor_auth.manager, chatgpt_provider, http_client)
@@ -353,8 +434,11 @@ async def test_unrecovered_401_falls_back_to_bundled(
 
 
 async def test_models_call_recovers_from_401_through_the_editor(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    editor_auth: EditorAuth, codex_home: Path,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    codex_home: Path,
 ) -> None:
     fake.accepted_tokens = {editor_auth.refreshed_token}
     fake.models = [model("remote-top", 0)]
@@ -362,12 +446,15 @@ async def test_models_call_recovers_from_401_through_the_editor(
     assert await manager.resolve_model(None) == "remote-top"
     assert editor_auth.editor.calls == ["acct-1"]
     assert [r.bearer for r in fake.requests] == [
-        editor_auth.initial_token, editor_auth.refreshed_token
+        editor_auth.initial_token,
+        editor_auth.refreshed_token,
     ]
 
 
 async def test_models_call_recovers_from_401_with_a_managed_refresh(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
     codex_home: Path,
 ) -> None:
     with FakeIssuer() as issuer:
@@ -391,8 +478,11 @@ async def test_models_call_recovers_from_401_with_a_managed_refresh(
 
 
 async def test_list_shape_and_hidden_models(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    editor_auth: EditorAuth, codex_home: Path,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    codex_home: Path,
 ) -> None:
     manager = manager_for(codex_home, editor_auth.manager, chatgpt_provider, http_client)
     visible = await manager.list_models()
@@ -404,7 +494,8 @@ async def test_list_shape_and_hidden_models(
     top = visible["data"][0]
     assert top["isDefault"] is True
     assert top["supportedReasoningEfforts"][0] == {
-        "reasoningEffort": "low", "description": "Fast responses with lighter reasoning"
+        "reasoningEffort": "low",
+        "description": "Fast responses with lighter reasoning",
     }
     assert top["inputModalities"] == ["text", "image"]
 
@@ -418,8 +509,11 @@ async def test_list_shape_and_hidden_models(
 
 
 async def test_remote_entries_override_bundled_ones(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    editor_auth: EditorAuth, codex_home: Path,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    codex_home: Path,
 ) -> None:
     fake.models = [model("gpt-5.2", 0, display_name="GPT 5.2 (remote)")]
     listing = await manager_for(
@@ -432,8 +526,11 @@ async def test_remote_entries_override_bundled_ones(
 
 
 async def test_pagination_walks_every_model_once(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    editor_auth: EditorAuth, codex_home: Path,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    codex_home: Path,
 ) -> None:
     manager = manager_for(codex_home, editor_auth.manager, chatgpt_provider, http_client)
     full = slugs(await manager.list_models(include_hidden=True))
@@ -454,8 +551,12 @@ async def test_pagination_walks_every_model_once(
 
 @pytest.mark.parametrize("cursor", ["abc", "-1", "999", "1.5", ""])
 async def test_bad_cursor_is_invalid_params(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    editor_auth: EditorAuth, codex_home: Path, cursor: str,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    codex_home: Path,
+    cursor: str,
 ) -> None:
     manager = manager_for(codex_home, editor_auth.manager, chatgpt_provider, http_client)
     with pytest.raises(InvalidParams) as info:
@@ -465,8 +566,12 @@ async def test_bad_cursor_is_invalid_params(
 
 
 async def test_api_key_only_sees_supported_in_api_models(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    api_provider: ModelProvider, editor_auth: EditorAuth, api_key_auth: AuthManager,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    api_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    api_key_auth: AuthManager,
     tmp_path: Path,
 ) -> None:
     fake.models = [
@@ -487,8 +592,11 @@ async def test_api_key_only_sees_supported_in_api_models(
 
 
 async def test_model_info_exposes_backend_fields(
-    fake: FakeBackend, http_client: httpx.AsyncClient, chatgpt_provider: ModelProvider,
-    editor_auth: EditorAuth, codex_home: Path,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    chatgpt_provider: ModelProvider,
+    editor_auth: EditorAuth,
+    codex_home: Path,
 ) -> None:
     fake.models = [model("remote-top", 0, context_window=123456, base_instructions="Be brief.")]
     manager = manager_for(codex_home, editor_auth.manager, chatgpt_provider, http_client)
@@ -499,7 +607,9 @@ async def test_model_info_exposes_backend_fields(
 
 
 async def test_auth_is_loaded_on_first_use(
-    fake: FakeBackend, http_client: httpx.AsyncClient, api_provider: ModelProvider,
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    api_provider: ModelProvider,
     codex_home: Path,
 ) -> None:
     unloaded = AuthManager(codex_home, "ephemeral", env={"CODEX_API_KEY": "sk-late"})

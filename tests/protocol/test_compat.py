@@ -16,8 +16,11 @@ from harness import ROOT
 
 # Upstream's generated schema sits beside the repo in this workplace (../shared/reference); the
 # issue asks for this check only where the folder exists. CODEX_LSP_UPSTREAM_SCHEMA points elsewhere.
-UPSTREAM = Path(os.environ.get("CODEX_LSP_UPSTREAM_SCHEMA",
-                               ROOT.parent / "shared" / "reference" / "app-server-schema"))
+UPSTREAM = Path(
+    os.environ.get(
+        "CODEX_LSP_UPSTREAM_SCHEMA", ROOT.parent / "shared" / "reference" / "app-server-schema"
+    )
+)
 
 # our method -> (upstream params schema, upstream result schema); None where upstream has no file.
 SHARED = {
@@ -29,7 +32,10 @@ SHARED = {
     "account/login/completed": ("v2/AccountLoginCompletedNotification", None),
     "account/updated": ("v2/AccountUpdatedNotification", None),
     "account/rateLimits/updated": ("v2/AccountRateLimitsUpdatedNotification", None),
-    "account/chatgptAuthTokens/refresh": ("ChatgptAuthTokensRefreshParams", "ChatgptAuthTokensRefreshResponse"),
+    "account/chatgptAuthTokens/refresh": (
+        "ChatgptAuthTokensRefreshParams",
+        "ChatgptAuthTokensRefreshResponse",
+    ),
     "model/list": ("v2/ModelListParams", "v2/ModelListResponse"),
     "thread/start": ("v2/ThreadStartParams", "v2/ThreadStartResponse"),
     "thread/started": ("v2/ThreadStartedNotification", None),
@@ -46,7 +52,9 @@ SHARED = {
     "item/reasoning/summaryPartAdded": ("v2/ReasoningSummaryPartAddedNotification", None),
     "thread/tokenUsage/updated": ("v2/ThreadTokenUsageUpdatedNotification", None),
     "item/commandExecution/requestApproval": (
-        "CommandExecutionRequestApprovalParams", "CommandExecutionRequestApprovalResponse"),
+        "CommandExecutionRequestApprovalParams",
+        "CommandExecutionRequestApprovalResponse",
+    ),
     "serverRequest/resolved": ("v2/ServerRequestResolvedNotification", None),
     "command/exec": ("v2/CommandExecParams", "v2/CommandExecResponse"),
     "fuzzyFileSearch": ("FuzzyFileSearchParams", "FuzzyFileSearchResponse"),
@@ -72,7 +80,10 @@ def test_examples_validate_against_our_schema_and_round_trip(method: str) -> Non
     assert to_wire(from_wire(declared, to_wire(params))) == to_wire(params)
 
 
-@pytest.mark.skipif(not UPSTREAM.exists(), reason=f"no upstream schema at {UPSTREAM} (set CODEX_LSP_UPSTREAM_SCHEMA)")
+@pytest.mark.skipif(
+    not UPSTREAM.exists(),
+    reason=f"no upstream schema at {UPSTREAM} (set CODEX_LSP_UPSTREAM_SCHEMA)",
+)
 @pytest.mark.parametrize("method", sorted(SHARED))
 def test_shared_examples_validate_against_the_upstream_schema(method: str) -> None:
     params, result = EXAMPLES[method]
@@ -81,4 +92,3 @@ def test_shared_examples_validate_against_the_upstream_schema(method: str) -> No
             continue
         upstream = json.loads((UPSTREAM / f"{name}.json").read_text())
         jsonschema.Draft7Validator(upstream).validate(to_wire(payload))
-

@@ -28,8 +28,12 @@ def test_committed_schema_matches_the_protocol_module() -> None:
 def test_schema_check_command_reports_staleness(tmp_path: Path) -> None:
     stale = tmp_path / SCHEMA_FILE
     stale.write_text("{}\n")
-    proc = subprocess.run([sys.executable, "-m", "codex_lsp.protocol.schema", "--check", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "codex_lsp.protocol.schema", "--check", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1 and "stale" in proc.stderr
 
 

@@ -24,14 +24,24 @@ CLOSED_PORT_URL = "http://127.0.0.1:9"  # discard port: nothing listens, connect
 
 
 def issuer_env(issuer: FakeIssuer, **extra: str) -> dict[str, str]:
-    return {"CODEX_APP_SERVER_LOGIN_ISSUER": issuer.base_url, "CODEX_REFRESH_TOKEN_URL_OVERRIDE": issuer.token_url,
-            "CODEX_LOGIN_CALLBACK_PORTS": "0", **extra}
+    return {
+        "CODEX_APP_SERVER_LOGIN_ISSUER": issuer.base_url,
+        "CODEX_REFRESH_TOKEN_URL_OVERRIDE": issuer.token_url,
+        "CODEX_LOGIN_CALLBACK_PORTS": "0",
+        **extra,
+    }
 
 
-def write_managed_auth(codex_home: Path, issuer: FakeIssuer, account_id: str = "acct-1") -> dict[str, Any]:
+def write_managed_auth(
+    codex_home: Path, issuer: FakeIssuer, account_id: str = "acct-1"
+) -> dict[str, Any]:
     tokens = issuer.issue_tokens(account_id, email="me@example.com")
-    record = {"auth_mode": "chatgpt", "OPENAI_API_KEY": None,
-              "tokens": {**tokens, "account_id": account_id}, "last_refresh": "2030-01-01T00:00:00Z"}
+    record = {
+        "auth_mode": "chatgpt",
+        "OPENAI_API_KEY": None,
+        "tokens": {**tokens, "account_id": account_id},
+        "last_refresh": "2030-01-01T00:00:00Z",
+    }
     path = codex_home / "auth.json"
     path.write_text(json.dumps(record, indent=2))
     path.chmod(0o600)
@@ -63,8 +73,10 @@ async def _editor_session(s: Any, issuer: FakeIssuer, backend: FakeBackend) -> t
     s.on_request(REFRESH, answer)
     token = issuer.make_jwt(account_id="acct-1")
     backend.accepted_tokens = {token}
-    await s.call("account/login/start", {"type": "chatgptAuthTokens", "accessToken": token,
-                                         "chatgptAccountId": "acct-1"})
+    await s.call(
+        "account/login/start",
+        {"type": "chatgptAuthTokens", "accessToken": token, "chatgptAccountId": "acct-1"},
+    )
     return editor, token
 
 
@@ -74,7 +86,10 @@ async def _editor_session(s: Any, issuer: FakeIssuer, backend: FakeBackend) -> t
 async def test_editor_never_answers_refresh_fails_in_about_10_s_and_the_next_401_asks_again(
     codex_home: Path, issuer: FakeIssuer, backend: FakeBackend
 ) -> None:
-    args = ["-c", f'chatgpt_base_url="{backend.base_url}/backend-api"']  # default 10 s refresh timeout
+    args = [
+        "-c",
+        f'chatgpt_base_url="{backend.base_url}/backend-api"',
+    ]  # default 10 s refresh timeout
     async with start_session(codex_home, args=args, env=issuer_env(issuer)) as s:
         editor, old = await _editor_session(s, issuer, backend)
         backend.accepted_tokens = {"only-a-new-token-works"}
@@ -100,14 +115,25 @@ async def test_editor_never_answers_refresh_fails_in_about_10_s_and_the_next_401
 
 @pytest.mark.parametrize(
     "garbage",
-    ["a string", 42, [], {"accessToken": 5}, {"accessToken": "not-a-jwt", "chatgptAccountId": "acct-1"},
-     {"chatgptAccountId": "acct-1"}],
+    [
+        "a string",
+        42,
+        [],
+        {"accessToken": 5},
+        {"accessToken": "not-a-jwt", "chatgptAccountId": "acct-1"},
+        {"chatgptAccountId": "acct-1"},
+    ],
     ids=["string", "number", "list", "token-not-string", "token-not-jwt", "no-token"],
 )
 async def test_editor_answers_garbage_fails_the_call_clearly_and_keeps_the_session(
     codex_home: Path, issuer: FakeIssuer, backend: FakeBackend, garbage: Any
 ) -> None:
-    args = ["-c", f'chatgpt_base_url="{backend.base_url}/backend-api"', "-c", "lsp.editor_refresh_timeout_s=2"]
+    args = [
+        "-c",
+        f'chatgpt_base_url="{backend.base_url}/backend-api"',
+        "-c",
+        "lsp.editor_refresh_timeout_s=2",
+    ]
     async with start_session(codex_home, args=args, env=issuer_env(issuer)) as s:
         editor, old = await _editor_session(s, issuer, backend)
         backend.accepted_tokens = {"only-a-new-token-works"}
@@ -156,8 +182,9 @@ async def test_auto_store_falls_back_to_file_when_the_keyring_hangs_or_is_locked
     args = ["-c", 'cli_auth_credentials_store="auto"']
     async with start_session(codex_home, args=args, env=keyring_env(keyring_class)) as s:
         started = time.monotonic()
-        assert await s.call("account/login/start", {"type": "apiKey", "apiKey": "sk-fault-key-123456"},
-                            timeout=30) == {"type": "apiKey"}
+        assert await s.call(
+            "account/login/start", {"type": "apiKey", "apiKey": "sk-fault-key-123456"}, timeout=30
+        ) == {"type": "apiKey"}
         assert time.monotonic() - started < 12  # bounded by the keyring timeout, never a hang
         assert (await s.call("account/read", {}, timeout=30))["account"] == {"type": "apiKey"}
     stored = json.loads((codex_home / "auth.json").read_text())
@@ -166,16 +193,25 @@ async def test_auto_store_falls_back_to_file_when_the_keyring_hangs_or_is_locked
 
 
 @pytest.mark.parametrize("keyring_class", ["SlowKeyring", "LockedKeyring"])
-async def test_keyring_store_gives_a_clear_error_and_writes_no_file(codex_home: Path, keyring_class: str) -> None:
+async def test_keyring_store_gives_a_clear_error_and_writes_no_file(
+    codex_home: Path, keyring_class: str
+) -> None:
     args = ["-c", 'cli_auth_credentials_store="keyring"']
     async with start_session(codex_home, args=args, env=keyring_env(keyring_class)) as s:
         started = time.monotonic()
         with pytest.raises(JsonRpcException) as exc:
-            await s.call("account/login/start", {"type": "apiKey", "apiKey": "sk-fault-key-123456"}, timeout=30)
+            await s.call(
+                "account/login/start",
+                {"type": "apiKey", "apiKey": "sk-fault-key-123456"},
+                timeout=30,
+            )
         assert time.monotonic() - started < 12
         assert "keyring" in exc.value.message.lower()
         assert "sk-fault-key-123456" not in exc.value.message
-        assert await s.call("codexTest/echo", {"text": "alive"}) == {"text": "alive", "nothing": None}
+        assert await s.call("codexTest/echo", {"text": "alive"}) == {
+            "text": "alive",
+            "nothing": None,
+        }
     assert not (codex_home / "auth.json").exists()
 
 
@@ -184,7 +220,12 @@ async def test_keyring_store_gives_a_clear_error_and_writes_no_file(codex_home: 
 
 @pytest.mark.parametrize(
     "content",
-    ['{"auth_mode": "chatgpt", "tokens": {"id_token": "abc"', "not json at all", '["a", "list"]', ""],
+    [
+        '{"auth_mode": "chatgpt", "tokens": {"id_token": "abc"',
+        "not json at all",
+        '["a", "list"]',
+        "",
+    ],
     ids=["truncated", "corrupt", "wrong-shape", "empty"],
 )
 async def test_damaged_auth_json_gives_a_clear_error_and_is_never_overwritten(
@@ -195,7 +236,9 @@ async def test_damaged_auth_json_gives_a_clear_error_and_is_never_overwritten(
     path.chmod(0o600)
     async with start_session(codex_home) as s:
         with pytest.raises(JsonRpcException) as exc:
-            await s.call("account/login/start", {"type": "apiKey", "apiKey": "sk-would-overwrite-1234"})
+            await s.call(
+                "account/login/start", {"type": "apiKey", "apiKey": "sk-would-overwrite-1234"}
+            )
         assert str(path) in exc.value.message or "auth.json" in exc.value.message
         status = await s.call("codex/status", {})
         assert any("auth.json" in line for line in status["lines"]), status["lines"]
@@ -213,7 +256,9 @@ async def test_unreadable_auth_json_gives_a_clear_error_and_is_never_overwritten
     try:
         async with start_session(codex_home, wrapper=wrapper) as s:
             with pytest.raises(JsonRpcException) as exc:
-                await s.call("account/login/start", {"type": "apiKey", "apiKey": "sk-would-overwrite-1234"})
+                await s.call(
+                    "account/login/start", {"type": "apiKey", "apiKey": "sk-would-overwrite-1234"}
+                )
             assert "permission denied" in exc.value.message
             assert "sk-unreadable-123456" not in exc.value.message
     finally:
@@ -244,7 +289,9 @@ async def test_two_servers_sharing_codex_home_do_100_rotating_refreshes_without_
     stored = json.loads((codex_home / "auth.json").read_text())
     live = stored["tokens"]["refresh_token"]
     record = issuer._refresh_tokens[live]
-    assert not record.used and not record.revoked  # the file holds the one live token: no lost write
+    assert (
+        not record.used and not record.revoked
+    )  # the file holds the one live token: no lost write
     assert issuer.calls["refresh"] >= 50  # really rotated, not served from memory
 
 
@@ -252,7 +299,9 @@ async def test_two_servers_sharing_codex_home_do_100_rotating_refreshes_without_
 
 
 def _processes_with(marker: str) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True
+    ).stdout
     return [line for line in out.splitlines() if marker in line and "ps -eo" not in line]
 
 
@@ -264,15 +313,30 @@ async def test_editor_disconnect_mid_turn_exits_cleanly_and_kills_the_command(
     marker = "299.4242"
     backend.script_next([shell_call(["sleep", marker])])
     backend.script_next([text("done")])
-    args = ["-c", 'model_provider="fake"', "-c", f'model_providers.fake.base_url="{backend.base_url}/v1"',
-            "-c", "model_providers.fake.requires_openai_auth=true", "-c", 'approval_policy="never"',
-            "-c", 'sandbox_mode="workspace-write"']
-    async with start_session(codex_home, args=args, env={"CODEX_API_KEY": "sk-disconnect-test"},
-                             workspace=workspace) as s:
+    args = [
+        "-c",
+        'model_provider="fake"',
+        "-c",
+        f'model_providers.fake.base_url="{backend.base_url}/v1"',
+        "-c",
+        "model_providers.fake.requires_openai_auth=true",
+        "-c",
+        'approval_policy="never"',
+        "-c",
+        'sandbox_mode="workspace-write"',
+    ]
+    async with start_session(
+        codex_home, args=args, env={"CODEX_API_KEY": "sk-disconnect-test"}, workspace=workspace
+    ) as s:
         thread = await s.call("thread/start", {})
         since = s.mark()
-        await s.call("turn/start", {"threadId": thread["thread"]["id"], "input": [{"type": "text", "text": "sleep"}]})
-        await s.wait_for("item/started", since=since, where=lambda p: p["item"]["type"] == "commandExecution")
+        await s.call(
+            "turn/start",
+            {"threadId": thread["thread"]["id"], "input": [{"type": "text", "text": "sleep"}]},
+        )
+        await s.wait_for(
+            "item/started", since=since, where=lambda p: p["item"]["type"] == "commandExecution"
+        )
         for _ in range(50):  # bounded: the command appears within 5 s
             if _processes_with(marker):
                 break
@@ -291,7 +355,6 @@ async def test_editor_disconnect_mid_turn_exits_cleanly_and_kills_the_command(
         s.client.capabilities = None  # nothing left to shut down
 
 
-
 async def test_shutdown_mid_turn_interrupts_the_turn_and_kills_the_command(
     codex_home: Path, backend: FakeBackend, tmp_path: Path
 ) -> None:
@@ -300,14 +363,28 @@ async def test_shutdown_mid_turn_interrupts_the_turn_and_kills_the_command(
     marker = "298.4242"
     backend.script_next([shell_call(["sleep", marker])])
     backend.script_next([text("done")])
-    args = ["-c", 'model_provider="fake"', "-c", f'model_providers.fake.base_url="{backend.base_url}/v1"',
-            "-c", "model_providers.fake.requires_openai_auth=true", "-c", 'approval_policy="never"']
-    async with start_session(codex_home, args=args, env={"CODEX_API_KEY": "sk-shutdown-test"},
-                             workspace=workspace) as s:
+    args = [
+        "-c",
+        'model_provider="fake"',
+        "-c",
+        f'model_providers.fake.base_url="{backend.base_url}/v1"',
+        "-c",
+        "model_providers.fake.requires_openai_auth=true",
+        "-c",
+        'approval_policy="never"',
+    ]
+    async with start_session(
+        codex_home, args=args, env={"CODEX_API_KEY": "sk-shutdown-test"}, workspace=workspace
+    ) as s:
         thread = await s.call("thread/start", {})
         since = s.mark()
-        await s.call("turn/start", {"threadId": thread["thread"]["id"], "input": [{"type": "text", "text": "sleep"}]})
-        await s.wait_for("item/started", since=since, where=lambda p: p["item"]["type"] == "commandExecution")
+        await s.call(
+            "turn/start",
+            {"threadId": thread["thread"]["id"], "input": [{"type": "text", "text": "sleep"}]},
+        )
+        await s.wait_for(
+            "item/started", since=since, where=lambda p: p["item"]["type"] == "commandExecution"
+        )
         for _ in range(50):
             if _processes_with(marker):
                 break

@@ -27,8 +27,11 @@ def fakes() -> Iterator[tuple[FakeIssuer, FakeBackend]]:
 
 
 def _env(issuer: FakeIssuer) -> dict[str, str]:
-    return {"CODEX_APP_SERVER_LOGIN_ISSUER": issuer.base_url, "CODEX_REFRESH_TOKEN_URL_OVERRIDE": issuer.token_url,
-            "CODEX_LOGIN_CALLBACK_PORTS": "0"}
+    return {
+        "CODEX_APP_SERVER_LOGIN_ISSUER": issuer.base_url,
+        "CODEX_REFRESH_TOKEN_URL_OVERRIDE": issuer.token_url,
+        "CODEX_LOGIN_CALLBACK_PORTS": "0",
+    }
 
 
 async def _errors_from(s: Session, calls: list[tuple[str, Any]]) -> list[str]:
@@ -38,7 +41,9 @@ async def _errors_from(s: Session, calls: list[tuple[str, Any]]) -> list[str]:
         try:
             await s.call(method, params)
         except JsonRpcException as exc:
-            messages.append(json.dumps({"code": exc.code, "message": exc.message, "data": exc.data}))
+            messages.append(
+                json.dumps({"code": exc.code, "message": exc.message, "data": exc.data})
+            )
     return messages
 
 
@@ -47,7 +52,10 @@ async def _turn(s: Session, backend: FakeBackend) -> None:
     backend.script_next([text("done")])
     thread = await s.call("thread/start", {})
     since = s.mark()
-    await s.call("turn/start", {"threadId": thread["thread"]["id"], "input": [{"type": "text", "text": "go"}]})
+    await s.call(
+        "turn/start",
+        {"threadId": thread["thread"]["id"], "input": [{"type": "text", "text": "go"}]},
+    )
     done = await s.wait_for("turn/completed", since=since, timeout=30)
     assert done["turn"]["status"] == "completed", done
 
@@ -59,7 +67,11 @@ def _audit(s: Session, secrets: list[str], errors: list[str]) -> None:
     stderr = s.stderr_text()
     assert stderr, "the server wrote no stderr at DEBUG level; the audit would prove nothing"
     for secret in secrets:
-        for where, haystack in (("stderr", stderr), ("window/logMessage", logs), ("errors", "\n".join(errors))):
+        for where, haystack in (
+            ("stderr", stderr),
+            ("window/logMessage", logs),
+            ("errors", "\n".join(errors)),
+        ):
             assert secret not in haystack, f"a secret leaked into {where}"
             if secret.count(".") == 2:  # a JWT: not even its payload part
                 assert secret.split(".")[1] not in haystack, f"a JWT payload leaked into {where}"
@@ -68,29 +80,61 @@ def _audit(s: Session, secrets: list[str], errors: list[str]) -> None:
 async def test_api_key_session_leaks_nothing(codex_home: Path, fakes, tmp_path: Path) -> None:
     issuer, backend = fakes
     key = "sk-audit-api-key-0123456789"
-    args = ["--log-level", "DEBUG", "-c", 'model_provider="fake"', "-c",
-            f'model_providers.fake.base_url="{backend.base_url}/v1"', "-c", "model_providers.fake.requires_openai_auth=true",
-            "-c", 'approval_policy="never"']
-    async with start_session(codex_home, args=args, env=_env(issuer), workspace=tmp_path,
-                             stderr_file=tmp_path / "stderr.log") as s:
+    args = [
+        "--log-level",
+        "DEBUG",
+        "-c",
+        'model_provider="fake"',
+        "-c",
+        f'model_providers.fake.base_url="{backend.base_url}/v1"',
+        "-c",
+        "model_providers.fake.requires_openai_auth=true",
+        "-c",
+        'approval_policy="never"',
+    ]
+    async with start_session(
+        codex_home,
+        args=args,
+        env=_env(issuer),
+        workspace=tmp_path,
+        stderr_file=tmp_path / "stderr.log",
+    ) as s:
         await s.call("account/login/start", {"type": "apiKey", "apiKey": key})
         backend.accepted_tokens = {key}
         await _turn(s, backend)
-        assert (await s.call("getAuthStatus", {"includeToken": True}))["authToken"] == key  # only when asked
-        errors = await _errors_from(s, [
-            ("account/login/start", {"type": "apiKey", "apiKey": 12345}),
-            ("account/rateLimits/read", {}),  # API key: refused
-            ("account/login/start", {"type": "chatgptAuthTokens", "accessToken": key}),
-        ])
+        assert (await s.call("getAuthStatus", {"includeToken": True}))[
+            "authToken"
+        ] == key  # only when asked
+        errors = await _errors_from(
+            s,
+            [
+                ("account/login/start", {"type": "apiKey", "apiKey": 12345}),
+                ("account/rateLimits/read", {}),  # API key: refused
+                ("account/login/start", {"type": "chatgptAuthTokens", "accessToken": key}),
+            ],
+        )
         _audit(s, [key], errors)
 
 
-async def test_managed_chatgpt_session_leaks_nothing(codex_home: Path, fakes, tmp_path: Path) -> None:
+async def test_managed_chatgpt_session_leaks_nothing(
+    codex_home: Path, fakes, tmp_path: Path
+) -> None:
     issuer, backend = fakes
-    args = ["--log-level", "DEBUG", "-c", f'chatgpt_base_url="{backend.base_url}/backend-api"',
-            "-c", 'approval_policy="never"']
-    async with start_session(codex_home, args=args, env=_env(issuer), workspace=tmp_path,
-                             stderr_file=tmp_path / "stderr.log") as s:
+    args = [
+        "--log-level",
+        "DEBUG",
+        "-c",
+        f'chatgpt_base_url="{backend.base_url}/backend-api"',
+        "-c",
+        'approval_policy="never"',
+    ]
+    async with start_session(
+        codex_home,
+        args=args,
+        env=_env(issuer),
+        workspace=tmp_path,
+        stderr_file=tmp_path / "stderr.log",
+    ) as s:
         started = await s.call("account/login/start", {"type": "chatgpt"})
         since = s.mark()
         async with httpx.AsyncClient(follow_redirects=True, timeout=10) as browser:
@@ -101,16 +145,30 @@ async def test_managed_chatgpt_session_leaks_nothing(codex_home: Path, fakes, tm
         await _turn(s, backend)
         await s.call("account/rateLimits/read", {})
         stored = json.loads((codex_home / "auth.json").read_text())
-        secrets = [stored["tokens"]["access_token"], stored["tokens"]["refresh_token"], stored["tokens"]["id_token"],
-                   stored.get("OPENAI_API_KEY") or ""]
+        secrets = [
+            stored["tokens"]["access_token"],
+            stored["tokens"]["refresh_token"],
+            stored["tokens"]["id_token"],
+            stored.get("OPENAI_API_KEY") or "",
+        ]
         errors = await _errors_from(s, [("account/login/cancel", {"loginId": secrets[1]})])
         _audit(s, secrets, errors)
 
 
-async def test_editor_owned_session_leaks_nothing_and_writes_nothing(codex_home: Path, fakes, tmp_path: Path) -> None:
+async def test_editor_owned_session_leaks_nothing_and_writes_nothing(
+    codex_home: Path, fakes, tmp_path: Path
+) -> None:
     issuer, backend = fakes
-    args = ["--log-level", "DEBUG", "-c", f'chatgpt_base_url="{backend.base_url}/backend-api"',
-            "-c", 'approval_policy="never"', "-c", "lsp.editor_refresh_timeout_s=2"]
+    args = [
+        "--log-level",
+        "DEBUG",
+        "-c",
+        f'chatgpt_base_url="{backend.base_url}/backend-api"',
+        "-c",
+        'approval_policy="never"',
+        "-c",
+        "lsp.editor_refresh_timeout_s=2",
+    ]
     handed_out: list[str] = []
 
     async def refresh(params: Any) -> dict[str, Any]:
@@ -119,21 +177,40 @@ async def test_editor_owned_session_leaks_nothing_and_writes_nothing(codex_home:
         backend.accepted_tokens = {token}
         return {"accessToken": token, "chatgptAccountId": "acct-1"}
 
-    async with start_session(codex_home, args=args, env=_env(issuer), workspace=tmp_path,
-                             stderr_file=tmp_path / "stderr.log") as s:
+    async with start_session(
+        codex_home,
+        args=args,
+        env=_env(issuer),
+        workspace=tmp_path,
+        stderr_file=tmp_path / "stderr.log",
+    ) as s:
         s.on_request(REFRESH, refresh)
         first = issuer.make_jwt(account_id="acct-1")
         id_token = issuer.make_jwt(account_id="acct-1", email="audit@example.com")
         handed_out += [first, id_token]
         backend.accepted_tokens = {first}
-        await s.call("account/login/start", {"type": "chatgptAuthTokens", "idToken": id_token, "accessToken": first})
+        await s.call(
+            "account/login/start",
+            {"type": "chatgptAuthTokens", "idToken": id_token, "accessToken": first},
+        )
         await _turn(s, backend)
-        backend.accepted_tokens = {"revoked-everything"}  # next call: 401 -> editor refresh -> retry
+        backend.accepted_tokens = {
+            "revoked-everything"
+        }  # next call: 401 -> editor refresh -> retry
         await s.call("account/rateLimits/read", {})
-        errors = await _errors_from(s, [
-            ("account/login/start", {"type": "chatgptAuthTokens", "accessToken": first + "x.y"}),
-            ("account/login/start", {"type": "apiKey", "apiKey": first}),  # refused: editor auth active
-        ])
+        errors = await _errors_from(
+            s,
+            [
+                (
+                    "account/login/start",
+                    {"type": "chatgptAuthTokens", "accessToken": first + "x.y"},
+                ),
+                (
+                    "account/login/start",
+                    {"type": "apiKey", "apiKey": first},
+                ),  # refused: editor auth active
+            ],
+        )
         _audit(s, handed_out, errors)
         await s.call("account/logout", {})
     on_disk = "\n".join(p.read_text(errors="replace") for p in codex_home.rglob("*") if p.is_file())

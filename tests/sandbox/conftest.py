@@ -21,7 +21,6 @@ from codex_lsp.sandbox.detect import BACKEND_ENV
 BACKENDS = ("bwrap", "landlock")
 
 
-
 @pytest.fixture
 def dirs() -> Iterator[Dirs]:
     base = Path(tempfile.mkdtemp(prefix="codex-sbx-", dir=SCRATCH_PARENT))

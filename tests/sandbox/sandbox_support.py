@@ -153,9 +153,7 @@ def kill_all(pids: list[int]) -> None:
             pass
 
 
-async def run(
-    argv: list[str], cwd: Path, policy: SandboxPolicy, **kwargs: Any
-) -> CommandResult:
+async def run(argv: list[str], cwd: Path, policy: SandboxPolicy, **kwargs: Any) -> CommandResult:
     """run_command with a test-sized timeout."""
     kwargs.setdefault("timeout_s", 15.0)
     return await run_command(argv, cwd=cwd, policy=policy, **kwargs)

@@ -25,7 +25,9 @@ def _index(args: list[str], *sequence: str) -> int:
 
 def test_read_only_args_are_hardened_for_root() -> None:
     layout = compute_layout(ReadOnly(), Path("/srv"))
-    args = build_bwrap_args(["ls", "-l"], layout=layout, cwd=Path("/srv"), is_root=True, seccomp_fd=7)
+    args = build_bwrap_args(
+        ["ls", "-l"], layout=layout, cwd=Path("/srv"), is_root=True, seccomp_fd=7
+    )
     assert args[:4] == ["bwrap", "--ro-bind", "/", "/"]
     assert _index(args, "--tmpfs", "/tmp") < _index(args, "--proc", "/proc")
     assert _index(args, "--proc", "/proc") + 2 == _index(args, "--remount-ro", "/proc")
@@ -58,14 +60,18 @@ def test_tmpfs_comes_before_binds_under_tmp(dirs: Dirs) -> None:
 def test_read_only_cwd_under_tmp_stays_visible() -> None:
     layout = compute_layout(ReadOnly(), Path("/tmp"))
     args = build_bwrap_args(["true"], layout=layout, cwd=Path("/tmp/project"), is_root=True)
-    assert _index(args, "--tmpfs", "/tmp") < _index(args, "--ro-bind", "/tmp/project", "/tmp/project")
+    assert _index(args, "--tmpfs", "/tmp") < _index(
+        args, "--ro-bind", "/tmp/project", "/tmp/project"
+    )
 
 
 def test_workspace_layout_binds_roots_then_protects(dirs: Dirs) -> None:
     (dirs.ws / ".git").mkdir()
     extra = dirs.base / "extra"
     extra.mkdir()
-    policy = WorkspaceWrite(writable_roots=(extra, dirs.base / "missing"), exclude_tmpdir_env_var=True)
+    policy = WorkspaceWrite(
+        writable_roots=(extra, dirs.base / "missing"), exclude_tmpdir_env_var=True
+    )
     layout = compute_layout(policy, dirs.ws, {})
     roots = [root.path for root in layout.writable_roots]
     assert roots == [Path("/tmp"), extra, dirs.ws]  # parents first, missing root skipped

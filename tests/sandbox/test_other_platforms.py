@@ -21,7 +21,9 @@ TMP_ROOT = WritableRoot(Path("/private/tmp"))
 
 
 def test_read_only_profile_denies_by_default_and_writes_nothing() -> None:
-    profile, params = build_profile(FilesystemLayout((), host_tmp_writable=False, network_access=False))
+    profile, params = build_profile(
+        FilesystemLayout((), host_tmp_writable=False, network_access=False)
+    )
     lines = profile.splitlines()
     assert lines[:2] == ["(version 1)", "(deny default)"]
     assert "(allow file-read*)" in lines
@@ -83,7 +85,9 @@ def test_windows_plan_read_only_and_exclusions() -> None:
     ro = plan_windows_sandbox(ReadOnly(), r"C:\work", {"TEMP": r"C:\Temp"})
     assert ro.entries == () and ro.network_blocked
     ws = plan_windows_sandbox(
-        WorkspaceWrite(network_access=True, exclude_tmpdir_env_var=True), r"C:\work", {"TEMP": r"C:\Temp"}
+        WorkspaceWrite(network_access=True, exclude_tmpdir_env_var=True),
+        r"C:\work",
+        {"TEMP": r"C:\Temp"},
     )
     assert ws.allowed == (PureWindowsPath(r"C:\work"),)
     assert not ws.network_blocked

@@ -58,16 +58,26 @@ def test_wire_workspace_write_defaults_and_fields() -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ({"type": "workspaceWrite", "writableRoots": ["/ok", "relative"]},
-         "sandboxPolicy.writableRoots[1] must be an absolute path"),
-        ({"type": "workspaceWrite", "writableRoots": ["/ok", 3]},
-         "sandboxPolicy.writableRoots[1] must be an absolute path"),
-        ({"type": "workspaceWrite", "writableRoots": "/ok"},
-         "sandboxPolicy.writableRoots must be an array"),
-        ({"type": "workspaceWrite", "networkAccess": "yes"},
-         "sandboxPolicy.networkAccess must be a boolean"),
-        ({"type": "workspaceWrite", "excludeSlashTmp": 1},
-         "sandboxPolicy.excludeSlashTmp must be a boolean"),
+        (
+            {"type": "workspaceWrite", "writableRoots": ["/ok", "relative"]},
+            "sandboxPolicy.writableRoots[1] must be an absolute path",
+        ),
+        (
+            {"type": "workspaceWrite", "writableRoots": ["/ok", 3]},
+            "sandboxPolicy.writableRoots[1] must be an absolute path",
+        ),
+        (
+            {"type": "workspaceWrite", "writableRoots": "/ok"},
+            "sandboxPolicy.writableRoots must be an array",
+        ),
+        (
+            {"type": "workspaceWrite", "networkAccess": "yes"},
+            "sandboxPolicy.networkAccess must be a boolean",
+        ),
+        (
+            {"type": "workspaceWrite", "excludeSlashTmp": 1},
+            "sandboxPolicy.excludeSlashTmp must be a boolean",
+        ),
         ({"type": "sideways"}, "sandboxPolicy.type must be one of readOnly"),
         ({}, "sandboxPolicy.type must be one of"),
         ("readOnly", "sandboxPolicy must be an object"),
@@ -105,10 +115,16 @@ def test_modes_from_config() -> None:
     ("mode", "table", "message"),
     [
         ("readonly", None, "sandbox_mode must be one of read-only"),
-        ("workspace-write", {"writable_roots": ["data"]},
-         r"sandbox_workspace_write.writable_roots\[0\] must be an absolute path"),
-        ("workspace-write", {"network_access": "true"},
-         "sandbox_workspace_write.network_access must be true or false"),
+        (
+            "workspace-write",
+            {"writable_roots": ["data"]},
+            r"sandbox_workspace_write.writable_roots\[0\] must be an absolute path",
+        ),
+        (
+            "workspace-write",
+            {"network_access": "true"},
+            "sandbox_workspace_write.network_access must be true or false",
+        ),
     ],
 )
 def test_mode_errors(mode: str, table: dict[str, Any] | None, message: str) -> None:
@@ -118,8 +134,11 @@ def test_mode_errors(mode: str, table: dict[str, Any] | None, message: str) -> N
 
 @pytest.mark.parametrize(
     ("policy", "name"),
-    [(ReadOnly(), "read-only"), (WorkspaceWrite(), "workspace-write"),
-     (DangerFullAccess(), "danger-full-access")],
+    [
+        (ReadOnly(), "read-only"),
+        (WorkspaceWrite(), "workspace-write"),
+        (DangerFullAccess(), "danger-full-access"),
+    ],
 )
 def test_mode_name_round_trips(policy: SandboxPolicy, name: str) -> None:
     assert mode_name(policy) == name

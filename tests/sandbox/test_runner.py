@@ -65,9 +65,7 @@ async def test_failing_callback_does_not_break_capture(dirs: Dirs) -> None:
 
 
 @pytest.mark.parametrize("policy", [DANGER, WorkspaceWrite()], ids=["none", "sandboxed"])
-async def test_timeout_kills_tree(
-    backend: str, dirs: Dirs, policy: SandboxPolicy
-) -> None:
+async def test_timeout_kills_tree(backend: str, dirs: Dirs, policy: SandboxPolicy) -> None:
     marker = unique("codex-sbx-rt")
     result = await run(
         sh(f"bash -c 'exec -a {marker} sleep 30' & bash -c 'exec -a {marker} sleep 30'"),
@@ -86,8 +84,12 @@ async def test_cancellation_kills_tree_and_reraises(
 ) -> None:
     marker = unique("codex-sbx-cancel")
     task = asyncio.create_task(
-        run(sh(f"bash -c 'exec -a {marker} sleep 30' & bash -c 'exec -a {marker} sleep 30'"),
-            dirs.ws, policy, timeout_s=30)
+        run(
+            sh(f"bash -c 'exec -a {marker} sleep 30' & bash -c 'exec -a {marker} sleep 30'"),
+            dirs.ws,
+            policy,
+            timeout_s=30,
+        )
     )
     started = await wait_until(lambda: len(processes_with(marker)) >= 2, 10.0)
     assert started, f"command did not start: {processes_with(marker)}, done={task.done()}"
@@ -98,8 +100,9 @@ async def test_cancellation_kills_tree_and_reraises(
 
 
 async def test_env_overrides_are_merged(dirs: Dirs) -> None:
-    result = await run(sh('echo "$CODEX_TEST_VALUE:$HOME"'), dirs.ws, DANGER,
-                       env={"CODEX_TEST_VALUE": "merged"})
+    result = await run(
+        sh('echo "$CODEX_TEST_VALUE:$HOME"'), dirs.ws, DANGER, env={"CODEX_TEST_VALUE": "merged"}
+    )
     assert result.stdout.startswith("merged:/")
 
 
@@ -125,9 +128,7 @@ async def test_invalid_requests(dirs: Dirs, argv: object, cwd: str | None, messa
 
 async def test_concurrent_runs_share_placeholders_safely(bwrap_only: str, dirs: Dirs) -> None:
     """Two sandboxes in one workspace: the first to finish must not unprotect the other."""
-    slow = asyncio.create_task(
-        run(sh("sleep 0.6; mkdir .git"), dirs.ws, WorkspaceWrite())
-    )
+    slow = asyncio.create_task(run(sh("sleep 0.6; mkdir .git"), dirs.ws, WorkspaceWrite()))
     await asyncio.sleep(0.2)
     fast = await run(["true"], dirs.ws, WorkspaceWrite())
     slow_result = await slow

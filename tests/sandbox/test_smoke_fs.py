@@ -65,7 +65,9 @@ async def test_ro_write_elsewhere_denied(
 async def test_ro_reads_and_dev_null_work(backend: str, dirs: Dirs) -> None:
     (dirs.ws / "data.txt").write_text("payload\n")
     result = await run(
-        sh("cat data.txt && head -n1 /etc/passwd && echo discarded > /dev/null"), dirs.ws, ReadOnly()
+        sh("cat data.txt && head -n1 /etc/passwd && echo discarded > /dev/null"),
+        dirs.ws,
+        ReadOnly(),
     )
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("payload\nroot:")
@@ -191,7 +193,9 @@ async def test_ws_gitdir_target_is_read_only(backend: str, dirs: Dirs) -> None:
     (gitdata / "HEAD").write_text("ref: refs/heads/main\n")
     (dirs.ws / ".git").write_text(f"gitdir: {gitdata}\n")
     policy = WorkspaceWrite(writable_roots=(repo,))
-    result = await run(sh(f"echo evil > '{gitdata}/HEAD'; echo ok > '{repo}/other'"), dirs.ws, policy)
+    result = await run(
+        sh(f"echo evil > '{gitdata}/HEAD'; echo ok > '{repo}/other'"), dirs.ws, policy
+    )
     assert (repo / "other").read_text() == "ok\n"  # the rest of the root is writable
     if backend == "bwrap":
         assert "evil" not in (gitdata / "HEAD").read_text()
@@ -224,8 +228,10 @@ async def test_symlink_escape_denied(backend: str, dirs: Dirs, policy: object) -
     (dirs.ws / "file-link").symlink_to(victim)
     (dirs.ws / "dir-link").symlink_to(dirs.outside)
     result = await run(
-        sh("echo pwned > file-link; r1=$?; echo pwned > dir-link/new; r2=$?; "
-           "[ $r1 -ne 0 ] && [ $r2 -ne 0 ]"),
+        sh(
+            "echo pwned > file-link; r1=$?; echo pwned > dir-link/new; r2=$?; "
+            "[ $r1 -ne 0 ] && [ $r2 -ne 0 ]"
+        ),
         dirs.ws,
         policy,  # type: ignore[arg-type]
     )
@@ -237,7 +243,7 @@ async def test_symlink_escape_denied(backend: str, dirs: Dirs, policy: object) -
 async def test_child_and_grandchild_escapes_denied(backend: str, dirs: Dirs) -> None:
     script = (
         f"sh -c \"echo child > '{dirs.outside}/child'\"; "
-        f"sh -c \"sh -c \\\"echo grandchild > '{dirs.outside}/grandchild'\\\"\"; "
+        f'sh -c "sh -c \\"echo grandchild > \'{dirs.outside}/grandchild\'\\""; '
         f"sh -c \"echo inside > '{dirs.ws}/inside'\""
     )
     result = await run(sh(script), dirs.ws, WS)

@@ -43,7 +43,7 @@ def _swappiness() -> str:
 
 async def test_global_sysctl_write_fails(backend: str, dirs: Dirs) -> None:
     before = _swappiness()
-    script = "v=$(cat /proc/sys/vm/swappiness) && echo \"$v\" > /proc/sys/vm/swappiness"
+    script = 'v=$(cat /proc/sys/vm/swappiness) && echo "$v" > /proc/sys/vm/swappiness'
     result = await run(sh(script), dirs.ws, WS)
     assert result.exit_code != 0
     expected = "Read-only file system" if backend == "bwrap" else "Permission denied"
@@ -54,9 +54,7 @@ async def test_global_sysctl_write_fails(backend: str, dirs: Dirs) -> None:
 async def test_no_capabilities_and_no_new_privs(backend: str, dirs: Dirs) -> None:
     result = await run(["cat", "/proc/self/status"], dirs.ws, ReadOnly())
     assert result.exit_code == 0
-    status = dict(
-        line.split(":", 1) for line in result.stdout.splitlines() if ":" in line
-    )
+    status = dict(line.split(":", 1) for line in result.stdout.splitlines() if ":" in line)
     for field in ("CapEff", "CapPrm", "CapAmb"):
         assert int(status[field], 16) == 0, field
     if backend == "landlock":
@@ -129,9 +127,7 @@ async def test_without_bwrap_falls_back_to_landlock(
     caplog.set_level(logging.WARNING, logger="codex_lsp.sandbox")
     shutil_which = shutil.which("bwrap")
     assert shutil_which is None
-    result = await run(
-        sh(f"echo in > inside; echo out > '{dirs.outside}/f'"), dirs.ws, WS
-    )
+    result = await run(sh(f"echo in > inside; echo out > '{dirs.outside}/f'"), dirs.ws, WS)
     assert result.sandbox_backend == "landlock"
     assert available_backend() == "landlock"
     assert (dirs.ws / "inside").read_text() == "in\n"
@@ -175,7 +171,9 @@ async def test_no_backend_refuses_restricted_policies(
     assert (dirs.ws / "ran").exists()
 
 
-async def test_invalid_backend_override_is_refused(dirs: Dirs, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_invalid_backend_override_is_refused(
+    dirs: Dirs, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(BACKEND_ENV, "firejail")
     with pytest.raises(SandboxUnavailable, match="CODEX_SANDBOX_BACKEND='firejail' is not one of"):
         await run(["true"], dirs.ws, ReadOnly())
@@ -255,9 +253,22 @@ def test_bwrap_backend_as_non_root_user(dirs: Dirs, throwaway_user: str) -> None
         "HOME": "/nonexistent",
     }
     completed = subprocess.run(
-        [_sbin("runuser"), "-u", throwaway_user, "--", _system_python(), "-c", NON_ROOT_SCRIPT,
-         str(dirs.ws), str(dirs.outside)],
-        env=env, capture_output=True, text=True, timeout=60, cwd="/",
+        [
+            _sbin("runuser"),
+            "-u",
+            throwaway_user,
+            "--",
+            _system_python(),
+            "-c",
+            NON_ROOT_SCRIPT,
+            str(dirs.ws),
+            str(dirs.outside),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
     )
     assert completed.returncode == 0, completed.stderr
     cases = json.loads(completed.stdout)

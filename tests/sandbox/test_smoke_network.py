@@ -52,7 +52,9 @@ async def test_udp_send_never_arrives(
 
 async def test_bash_dev_tcp_denied(backend: str, dirs: Dirs, listener: Listener) -> None:
     result = await run(
-        ["bash", "-c", f"echo dev-tcp > /dev/tcp/127.0.0.1/{listener.port}"], dirs.ws, WorkspaceWrite()
+        ["bash", "-c", f"echo dev-tcp > /dev/tcp/127.0.0.1/{listener.port}"],
+        dirs.ws,
+        WorkspaceWrite(),
     )
     await settle()
     assert result.exit_code != 0
@@ -86,7 +88,9 @@ async def test_network_allowed_tcp_and_udp_arrive(
 async def test_network_allowed_still_denies_io_uring(
     backend: str, dirs: Dirs, listener: Listener, io_uring_probe: Path
 ) -> None:
-    result = await run([str(io_uring_probe), str(listener.port)], dirs.ws, WorkspaceWrite(network_access=True))
+    result = await run(
+        [str(io_uring_probe), str(listener.port)], dirs.ws, WorkspaceWrite(network_access=True)
+    )
     await settle()
     assert result.exit_code == 2  # io_uring_setup refused by seccomp
     assert listener.tcp_connections == 0

@@ -13,7 +13,11 @@ def _run_demo(**extra_env: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CODEX_", "OPENAI_"))}
     env.update(extra_env)
     return subprocess.run(
-        [sys.executable, "-m", "codex_lsp", "demo"], capture_output=True, text=True, timeout=120, env=env
+        [sys.executable, "-m", "codex_lsp", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
 
 
@@ -49,5 +53,8 @@ def test_demo_shows_the_sandbox_refusing_a_write() -> None:
 def test_demo_without_a_sandbox_says_so_and_still_passes() -> None:
     proc = _run_demo(CODEX_SANDBOX_BACKEND="none")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "NOTE: no sandbox backend is available here; using danger-full-access instead" in proc.stdout
+    assert (
+        "NOTE: no sandbox backend is available here; using danger-full-access instead"
+        in proc.stdout
+    )
     assert "PASS: all 5 steps behaved as expected" in proc.stdout

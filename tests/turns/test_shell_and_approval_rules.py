@@ -25,8 +25,12 @@ CWD = Path("/work/project")
 
 def test_parse_shell_args_defaults_and_relative_workdir() -> None:
     args = parse_shell_args(json.dumps({"command": ["ls", "-la"], "workdir": "src"}), CWD)
-    assert args.command == ("ls", "-la") and args.workdir == CWD / "src" and args.timeout_ms == 10_000
-    absolute = parse_shell_args(json.dumps({"command": ["ls"], "workdir": "/tmp", "timeout_ms": 10**9}), CWD)
+    assert (
+        args.command == ("ls", "-la") and args.workdir == CWD / "src" and args.timeout_ms == 10_000
+    )
+    absolute = parse_shell_args(
+        json.dumps({"command": ["ls"], "workdir": "/tmp", "timeout_ms": 10**9}), CWD
+    )
     assert absolute.workdir == Path("/tmp") and absolute.timeout_ms == MAX_TIMEOUT_MS
 
 
@@ -53,10 +57,18 @@ def test_parse_shell_args_rejects_bad_arguments(arguments: str, message: str) ->
 @pytest.mark.parametrize(
     ("argv", "safe"),
     [
-        (["ls", "-la"], True), (["/bin/cat", "x"], True), (["git", "status"], True), (["git", "push"], False),
-        (["git"], False), (["rm", "-rf", "x"], False), (["bash", "-lc", "ls -la"], True),
-        (["bash", "-lc", "ls; rm -rf x"], False), (["bash", "-lc", "cat a > b"], False),
-        (["bash", "-lc", "echo $(rm x)"], False), (["bash", "-lc", "ls | sh"], False), (["python3", "-c", "1"], False),
+        (["ls", "-la"], True),
+        (["/bin/cat", "x"], True),
+        (["git", "status"], True),
+        (["git", "push"], False),
+        (["git"], False),
+        (["rm", "-rf", "x"], False),
+        (["bash", "-lc", "ls -la"], True),
+        (["bash", "-lc", "ls; rm -rf x"], False),
+        (["bash", "-lc", "cat a > b"], False),
+        (["bash", "-lc", "echo $(rm x)"], False),
+        (["bash", "-lc", "ls | sh"], False),
+        (["python3", "-c", "1"], False),
         ([], False),
     ],
 )
@@ -88,14 +100,22 @@ def test_model_output_keeps_head_and_tail() -> None:
 
 
 def test_escalation_fields_only_for_on_request() -> None:
-    assert "with_escalated_permissions" in shell_tool(allow_escalation=True)["parameters"]["properties"]
-    assert "with_escalated_permissions" not in shell_tool(allow_escalation=False)["parameters"]["properties"]
+    assert (
+        "with_escalated_permissions"
+        in shell_tool(allow_escalation=True)["parameters"]["properties"]
+    )
+    assert (
+        "with_escalated_permissions"
+        not in shell_tool(allow_escalation=False)["parameters"]["properties"]
+    )
 
 
 def test_ask_before_running() -> None:
     approved = {("touch", "a")}
     assert ask_before_running("untrusted", ["touch", "b"], escalate=False, approved=approved)
-    assert ask_before_running("untrusted", ["touch", "a"], escalate=False, approved=approved) is None
+    assert (
+        ask_before_running("untrusted", ["touch", "a"], escalate=False, approved=approved) is None
+    )
     assert ask_before_running("untrusted", ["ls"], escalate=False, approved=set()) is None
     assert ask_before_running("on-request", ["touch", "b"], escalate=False, approved=set()) is None
     assert ask_before_running("on-request", ["touch", "b"], escalate=True, approved=set())
@@ -113,8 +133,14 @@ def test_ask_after_failure() -> None:
 
 @pytest.mark.parametrize(
     ("answer", "decision"),
-    [({"decision": "accept"}, "accept"), ({"decision": "acceptForSession"}, "acceptForSession"),
-     ({"decision": "cancel"}, "cancel"), ({"decision": "yes"}, "decline"), (None, "decline"), ("accept", "decline")],
+    [
+        ({"decision": "accept"}, "accept"),
+        ({"decision": "acceptForSession"}, "acceptForSession"),
+        ({"decision": "cancel"}, "cancel"),
+        ({"decision": "yes"}, "decline"),
+        (None, "decline"),
+        ("accept", "decline"),
+    ],
 )
 def test_parse_decision(answer: object, decision: str) -> None:
     assert parse_decision(answer) == decision

@@ -43,19 +43,36 @@ class Approver:
 
 
 def _commands(received: list[tuple[str, Any]]) -> list[dict[str, Any]]:
-    return [p["item"] for m, p in received if m == "item/completed" and p["item"]["type"] == "commandExecution"]
+    return [
+        p["item"]
+        for m, p in received
+        if m == "item/completed" and p["item"]["type"] == "commandExecution"
+    ]
 
 
 def _last_output(backend: FakeBackend) -> str:
-    items = [i for r in backend.requests_to("/responses") for i in r.body["input"] if i["type"] == "function_call_output"]
+    items = [
+        i
+        for r in backend.requests_to("/responses")
+        for i in r.body["input"]
+        if i["type"] == "function_call_output"
+    ]
     return items[-1]["output"]
 
 
-async def test_untrusted_runs_known_safe_commands_without_asking(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_untrusted_runs_known_safe_commands_without_asking(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         approver = Approver(s)
         thread = (await start_thread(s, approvalPolicy="untrusted", sandbox="read-only"))["thread"]
-        backend.script_next([shell_call(["ls"]), shell_call(["git", "status"]), shell_call(["bash", "-lc", "cat hello.txt"])])
+        backend.script_next(
+            [
+                shell_call(["ls"]),
+                shell_call(["git", "status"]),
+                shell_call(["bash", "-lc", "cat hello.txt"]),
+            ]
+        )
         completed, received = await run_turn(s, thread["id"], "look around")
         assert approver.calls == []
         assert len(_commands(received)) == 3 and completed["turn"]["status"] == "completed"
@@ -66,7 +83,9 @@ async def test_untrusted_accept_runs_it_with_request_then_resolved_then_complete
 ) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         approver = Approver(s, "accept")
-        thread = (await start_thread(s, approvalPolicy="untrusted", sandbox="workspace-write"))["thread"]
+        thread = (await start_thread(s, approvalPolicy="untrusted", sandbox="workspace-write"))[
+            "thread"
+        ]
         backend.script_next([shell_call(["touch", "accepted.txt"])])
         completed, received = await run_turn(s, thread["id"], "make a file")
         assert (workspace / "accepted.txt").exists()
@@ -78,17 +97,28 @@ async def test_untrusted_accept_runs_it_with_request_then_resolved_then_complete
         assert isinstance(request["startedAtMs"], int) and request["approvalId"]
         resolved = of(received, "serverRequest/resolved")
         assert resolved == [{"threadId": thread["id"], "requestId": approver.request_ids[0]}]
-        order = [(m, p.get("item", {}).get("type")) for m, p in received
-                 if m in ("item/started", "item/completed", "serverRequest/resolved")]
-        assert order.index(("item/started", "commandExecution")) < order.index(("serverRequest/resolved", None))
-        assert order.index(("serverRequest/resolved", None)) < order.index(("item/completed", "commandExecution"))
+        order = [
+            (m, p.get("item", {}).get("type"))
+            for m, p in received
+            if m in ("item/started", "item/completed", "serverRequest/resolved")
+        ]
+        assert order.index(("item/started", "commandExecution")) < order.index(
+            ("serverRequest/resolved", None)
+        )
+        assert order.index(("serverRequest/resolved", None)) < order.index(
+            ("item/completed", "commandExecution")
+        )
         assert item["status"] == "completed"
 
 
-async def test_decline_tells_the_model_and_marks_the_item_declined(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_decline_tells_the_model_and_marks_the_item_declined(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         approver = Approver(s, "decline")
-        thread = (await start_thread(s, approvalPolicy="untrusted", sandbox="workspace-write"))["thread"]
+        thread = (await start_thread(s, approvalPolicy="untrusted", sandbox="workspace-write"))[
+            "thread"
+        ]
         backend.script_next([shell_call(["touch", "declined.txt"])])
         completed, received = await run_turn(s, thread["id"], "make a file")
         assert len(approver.calls) == 1
@@ -100,10 +130,14 @@ async def test_decline_tells_the_model_and_marks_the_item_declined(codex_home: P
         assert len(of(received, "serverRequest/resolved")) == 1
 
 
-async def test_cancel_interrupts_the_turn(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_cancel_interrupts_the_turn(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         Approver(s, "cancel")
-        thread = (await start_thread(s, approvalPolicy="untrusted", sandbox="workspace-write"))["thread"]
+        thread = (await start_thread(s, approvalPolicy="untrusted", sandbox="workspace-write"))[
+            "thread"
+        ]
         backend.script_next([shell_call(["touch", "cancelled.txt"])])
         completed, received = await run_turn(s, thread["id"], "make a file")
         assert completed["turn"]["status"] == "interrupted" and completed["turn"]["error"] is None
@@ -113,10 +147,14 @@ async def test_cancel_interrupts_the_turn(codex_home: Path, backend: FakeBackend
         assert len(of(received, "serverRequest/resolved")) == 1
 
 
-async def test_accept_for_session_remembers_the_exact_command(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_accept_for_session_remembers_the_exact_command(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         approver = Approver(s, "acceptForSession", "decline")
-        thread = (await start_thread(s, approvalPolicy="untrusted", sandbox="workspace-write"))["thread"]
+        thread = (await start_thread(s, approvalPolicy="untrusted", sandbox="workspace-write"))[
+            "thread"
+        ]
         backend.script_next([shell_call(["touch", "a.txt"])])
         await run_turn(s, thread["id"], "first")
         backend.script_next([shell_call(["touch", "a.txt"]), shell_call(["touch", "b.txt"])])
@@ -125,13 +163,17 @@ async def test_accept_for_session_remembers_the_exact_command(codex_home: Path, 
         assert [c["command"] for c in approver.calls] == ["touch a.txt", "touch b.txt"]
         assert [i["status"] for i in _commands(received)] == ["completed", "declined"]
         # Another thread does not inherit the approval.
-        other = (await start_thread(s, approvalPolicy="untrusted", sandbox="workspace-write"))["thread"]
+        other = (await start_thread(s, approvalPolicy="untrusted", sandbox="workspace-write"))[
+            "thread"
+        ]
         backend.script_next([shell_call(["touch", "a.txt"])])
         await run_turn(s, other["id"], "third")
         assert len(approver.calls) == 3
 
 
-async def test_on_failure_offers_an_unsandboxed_rerun(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_on_failure_offers_an_unsandboxed_rerun(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         approver = Approver(s, "accept", "decline")
         thread = (await start_thread(s, approvalPolicy="on-failure", sandbox="read-only"))["thread"]
@@ -153,8 +195,12 @@ async def test_on_failure_offers_an_unsandboxed_rerun(codex_home: Path, backend:
         assert len(approver.calls) == 2
 
 
-async def test_on_failure_asks_when_no_sandbox_is_available(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
-    async with turn_session(codex_home, backend, workspace, env={"CODEX_SANDBOX_BACKEND": "none"}) as s:
+async def test_on_failure_asks_when_no_sandbox_is_available(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
+    async with turn_session(
+        codex_home, backend, workspace, env={"CODEX_SANDBOX_BACKEND": "none"}
+    ) as s:
         approver = Approver(s, "accept")
         thread = (await start_thread(s, approvalPolicy="on-failure", sandbox="read-only"))["thread"]
         backend.script_next([shell_call(["cat", "hello.txt"])])
@@ -163,13 +209,22 @@ async def test_on_failure_asks_when_no_sandbox_is_available(codex_home: Path, ba
         assert _commands(received)[0]["aggregatedOutput"] == "hello from the workspace\n"
 
 
-async def test_on_request_asks_only_for_escalation(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_on_request_asks_only_for_escalation(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         approver = Approver(s, "accept")
         thread = (await start_thread(s, approvalPolicy="on-request", sandbox="read-only"))["thread"]
-        escalated = json.dumps({"command": ["touch", "escalated.txt"], "with_escalated_permissions": True,
-                                "justification": "needs to write a file"})
-        backend.script_next([shell_call(["touch", "plain.txt"]), shell_call([], raw_arguments=escalated)])
+        escalated = json.dumps(
+            {
+                "command": ["touch", "escalated.txt"],
+                "with_escalated_permissions": True,
+                "justification": "needs to write a file",
+            }
+        )
+        backend.script_next(
+            [shell_call(["touch", "plain.txt"]), shell_call([], raw_arguments=escalated)]
+        )
         _, received = await run_turn(s, thread["id"], "write files")
         assert [c["command"] for c in approver.calls] == ["touch escalated.txt"]
         assert "needs to write a file" in approver.calls[0]["reason"]
@@ -180,7 +235,9 @@ async def test_on_request_asks_only_for_escalation(codex_home: Path, backend: Fa
         assert "with_escalated_permissions" in tool["parameters"]["properties"]
 
 
-async def test_never_policy_never_asks(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_never_policy_never_asks(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         approver = Approver(s, "accept")
         thread = (await start_thread(s, approvalPolicy="never", sandbox="read-only"))["thread"]
@@ -188,28 +245,43 @@ async def test_never_policy_never_asks(codex_home: Path, backend: FakeBackend, w
         _, received = await run_turn(s, thread["id"], "write")
         assert approver.calls == [] and not (workspace / "never.txt").exists()
         assert _commands(received)[0]["status"] == "failed"
-        assert "with_escalated_permissions" not in backend.requests_to("/responses")[0].body["tools"][0]["parameters"]["properties"]
+        assert (
+            "with_escalated_permissions"
+            not in backend.requests_to("/responses")[0].body["tools"][0]["parameters"]["properties"]
+        )
 
 
-async def test_interrupt_while_waiting_for_approval_runs_nothing(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_interrupt_while_waiting_for_approval_runs_nothing(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         approver = Approver(s, "accept")
         approver.hold = asyncio.Event()
-        thread = (await start_thread(s, approvalPolicy="untrusted", sandbox="workspace-write"))["thread"]
+        thread = (await start_thread(s, approvalPolicy="untrusted", sandbox="workspace-write"))[
+            "thread"
+        ]
         backend.script_next([shell_call(["touch", "late.txt"])])
         since = s.mark()
-        turn = (await s.call("turn/start", {"threadId": thread["id"], "input": [{"type": "text", "text": "x"}]}))["turn"]
+        turn = (
+            await s.call(
+                "turn/start", {"threadId": thread["id"], "input": [{"type": "text", "text": "x"}]}
+            )
+        )["turn"]
         for _ in range(500):
             if approver.calls:
                 break
             await asyncio.sleep(0.01)
         assert approver.calls, "no approval request arrived"
-        assert await s.call("turn/interrupt", {"threadId": thread["id"], "turnId": turn["id"]}) == {}
+        assert (
+            await s.call("turn/interrupt", {"threadId": thread["id"], "turnId": turn["id"]}) == {}
+        )
         received = s.notifications[since:]
         completed = of(received, "turn/completed")
         assert completed and completed[0]["turn"]["status"] == "interrupted"
         assert approver.request_ids[0] in [p.id for m, p in received if m == "$/cancelRequest"]
-        assert of(received, "serverRequest/resolved") == [{"threadId": thread["id"], "requestId": approver.request_ids[0]}]
+        assert of(received, "serverRequest/resolved") == [
+            {"threadId": thread["id"], "requestId": approver.request_ids[0]}
+        ]
         assert _commands(received)[0]["status"] == "declined"
         approver.hold.set()  # the late "accept" must not run anything
         await asyncio.sleep(0.3)
@@ -217,11 +289,15 @@ async def test_interrupt_while_waiting_for_approval_runs_nothing(codex_home: Pat
         assert methods(s.notifications[since:]).count("turn/completed") == 1
 
 
-async def test_editor_error_answer_is_a_decline(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_editor_error_answer_is_a_decline(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         approver = Approver(s)
         approver.error = JsonRpcException("no approval UI", code=-32601)
-        thread = (await start_thread(s, approvalPolicy="untrusted", sandbox="workspace-write"))["thread"]
+        thread = (await start_thread(s, approvalPolicy="untrusted", sandbox="workspace-write"))[
+            "thread"
+        ]
         backend.script_next([shell_call(["touch", "err.txt"])])
         completed, received = await run_turn(s, thread["id"], "x")
         assert not (workspace / "err.txt").exists()

@@ -91,15 +91,21 @@ async def test_twenty_concurrent_turns_hit_by_401_share_one_refresh(
         threads = [(await start_thread(s, model="gpt-test"))["thread"]["id"] for _ in range(20)]
         backend.accepted_tokens = {"not-the-old-token"}  # every request with the old token: 401
 
-        refresher.backend = backend  # the backend accepts the refreshed token before the editor answers
-        results = await asyncio.gather(*(run_turn(s, t, f"turn {i}", timeout=60) for i, t in enumerate(threads)))
+        refresher.backend = (
+            backend  # the backend accepts the refreshed token before the editor answers
+        )
+        results = await asyncio.gather(
+            *(run_turn(s, t, f"turn {i}", timeout=60) for i, t in enumerate(threads))
+        )
         assert len(refresher.calls) == 1
         assert all(completed["turn"]["status"] == "completed" for completed, _ in results)
         bearers = [r.bearer for r in backend.requests_to("/responses")]
         assert bearers.count(old) == 20 and bearers.count(refresher.tokens[0]) == 20
 
 
-async def test_api_key_401_fails_unauthorized(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_api_key_401_fails_unauthorized(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         thread = (await start_thread(s))["thread"]
         backend.faults.unauthorized_always = True
@@ -108,7 +114,9 @@ async def test_api_key_401_fails_unauthorized(codex_home: Path, backend: FakeBac
         assert completed["turn"]["error"]["codexErrorInfo"] == "unauthorized"
 
 
-async def test_not_signed_in_fails_unauthorized(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_not_signed_in_fails_unauthorized(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace, chatgpt=True) as s:
         thread = (await start_thread(s, model="gpt-test"))["thread"]
         completed, _ = await run_turn(s, thread["id"], "x")

@@ -12,7 +12,9 @@ from codex_lsp.fakes.backend import FakeBackend, failure, text
 
 
 @pytest.mark.parametrize("fault", ["rate_limited", "server_errors"])
-async def test_transient_429_and_500_are_retried(codex_home: Path, backend: FakeBackend, workspace: Path, fault: str) -> None:
+async def test_transient_429_and_500_are_retried(
+    codex_home: Path, backend: FakeBackend, workspace: Path, fault: str
+) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         thread = (await start_thread(s))["thread"]
         setattr(backend.faults, fault, 2)
@@ -24,19 +26,25 @@ async def test_transient_429_and_500_are_retried(codex_home: Path, backend: Fake
         assert len(backend.requests_to("/responses")) == 3
 
 
-async def test_exhausted_retries_fail_the_turn(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_exhausted_retries_fail_the_turn(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         thread = (await start_thread(s))["thread"]
         backend.faults.server_errors = 10
         completed, _ = await run_turn(s, thread["id"], "x")
         turn = completed["turn"]
         assert turn["status"] == "failed"
-        assert turn["error"]["codexErrorInfo"] == {"responseTooManyFailedAttempts": {"httpStatusCode": 500}}
+        assert turn["error"]["codexErrorInfo"] == {
+            "responseTooManyFailedAttempts": {"httpStatusCode": 500}
+        }
         assert "try again" in turn["error"]["message"]
         assert len(backend.requests_to("/responses")) == 4
 
 
-async def test_usage_limit_is_not_retried(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_usage_limit_is_not_retried(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         thread = (await start_thread(s))["thread"]
         backend.faults.rate_limited = 1
@@ -46,7 +54,9 @@ async def test_usage_limit_is_not_retried(codex_home: Path, backend: FakeBackend
         assert len(backend.requests_to("/responses")) == 1
 
 
-async def test_stall_fails_the_turn_after_the_idle_timeout(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_stall_fails_the_turn_after_the_idle_timeout(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace, idle_timeout_s=1.0) as s:
         thread = (await start_thread(s))["thread"]
         backend.faults.stall_after_events = 3
@@ -54,14 +64,26 @@ async def test_stall_fails_the_turn_after_the_idle_timeout(codex_home: Path, bac
         completed, received = await run_turn(s, thread["id"], "x", timeout=20)
         turn = completed["turn"]
         assert turn["status"] == "failed"
-        assert turn["error"]["codexErrorInfo"] == {"responseStreamDisconnected": {"httpStatusCode": 200}}
+        assert turn["error"]["codexErrorInfo"] == {
+            "responseStreamDisconnected": {"httpStatusCode": 200}
+        }
         # The half-streamed message is still completed for the editor.
-        started = [p["item"]["id"] for m, p in received if m == "item/started" and p["item"]["type"] == "agentMessage"]
-        finished = [p["item"]["id"] for m, p in received if m == "item/completed" and p["item"]["type"] == "agentMessage"]
+        started = [
+            p["item"]["id"]
+            for m, p in received
+            if m == "item/started" and p["item"]["type"] == "agentMessage"
+        ]
+        finished = [
+            p["item"]["id"]
+            for m, p in received
+            if m == "item/completed" and p["item"]["type"] == "agentMessage"
+        ]
         assert started == finished and started
 
 
-async def test_disconnect_fails_the_turn(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_disconnect_fails_the_turn(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         thread = (await start_thread(s))["thread"]
         backend.faults.disconnect_after_events = 4
@@ -76,7 +98,11 @@ async def test_disconnect_fails_the_turn(codex_home: Path, backend: FakeBackend,
 
 @pytest.mark.parametrize(
     ("code", "info"),
-    [("context_length_exceeded", "contextWindowExceeded"), ("server_error", "internalServerError"), ("weird", "other")],
+    [
+        ("context_length_exceeded", "contextWindowExceeded"),
+        ("server_error", "internalServerError"),
+        ("weird", "other"),
+    ],
 )
 async def test_response_failed_maps_to_codex_error_info(
     codex_home: Path, backend: FakeBackend, workspace: Path, code: str, info: str
@@ -89,9 +115,13 @@ async def test_response_failed_maps_to_codex_error_info(
         assert error["codexErrorInfo"] == info and "it broke" in error["message"]
 
 
-async def test_unreachable_backend_fails_with_http_connection_failed(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_unreachable_backend_fails_with_http_connection_failed(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         thread = (await start_thread(s, model="m"))["thread"]
         backend.stop()
         completed, _ = await run_turn(s, thread["id"], "x", timeout=60)
-        assert completed["turn"]["error"]["codexErrorInfo"] == {"httpConnectionFailed": {"httpStatusCode": None}}
+        assert completed["turn"]["error"]["codexErrorInfo"] == {
+            "httpConnectionFailed": {"httpStatusCode": None}
+        }

@@ -25,7 +25,9 @@ async def test_thread_start_defaults_cwd_to_workspace_and_sends_started_after_th
 ) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         since = s.mark()
-        result = await start_thread(s, model="gpt-test", approvalPolicy="never", sandbox="workspace-write")
+        result = await start_thread(
+            s, model="gpt-test", approvalPolicy="never", sandbox="workspace-write"
+        )
         started = await s.wait_for("thread/started", since=since)
         thread = result["thread"]
         assert result["cwd"] == str(workspace) == thread["cwd"]
@@ -41,8 +43,12 @@ async def test_thread_start_defaults_cwd_to_workspace_and_sends_started_after_th
         assert order.index(RESPONSE_MARK) < order.index("thread/started")
 
 
-async def test_thread_start_resolves_the_model_once_from_config(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
-    async with turn_session(codex_home, backend, workspace, args=("-c", 'model="configured-model"')) as s:
+async def test_thread_start_resolves_the_model_once_from_config(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
+    async with turn_session(
+        codex_home, backend, workspace, args=("-c", 'model="configured-model"')
+    ) as s:
         thread = (await start_thread(s))["thread"]
         assert thread["model"] == "configured-model"
         completed, _ = await run_turn(s, thread["id"], "hi")
@@ -50,7 +56,9 @@ async def test_thread_start_resolves_the_model_once_from_config(codex_home: Path
         assert last_responses_body(backend)["model"] == "configured-model"
 
 
-async def test_plain_turn_full_sequence_and_order(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_plain_turn_full_sequence_and_order(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         thread = (await start_thread(s, approvalPolicy="never"))["thread"]
         backend.script_next([text("Hello there friend")])
@@ -59,14 +67,20 @@ async def test_plain_turn_full_sequence_and_order(codex_home: Path, backend: Fak
         # The turn/start answer goes out before turn/started.
         assert order[0] == RESPONSE_MARK and order[1] == "turn/started"
         assert order[-2:] == ["thread/tokenUsage/updated", "turn/completed"]
-        items = [(m, p["item"]["type"]) for m, p in received if m in ("item/started", "item/completed")]
+        items = [
+            (m, p["item"]["type"]) for m, p in received if m in ("item/started", "item/completed")
+        ]
         assert items == [
-            ("item/started", "userMessage"), ("item/completed", "userMessage"),
-            ("item/started", "agentMessage"), ("item/completed", "agentMessage"),
+            ("item/started", "userMessage"),
+            ("item/completed", "userMessage"),
+            ("item/started", "agentMessage"),
+            ("item/completed", "agentMessage"),
         ]
         deltas = of(received, "item/agentMessage/delta")
         assert [d["delta"] for d in deltas] == ["Hello ", "there ", "friend"]
-        agent_started = [p for m, p in received if m == "item/started" and p["item"]["type"] == "agentMessage"][0]
+        agent_started = [
+            p for m, p in received if m == "item/started" and p["item"]["type"] == "agentMessage"
+        ][0]
         assert {d["itemId"] for d in deltas} == {agent_started["item"]["id"]}
         assert order.index("item/agentMessage/delta") > order.index("item/started")
         turn = completed["turn"]
@@ -80,19 +94,40 @@ async def test_plain_turn_full_sequence_and_order(codex_home: Path, backend: Fak
         assert request.bearer == API_KEY
 
 
-async def test_reasoning_summary_streams_as_reasoning_item(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_reasoning_summary_streams_as_reasoning_item(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         thread = (await start_thread(s))["thread"]
         backend.script_next([reasoning("Thinking about files"), text("Done")])
-        completed, received = await run_turn(s, thread["id"], "think", effort="high", summary="detailed")
+        completed, received = await run_turn(
+            s, thread["id"], "think", effort="high", summary="detailed"
+        )
         order = methods(received)
-        assert order.index("item/reasoning/summaryPartAdded") < order.index("item/reasoning/summaryTextDelta")
+        assert order.index("item/reasoning/summaryPartAdded") < order.index(
+            "item/reasoning/summaryTextDelta"
+        )
         deltas = of(received, "item/reasoning/summaryTextDelta")
         assert "".join(d["delta"] for d in deltas) == "Thinking about files"
         assert {d["summaryIndex"] for d in deltas} == {0}
-        reasoning_done = [p["item"] for m, p in received if m == "item/completed" and p["item"]["type"] == "reasoning"]
-        assert reasoning_done == [{"type": "reasoning", "id": deltas[0]["itemId"], "summary": ["Thinking about files"], "content": []}]
-        assert [i["type"] for i in completed["turn"]["items"]] == ["userMessage", "reasoning", "agentMessage"]
+        reasoning_done = [
+            p["item"]
+            for m, p in received
+            if m == "item/completed" and p["item"]["type"] == "reasoning"
+        ]
+        assert reasoning_done == [
+            {
+                "type": "reasoning",
+                "id": deltas[0]["itemId"],
+                "summary": ["Thinking about files"],
+                "content": [],
+            }
+        ]
+        assert [i["type"] for i in completed["turn"]["items"]] == [
+            "userMessage",
+            "reasoning",
+            "agentMessage",
+        ]
         body = last_responses_body(backend)
         assert body["reasoning"] == {"effort": "high", "summary": "detailed"}
 
@@ -101,7 +136,11 @@ async def test_request_carries_instructions_developer_message_history_tool_and_c
     codex_home: Path, backend: FakeBackend, workspace: Path
 ) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
-        thread = (await start_thread(s, baseInstructions="You are a test agent.", developerInstructions="Be brief."))["thread"]
+        thread = (
+            await start_thread(
+                s, baseInstructions="You are a test agent.", developerInstructions="Be brief."
+            )
+        )["thread"]
         backend.script_next([text("first answer")])
         await run_turn(s, thread["id"], "first question")
         backend.script_next([text("second answer")])
@@ -113,15 +152,33 @@ async def test_request_carries_instructions_developer_message_history_tool_and_c
         assert [t["name"] for t in body["tools"]] == ["shell"]
         assert body["tools"][0]["parameters"]["required"] == ["command"]
         assert body["input"] == [
-            {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "Be brief."}]},
-            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "first question"}]},
-            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "first answer"}]},
-            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "second question"}]},
+            {
+                "type": "message",
+                "role": "developer",
+                "content": [{"type": "input_text", "text": "Be brief."}],
+            },
+            {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "first question"}],
+            },
+            {
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "first answer"}],
+            },
+            {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "second question"}],
+            },
         ]
         assert backend.requests_to("/responses")[-1].headers.get("session_id") == thread["id"]
 
 
-async def test_builtin_instructions_by_default(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_builtin_instructions_by_default(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         thread = (await start_thread(s))["thread"]
         await run_turn(s, thread["id"], "hi")
@@ -132,8 +189,16 @@ async def test_builtin_instructions_by_default(codex_home: Path, backend: FakeBa
     ("method", "params", "field"),
     [
         ("turn/start", {"input": [{"type": "text", "text": "x"}]}, "params.threadId"),
-        ("turn/start", {"threadId": "t", "input": [{"type": "text", "text": 3}]}, "params.input[0].text"),
-        ("turn/start", {"threadId": "t", "input": [{"type": "image", "url": "x"}]}, "params.input[0].type"),
+        (
+            "turn/start",
+            {"threadId": "t", "input": [{"type": "text", "text": 3}]},
+            "params.input[0].text",
+        ),
+        (
+            "turn/start",
+            {"threadId": "t", "input": [{"type": "image", "url": "x"}]},
+            "params.input[0].type",
+        ),
         ("turn/start", {"threadId": "t", "input": [], "effort": "huge"}, "params.effort"),
         ("turn/interrupt", {"threadId": "t"}, "params.turnId"),
         ("thread/start", {"approvalPolicy": "sometimes"}, "params.approvalPolicy"),
@@ -160,8 +225,14 @@ async def test_bad_sandbox_policy_override_and_empty_input_are_param_errors(
     async with turn_session(codex_home, backend, workspace) as s:
         thread = (await start_thread(s))["thread"]
         with pytest.raises(JsonRpcException) as exc:
-            await s.call("turn/start", {"threadId": thread["id"], "input": [{"type": "text", "text": "x"}],
-                                        "sandboxPolicy": {"type": "workspaceWrite", "writableRoots": ["rel"]}})
+            await s.call(
+                "turn/start",
+                {
+                    "threadId": thread["id"],
+                    "input": [{"type": "text", "text": "x"}],
+                    "sandboxPolicy": {"type": "workspaceWrite", "writableRoots": ["rel"]},
+                },
+            )
         assert exc.value.code == -32602 and exc.value.message.startswith("params.sandboxPolicy")
         with pytest.raises(JsonRpcException) as exc:
             await s.call("turn/start", {"threadId": thread["id"], "input": []})
@@ -171,7 +242,9 @@ async def test_bad_sandbox_policy_override_and_empty_input_are_param_errors(
         assert completed["turn"]["status"] == "completed"
 
 
-async def test_unknown_thread_is_invalid_request(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_unknown_thread_is_invalid_request(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         for method, params in [
             ("turn/start", {"threadId": "nope", "input": [{"type": "text", "text": "x"}]}),
@@ -183,20 +256,33 @@ async def test_unknown_thread_is_invalid_request(codex_home: Path, backend: Fake
             assert "thread not found: nope" in exc.value.message
 
 
-async def test_one_active_turn_per_thread(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_one_active_turn_per_thread(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         thread = (await start_thread(s))["thread"]
         other = (await start_thread(s))["thread"]
         backend.event_delay_s = 0.05  # keep the first turn running for a while
         since = s.mark()
-        first = await s.call("turn/start", {"threadId": thread["id"], "input": [{"type": "text", "text": "a"}]})
+        first = await s.call(
+            "turn/start", {"threadId": thread["id"], "input": [{"type": "text", "text": "a"}]}
+        )
         with pytest.raises(JsonRpcException) as exc:
-            await s.call("turn/start", {"threadId": thread["id"], "input": [{"type": "text", "text": "b"}]})
+            await s.call(
+                "turn/start", {"threadId": thread["id"], "input": [{"type": "text", "text": "b"}]}
+            )
         assert exc.value.code == -32600 and first["turn"]["id"] in exc.value.message
         # Another thread is not blocked by it.
-        second = await s.call("turn/start", {"threadId": other["id"], "input": [{"type": "text", "text": "c"}]})
+        second = await s.call(
+            "turn/start", {"threadId": other["id"], "input": [{"type": "text", "text": "c"}]}
+        )
         for turn_id in (first["turn"]["id"], second["turn"]["id"]):
-            done = await s.wait_for("turn/completed", since=since, timeout=30, where=lambda p, t=turn_id: p["turn"]["id"] == t)
+            done = await s.wait_for(
+                "turn/completed",
+                since=since,
+                timeout=30,
+                where=lambda p, t=turn_id: p["turn"]["id"] == t,
+            )
             assert done["turn"]["status"] == "completed"
         backend.event_delay_s = 0
         # Once completed, the thread takes a new turn.

@@ -18,14 +18,20 @@ async def test_headers_and_stream_events_send_merged_rate_limit_updates(
         thread = (await start_thread(s))["thread"]
         backend.rate_limit_event = {
             "plan_type": "plus",
-            "rate_limits": {"primary": {"used_percent": 40.0, "window_minutes": 300, "reset_at": 1764000500}},
+            "rate_limits": {
+                "primary": {"used_percent": 40.0, "window_minutes": 300, "reset_at": 1764000500}
+            },
         }
         backend.script_next([text("hi")])
         _, received = await run_turn(s, thread["id"], "x")
         updates = of(received, "account/rateLimits/updated")
         assert len(updates) == 2
         first, second = (u["rateLimits"] for u in updates)
-        assert first["primary"] == {"usedPercent": 23, "windowDurationMins": 300, "resetsAt": 1764000000}
+        assert first["primary"] == {
+            "usedPercent": 23,
+            "windowDurationMins": 300,
+            "resetsAt": 1764000000,
+        }
         assert first["secondary"]["usedPercent"] == 61
         assert first["credits"] == {"hasCredits": True, "unlimited": False, "balance": "12.50"}
         # The stream event updates primary and plan; the header's secondary and credits stay.
@@ -37,7 +43,9 @@ async def test_headers_and_stream_events_send_merged_rate_limit_updates(
         assert status["rateLimits"]["primary"]["usedPercent"] == 40
 
 
-async def test_no_headers_no_update(codex_home: Path, backend: FakeBackend, workspace: Path) -> None:
+async def test_no_headers_no_update(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
     async with turn_session(codex_home, backend, workspace) as s:
         thread = (await start_thread(s))["thread"]
         backend.rate_limit_headers = {}
@@ -52,7 +60,10 @@ async def test_rate_limits_read_after_a_chatgpt_turn(
         await login_editor_tokens(s, issuer)
         thread = (await start_thread(s, model="gpt-test"))["thread"]
         _, received = await run_turn(s, thread["id"], "x")
-        assert of(received, "account/rateLimits/updated")[0]["rateLimits"]["primary"]["usedPercent"] == 23
+        assert (
+            of(received, "account/rateLimits/updated")[0]["rateLimits"]["primary"]["usedPercent"]
+            == 23
+        )
         read = await s.call("account/rateLimits/read", {})
         assert read["rateLimits"]["primary"]["usedPercent"] == 23
         assert read["rateLimits"]["secondary"]["windowDurationMins"] == 10080

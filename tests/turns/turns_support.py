@@ -21,14 +21,22 @@ RESPONSE_MARK = "$/response"  # our marker for "a response arrived here" in the 
 
 def api_key_args(backend: FakeBackend) -> list[str]:
     return [
-        "-c", 'model_provider="fake"',
-        "-c", f'model_providers.fake.base_url="{backend.base_url}/v1"',
-        "-c", "model_providers.fake.requires_openai_auth=true",
+        "-c",
+        'model_provider="fake"',
+        "-c",
+        f'model_providers.fake.base_url="{backend.base_url}/v1"',
+        "-c",
+        "model_providers.fake.requires_openai_auth=true",
     ]
 
 
 def chatgpt_args(backend: FakeBackend) -> list[str]:
-    return ["-c", f'chatgpt_base_url="{backend.base_url}/backend-api"', "-c", "lsp.editor_refresh_timeout_s=3"]
+    return [
+        "-c",
+        f'chatgpt_base_url="{backend.base_url}/backend-api"',
+        "-c",
+        "lsp.editor_refresh_timeout_s=3",
+    ]
 
 
 @asynccontextmanager
@@ -67,10 +75,13 @@ def record_responses(session: Session) -> None:
     protocol._handle_response = handle_response  # type: ignore[method-assign]
 
 
-async def login_editor_tokens(session: Session, issuer: FakeIssuer, account_id: str = "acct-1") -> str:
+async def login_editor_tokens(
+    session: Session, issuer: FakeIssuer, account_id: str = "acct-1"
+) -> str:
     token = issuer.make_jwt(account_id=account_id)
     await session.call(
-        "account/login/start", {"type": "chatgptAuthTokens", "accessToken": token, "chatgptAccountId": account_id}
+        "account/login/start",
+        {"type": "chatgptAuthTokens", "accessToken": token, "chatgptAccountId": account_id},
     )
     return token
 
@@ -79,7 +90,9 @@ async def start_thread(session: Session, **params: Any) -> dict[str, Any]:
     since = session.mark()
     result = await session.call("thread/start", params, timeout=30)
     thread_id = result["thread"]["id"]
-    await session.wait_for("thread/started", since=since, where=lambda p: p["thread"]["id"] == thread_id)
+    await session.wait_for(
+        "thread/started", since=since, where=lambda p: p["thread"]["id"] == thread_id
+    )
     return result
 
 
@@ -90,7 +103,8 @@ async def run_turn(
     received for this turn in order, response marker included)."""
     since = session.mark()
     result = await session.call(
-        "turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": text}], **overrides}
+        "turn/start",
+        {"threadId": thread_id, "input": [{"type": "text", "text": text}], **overrides},
     )
     turn_id = result["turn"]["id"]
     completed = await session.wait_for(
@@ -101,7 +115,8 @@ async def run_turn(
 
 def methods(received: list[tuple[str, Any]], *, include_marks: bool = False) -> list[str]:
     return [
-        m for m, _ in received
+        m
+        for m, _ in received
         if not m.startswith(("window/", "$/")) or (include_marks and m == RESPONSE_MARK)
     ]
 

@@ -86,7 +86,11 @@ def callback_ports(env: Mapping[str, str]) -> tuple[int, ...]:
         try:
             ports = [int(part) for part in raw.split(",") if part.strip()]
         except ValueError:
-            log.warning("%s=%r is not a comma-separated port list; using 1455, 1457", CALLBACK_PORTS_ENV, raw)
+            log.warning(
+                "%s=%r is not a comma-separated port list; using 1455, 1457",
+                CALLBACK_PORTS_ENV,
+                raw,
+            )
         if any(not 0 <= port <= 65535 for port in ports):
             log.warning("%s=%r has a port out of range; using 1455, 1457", CALLBACK_PORTS_ENV, raw)
             ports = list(DEFAULT_CALLBACK_PORTS)
@@ -104,7 +108,9 @@ def login_timeout(env: Mapping[str, str], default: float) -> float:
     except ValueError:
         value = -1.0
     if value <= 0:
-        log.warning("%s=%r is not a positive number of seconds; using %g", LOGIN_TIMEOUT_ENV, raw, default)
+        log.warning(
+            "%s=%r is not a positive number of seconds; using %g", LOGIN_TIMEOUT_ENV, raw, default
+        )
         return default
     return value
 
@@ -234,7 +240,9 @@ async def _post_token(
     if response.status_code != 200:
         code = _error_code(payload)
         detail = f", {code}" if code else ""
-        raise LoginFailed(f"Login failed: {what} was refused (HTTP {response.status_code}{detail}); try again")
+        raise LoginFailed(
+            f"Login failed: {what} was refused (HTTP {response.status_code}{detail}); try again"
+        )
     if payload is None:
         raise LoginFailed(f"Login failed: {what} returned a malformed answer; try again")
     return payload
@@ -365,28 +373,39 @@ class BrowserLogin(PendingLogin):
         if url.path != "/auth/callback":
             return 404, "Not found"
         if self.done or self._handling:
-            return 409, "This login is no longer waiting for a callback; start it again from the editor."
+            return (
+                409,
+                "This login is no longer waiting for a callback; start it again from the editor.",
+            )
         if not secrets.compare_digest(query.get("state", ""), self._state):
             # Not from our authorize URL: never exchange its code.
-            self._fail("Login failed: state mismatch (the callback did not come from this login); start the login again")
+            self._fail(
+                "Login failed: state mismatch (the callback did not come from this login); start the login again"
+            )
             return 400, "State mismatch"
         if "error" in query:
             self._fail(_oauth_error_message(query))
             return 400, "Sign-in failed: " + _oauth_error_message(query)
         if not query.get("code"):
-            self._fail("Login failed: the callback carried no authorization code; start the login again")
+            self._fail(
+                "Login failed: the callback carried no authorization code; start the login again"
+            )
             return 400, "Missing authorization code"
         self._handling = True
         return await self._complete(query["code"])
 
     async def _complete(self, code: str) -> tuple[int, str]:
         try:
-            tokens = await exchange_code(self._http, self._issuer, code, self.redirect_uri, self._verifier)
+            tokens = await exchange_code(
+                self._http, self._issuer, code, self.redirect_uri, self._verifier
+            )
             if self.done:
                 return 409, "This login was cancelled."
             await self._persist(tokens)
         except CodexError as exc:
-            message = exc.message if isinstance(exc, LoginFailed) else f"Login failed: {exc.message}"
+            message = (
+                exc.message if isinstance(exc, LoginFailed) else f"Login failed: {exc.message}"
+            )
             self._fail(message)
             return 400, message
         self._succeed()
@@ -399,7 +418,9 @@ def _oauth_error_message(query: dict[str, str]) -> str:
     description = query.get("error_description", "")[:200]
     if code == "access_denied" and "missing_codex_entitlement" in description:
         return "Login failed: this account has no access to Codex; ask your workspace admin"
-    return f"Login failed: the sign-in server answered {code}" + (f" ({description})" if description else "")
+    return f"Login failed: the sign-in server answered {code}" + (
+        f" ({description})" if description else ""
+    )
 
 
 async def _read_request_target(reader: asyncio.StreamReader) -> str:
@@ -416,7 +437,7 @@ async def _read_request_target(reader: asyncio.StreamReader) -> str:
 def _write_response(writer: asyncio.StreamWriter, status: int, text: str) -> None:
     reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 409: "Conflict"}.get(status, "OK")
     body = (
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Codex sign-in</title></head>"
+        '<!doctype html><html><head><meta charset="utf-8"><title>Codex sign-in</title></head>'
         f"<body><p>{html.escape(text)}</p></body></html>"
     ).encode()
     head = (
@@ -487,7 +508,9 @@ class DeviceCodeLogin(PendingLogin):
                 return
             await self._persist(tokens)
         except CodexError as exc:
-            self._fail(exc.message if isinstance(exc, LoginFailed) else f"Login failed: {exc.message}")
+            self._fail(
+                exc.message if isinstance(exc, LoginFailed) else f"Login failed: {exc.message}"
+            )
             return
         self._succeed()
 
@@ -515,7 +538,9 @@ def _device_grant(response: httpx.Response) -> tuple[str, str]:
     payload = _json_object(response) or {}
     code, verifier = payload.get("authorization_code"), payload.get("code_verifier")
     if not (isinstance(code, str) and code and isinstance(verifier, str) and verifier):
-        raise LoginFailed("Login failed: the sign-in server's device approval is malformed; try again")
+        raise LoginFailed(
+            "Login failed: the sign-in server's device approval is malformed; try again"
+        )
     return code, verifier
 
 
@@ -542,7 +567,9 @@ async def _request_user_code(http: httpx.AsyncClient, issuer: str) -> tuple[str,
     device_auth_id = payload.get("device_auth_id")
     user_code = payload.get("user_code") or payload.get("usercode")
     if not (isinstance(device_auth_id, str) and isinstance(user_code, str)):
-        raise InternalError("failed to start device code login: malformed answer from the sign-in server")
+        raise InternalError(
+            "failed to start device code login: malformed answer from the sign-in server"
+        )
     try:
         interval = min(max(float(payload.get("interval") or 5), 0.2), 60.0)
     except (TypeError, ValueError):

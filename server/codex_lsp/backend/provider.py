@@ -163,7 +163,7 @@ def _custom_provider(
     wire_api = table.get("wire_api", SUPPORTED_WIRE_API)
     if wire_api != SUPPORTED_WIRE_API:
         raise ProviderConfigError(
-            f"{prefix}.wire_api = {wire_api!r} is not supported; set it to \"responses\""
+            f'{prefix}.wire_api = {wire_api!r} is not supported; set it to "responses"'
         )
     base_url = table.get("base_url")
     if not isinstance(base_url, str) or not base_url:

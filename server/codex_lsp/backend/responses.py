@@ -329,7 +329,10 @@ class ResponsesRequest:
             body["prompt_cache_key"] = self.prompt_cache_key
         reasoning = {
             key: value
-            for key, value in (("effort", self.reasoning_effort), ("summary", self.reasoning_summary))
+            for key, value in (
+                ("effort", self.reasoning_effort),
+                ("summary", self.reasoning_summary),
+            )
             if value is not None
         }
         if reasoning:  # models without reasoning reject the parameter, so leave it out

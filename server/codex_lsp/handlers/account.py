@@ -231,18 +231,24 @@ class AccountHandlers:
             await self._refresh_managed_quietly()
         if not self.services.provider.requires_openai_auth:
             return AccountReadResult(account=None, requires_openai_auth=False)
-        return AccountReadResult(account=account_payload(self.auth.current()), requires_openai_auth=True)
+        return AccountReadResult(
+            account=account_payload(self.auth.current()), requires_openai_auth=True
+        )
 
     async def auth_status(self, params: GetAuthStatusParams) -> GetAuthStatusResult:
         if not self.services.provider.requires_openai_auth:
-            return GetAuthStatusResult(auth_method=None, auth_token=None, requires_openai_auth=False)
+            return GetAuthStatusResult(
+                auth_method=None, auth_token=None, requires_openai_auth=False
+            )
         if params.refresh_token:
             await self._refresh_managed_quietly()
         auth = self.auth.current()
         if auth is None:
             return GetAuthStatusResult(auth_method=None, auth_token=None, requires_openai_auth=True)
         token = bearer_token(auth) if params.include_token else None
-        return GetAuthStatusResult(auth_method=wire_auth_mode(auth), auth_token=token, requires_openai_auth=True)
+        return GetAuthStatusResult(
+            auth_method=wire_auth_mode(auth), auth_token=token, requires_openai_auth=True
+        )
 
     async def _refresh_managed_quietly(self) -> None:
         """A forced managed refresh; a no-op for API keys and editor-owned tokens. A failure is
@@ -350,8 +356,10 @@ class AccountHandlers:
         def report(done: asyncio.Future[Any]) -> None:
             error = None if done.cancelled() else done.exception()
             if error is not None:
-                log.info("the editor did not open the sign-in page (%s); open authUrl yourself",
-                         getattr(error, "message", type(error).__name__))
+                log.info(
+                    "the editor did not open the sign-in page (%s); open authUrl yourself",
+                    getattr(error, "message", type(error).__name__),
+                )
             elif not done.cancelled() and not getattr(done.result(), "success", True):
                 log.info("the editor could not open the sign-in page; open authUrl yourself")
 
@@ -388,7 +396,9 @@ class AccountHandlers:
         the wire `reason` stays `unauthorized`, upstream's only value."""
         answer = await self.server.request_client(
             ACCOUNT_CHATGPT_AUTH_TOKENS_REFRESH,
-            ChatgptAuthTokensRefreshParams(reason="unauthorized", previous_account_id=previous_account_id),
+            ChatgptAuthTokensRefreshParams(
+                reason="unauthorized", previous_account_id=previous_account_id
+            ),
             self.services.config.lsp.editor_refresh_timeout_s,
         )
         try:
@@ -407,7 +417,9 @@ class AccountHandlers:
         )
 
 
-def _when_started(server: CodexLanguageServer, services: Services, notifier: AccountNotifier) -> None:
+def _when_started(
+    server: CodexLanguageServer, services: Services, notifier: AccountNotifier
+) -> None:
     """Tell the notifier when start-up (credential load + login restrictions) is over."""
     try:
         asyncio.get_running_loop()

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT_MS = 10_000
 
 
-
 def register(server: CodexLanguageServer, services: Services) -> None:
     @server.request_handler(COMMAND_EXEC)
     async def command_exec(params: CommandExecParams) -> CommandExecResult:
@@ -42,4 +41,6 @@ def register(server: CodexLanguageServer, services: Services) -> None:
             policy=policy,
             timeout_s=(params.timeout_ms or DEFAULT_TIMEOUT_MS) / 1000,
         )
-        return CommandExecResult(exit_code=result.exit_code, stdout=result.stdout, stderr=result.stderr)
+        return CommandExecResult(
+            exit_code=result.exit_code, stdout=result.stdout, stderr=result.stderr
+        )

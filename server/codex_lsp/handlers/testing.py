@@ -35,7 +35,13 @@ class ClientRequestParams:
 ECHO = Method("codexTest/echo", "client->server", "request", "handshake", EchoParams, None, "test")
 RAISE = Method("codexTest/raise", "client->server", "request", "handshake", None, None, "test")
 CLIENT_REQUEST = Method(
-    "codexTest/clientRequest", "client->server", "request", "handshake", ClientRequestParams, None, "test"
+    "codexTest/clientRequest",
+    "client->server",
+    "request",
+    "handshake",
+    ClientRequestParams,
+    None,
+    "test",
 )
 NOTIFY = Method("codexTest/notify", "client->server", "request", "handshake", None, None, "test")
 

@@ -61,7 +61,9 @@ def _idle_timeout_s() -> float:
     try:
         value = float(raw) if raw else DEFAULT_IDLE_TIMEOUT_S
     except ValueError:
-        log.warning("%s=%r is not a number; using %gs", IDLE_TIMEOUT_ENV, raw, DEFAULT_IDLE_TIMEOUT_S)
+        log.warning(
+            "%s=%r is not a number; using %gs", IDLE_TIMEOUT_ENV, raw, DEFAULT_IDLE_TIMEOUT_S
+        )
         return DEFAULT_IDLE_TIMEOUT_S
     return value if value > 0 else DEFAULT_IDLE_TIMEOUT_S
 
@@ -85,7 +87,10 @@ class LspTurnSink:
         request_id = f"approval-{uuid.uuid4()}"
         request = asyncio.ensure_future(
             self._server.request_client(
-                ITEM_COMMAND_EXECUTION_REQUEST_APPROVAL, params, APPROVAL_TIMEOUT_S, msg_id=request_id
+                ITEM_COMMAND_EXECUTION_REQUEST_APPROVAL,
+                params,
+                APPROVAL_TIMEOUT_S,
+                msg_id=request_id,
             )
         )
         try:
@@ -136,7 +141,9 @@ class ThreadService:
         )
         return self.store.add(thread)
 
-    def start_turn(self, params: TurnStartParams, answered: asyncio.Future[Any] | None) -> TurnRunner:
+    def start_turn(
+        self, params: TurnStartParams, answered: asyncio.Future[Any] | None
+    ) -> TurnRunner:
         thread = self.store.get(params.thread_id)
         if thread.active is not None:
             raise InvalidRequest(
@@ -211,9 +218,10 @@ class ThreadService:
         config = services.config
         if provider_id not in config.model_providers:
             known = ", ".join(sorted(config.model_providers))
-            raise InvalidParams(f"params.modelProvider: unknown provider {provider_id!r}; use one of {known}")
+            raise InvalidParams(
+                f"params.modelProvider: unknown provider {provider_id!r}; use one of {known}"
+            )
         return provider_from_config(config, provider_id)
-
 
 
 def thread_payload(thread: ThreadState) -> Thread:
@@ -262,7 +270,9 @@ def register(server: CodexLanguageServer, services: Services) -> None:
     @server.request_handler(TURN_START)
     async def turn_start(params: TurnStartParams) -> TurnStartResult:
         runner = threads.start_turn(params, asyncio.current_task())
-        return TurnStartResult(turn=Turn(id=runner.turn_id, status="inProgress", items=[], error=None))
+        return TurnStartResult(
+            turn=Turn(id=runner.turn_id, status="inProgress", items=[], error=None)
+        )
 
     @server.request_handler(TURN_INTERRUPT)
     async def turn_interrupt(params: TurnInterruptParams) -> EmptyResult:

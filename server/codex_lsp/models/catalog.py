@@ -122,7 +122,11 @@ def _service_tiers(raw: Any) -> tuple[dict[str, str], ...]:
     if not isinstance(raw, list):
         return ()
     return tuple(
-        {"id": t["id"], "name": str(t.get("name") or t["id"]), "description": str(t.get("description") or "")}
+        {
+            "id": t["id"],
+            "name": str(t.get("name") or t["id"]),
+            "description": str(t.get("description") or ""),
+        }
         for t in raw
         if isinstance(t, Mapping) and _opt_str(t.get("id"))
     )
@@ -162,7 +166,9 @@ def parse_model_info(raw: Any) -> ModelInfo | None:
         availability_nux=(
             _opt_str(nux.get("message")) if isinstance(nux, Mapping) else _opt_str(nux)
         ),
-        context_window=raw.get("context_window") if isinstance(raw.get("context_window"), int) else None,
+        context_window=raw.get("context_window")
+        if isinstance(raw.get("context_window"), int)
+        else None,
         raw=dict(raw),
     )
 

@@ -98,9 +98,7 @@ class ModelsManager:
         page_size = len(listed) if limit is None else max(limit, 1)
         end = min(start + page_size, len(listed))
         return {
-            "data": [
-                listed[i].to_wire(is_default=(i == default_index)) for i in range(start, end)
-            ],
+            "data": [listed[i].to_wire(is_default=(i == default_index)) for i in range(start, end)],
             "nextCursor": str(end) if end < len(listed) else None,
         }
 
@@ -181,7 +179,9 @@ class ModelsManager:
         try:
             await asyncio.to_thread(save_cache, self._cache_path, cache)
         except OSError as exc:
-            log.warning("could not write %s (%s); keeping the models in memory", self._cache_path, exc)
+            log.warning(
+                "could not write %s (%s); keeping the models in memory", self._cache_path, exc
+            )
 
     async def _fetch(self, etag: str | None) -> _Fetched | None:
         """The answer to ``GET {base}/models``; None on 304 Not Modified."""

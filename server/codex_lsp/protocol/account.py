@@ -28,7 +28,9 @@ class ChatGptAccount:
 
     type: Literal["chatgpt"] = field("Discriminator.")
     email: str | None = field("Email from the token claims; null when the token carries none.")
-    plan_type: str = field("ChatGPT plan (`free`, `plus`, `pro`, `team`, `business`, `enterprise`, `edu`, ... or `unknown`).")
+    plan_type: str = field(
+        "ChatGPT plan (`free`, `plus`, `pro`, `team`, `business`, `enterprise`, `edu`, ... or `unknown`)."
+    )
 
 
 Account = ApiKeyAccount | ChatGptAccount
@@ -39,7 +41,9 @@ class RateLimitWindow:
     """One usage window."""
 
     used_percent: int = field("Percentage of the window already used (0-100).")
-    window_duration_mins: int | None = field("Window length in minutes (300 = 5 h, 10080 = weekly).")
+    window_duration_mins: int | None = field(
+        "Window length in minutes (300 = 5 h, 10080 = weekly)."
+    )
     resets_at: int | None = field("When the window resets, unix seconds.")
 
 
@@ -58,7 +62,9 @@ class RateLimitSnapshot:
 
     limit_id: str | None = field("Limit family id, e.g. `codex`.")
     limit_name: str | None = field("Human-readable limit name.")
-    primary: RateLimitWindow | None = field("Usually the 5-hour window; label by `windowDurationMins`, not position.")
+    primary: RateLimitWindow | None = field(
+        "Usually the 5-hour window; label by `windowDurationMins`, not position."
+    )
     secondary: RateLimitWindow | None = field("Usually the weekly window.")
     credits: CreditsSnapshot | None = field("Credits, when the backend reports them.")
     plan_type: str | None = field("Plan the limits apply to.")
@@ -88,7 +94,9 @@ class AccountReadResult:
     """Result of `account/read`."""
 
     account: Account | None = field("The signed-in account, or null.")
-    requires_openai_auth: bool = field("Whether the active model provider needs OpenAI auth at all.")
+    requires_openai_auth: bool = field(
+        "Whether the active model provider needs OpenAI auth at all."
+    )
 
 
 ACCOUNT_READ = define(
@@ -135,7 +143,9 @@ class ChatGptAuthTokensLoginParams:
     type: Literal["chatgptAuthTokens"] = field("Discriminator.")
     access_token: str = field("ChatGPT access token (JWT), used as the bearer.", secret=True)
     id_token: str | None = field(
-        "ID token (JWT) carrying email, plan and workspace claims (early upstream shape).", default=None, secret=True
+        "ID token (JWT) carrying email, plan and workspace claims (early upstream shape).",
+        default=None,
+        secret=True,
     )
     chatgpt_account_id: str | None = field(
         "Workspace/account id (newer upstream shape); wins over the token's claim.", default=None
@@ -143,7 +153,12 @@ class ChatGptAuthTokensLoginParams:
     chatgpt_plan_type: str | None = field("Plan type; wins over the token's claim.", default=None)
 
 
-LoginParams = ApiKeyLoginParams | ChatGptLoginParams | ChatGptDeviceCodeLoginParams | ChatGptAuthTokensLoginParams
+LoginParams = (
+    ApiKeyLoginParams
+    | ChatGptLoginParams
+    | ChatGptDeviceCodeLoginParams
+    | ChatGptAuthTokensLoginParams
+)
 
 
 @attrs.define
@@ -180,7 +195,12 @@ class ChatGptAuthTokensLoginResult:
     type: Literal["chatgptAuthTokens"] = field("Discriminator.")
 
 
-LoginResult = ApiKeyLoginResult | ChatGptLoginResult | ChatGptDeviceCodeLoginResult | ChatGptAuthTokensLoginResult
+LoginResult = (
+    ApiKeyLoginResult
+    | ChatGptLoginResult
+    | ChatGptDeviceCodeLoginResult
+    | ChatGptAuthTokensLoginResult
+)
 
 
 ACCOUNT_LOGIN_START = define(
@@ -240,7 +260,9 @@ class RateLimitsReadResult:
     """Result of `account/rateLimits/read`."""
 
     rate_limits: RateLimitSnapshot = field("Current limits.")
-    rate_limits_by_limit_id: dict[str, RateLimitSnapshot] | None = field("Limits keyed by limit id, when known.")
+    rate_limits_by_limit_id: dict[str, RateLimitSnapshot] | None = field(
+        "Limits keyed by limit id, when known."
+    )
 
 
 ACCOUNT_RATE_LIMITS_READ = define(
@@ -259,7 +281,9 @@ class GetAuthStatusParams:
     """Params of the legacy `getAuthStatus`."""
 
     include_token: bool | None = field("Include the bearer token in the answer.", default=None)
-    refresh_token: bool | None = field("Refresh managed tokens first (ignored for editor-owned tokens).", default=None)
+    refresh_token: bool | None = field(
+        "Refresh managed tokens first (ignored for editor-owned tokens).", default=None
+    )
 
 
 @attrs.define
@@ -267,7 +291,9 @@ class GetAuthStatusResult:
     """Result of the legacy `getAuthStatus`."""
 
     auth_method: WireAuthMode | None = field("Active auth mode, or null.")
-    auth_token: str | None = field("The bearer (API key or access token), only when `includeToken` is true.", secret=True)
+    auth_token: str | None = field(
+        "The bearer (API key or access token), only when `includeToken` is true.", secret=True
+    )
     requires_openai_auth: bool | None = field("Whether the active provider needs OpenAI auth.")
 
 
@@ -308,7 +334,9 @@ ACCOUNT_LOGIN_COMPLETED = define(
 class AccountUpdated:
     """The active auth changed."""
 
-    auth_mode: WireAuthMode | None = field("Active auth mode (`apikey`, `chatgpt`, `chatgptAuthTokens`), null when signed out.")
+    auth_mode: WireAuthMode | None = field(
+        "Active auth mode (`apikey`, `chatgpt`, `chatgptAuthTokens`), null when signed out."
+    )
     plan_type: str | None = field("ChatGPT plan, null for API keys or when signed out.")
 
 
@@ -326,7 +354,9 @@ ACCOUNT_UPDATED = define(
 class AccountRateLimitsUpdated:
     """New rate-limit information (sparse)."""
 
-    rate_limits: RateLimitSnapshot = field("Merge into the last known snapshot; nulls don't clear known values.")
+    rate_limits: RateLimitSnapshot = field(
+        "Merge into the last known snapshot; nulls don't clear known values."
+    )
 
 
 ACCOUNT_RATE_LIMITS_UPDATED = define(
@@ -350,7 +380,9 @@ class ChatgptAuthTokensRefreshParams:
         "Always `unauthorized`: a backend call answered 401, or (proactive refresh) the access token "
         "expires within the configured window."
     )
-    previous_account_id: str | None = field("Workspace/account id in use, a hint for multi-workspace editors.")
+    previous_account_id: str | None = field(
+        "Workspace/account id in use, a hint for multi-workspace editors."
+    )
 
 
 @attrs.define
@@ -372,4 +404,3 @@ ACCOUNT_CHATGPT_AUTH_TOKENS_REFRESH = define(
     result=ChatgptAuthTokensRefreshResponse,
     doc="Asks the editor for fresh ChatGPT tokens. The editor must answer within 10 s.",
 )
-

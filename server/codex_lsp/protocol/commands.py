@@ -14,9 +14,15 @@ class CommandExecParams:
     """Params of `command/exec`."""
 
     command: list[str] = field("argv; the first element is the program.")
-    cwd: str | None = field("Absolute working directory; defaults to the first workspace folder.", default=None)
-    sandbox_policy: SandboxPolicyWire | None = field("Policy; defaults to config `sandbox_mode`.", default=None)
-    timeout_ms: int | None = field("Kill the process tree after this many ms (default 10000).", default=None)
+    cwd: str | None = field(
+        "Absolute working directory; defaults to the first workspace folder.", default=None
+    )
+    sandbox_policy: SandboxPolicyWire | None = field(
+        "Policy; defaults to config `sandbox_mode`.", default=None
+    )
+    timeout_ms: int | None = field(
+        "Kill the process tree after this many ms (default 10000).", default=None
+    )
 
 
 @attrs.define

@@ -17,7 +17,8 @@ class InitializationOptions:
     """``initialize`` → ``params.initializationOptions`` (all optional)."""
 
     experimental_api: bool = field(
-        "Opt in to experimental methods and fields. Fixed for the connection's lifetime.", default=False
+        "Opt in to experimental methods and fields. Fixed for the connection's lifetime.",
+        default=False,
     )
     opt_out_notification_methods: list[str] | None = field(
         "Exact notification method names the server must never send to this client "
@@ -30,10 +31,14 @@ class InitializationOptions:
 class CodexCapabilities:
     """``initialize`` → ``result.capabilities.experimental.codex``."""
 
-    user_agent: str = field("User agent the server sends to the backend, e.g. `codex_lsp/0.1.0 (linux; x86_64)`.")
+    user_agent: str = field(
+        "User agent the server sends to the backend, e.g. `codex_lsp/0.1.0 (linux; x86_64)`."
+    )
     codex_home: str = field("Absolute path of CODEX_HOME (config, credentials, caches).")
     platform_family: Literal["unix", "windows"] = field("Platform family of the server process.")
-    platform_os: Literal["linux", "macos", "windows"] = field("Operating system of the server process.")
+    platform_os: Literal["linux", "macos", "windows"] = field(
+        "Operating system of the server process."
+    )
     protocol_version: str = field("Version of the codex-lsp custom protocol (app-server v2 names).")
 
 
@@ -45,5 +50,5 @@ INITIALIZE = define(
     params=InitializationOptions,
     result=CodexCapabilities,
     doc="Standard LSP initialize. The Codex-specific parts are `params.initializationOptions` "
-    "and `result.capabilities.experimental.codex`; `result.serverInfo` is `{name: \"codex-lsp\", version}`.",
+    'and `result.capabilities.experimental.codex`; `result.serverInfo` is `{name: "codex-lsp", version}`.',
 )

@@ -63,7 +63,9 @@ class Model:
     display_name: str = field("Name to show.")
     description: str = field("One-line description.")
     hidden: bool = field("Not shown in the picker.")
-    supported_reasoning_efforts: list[ReasoningEffortOption] = field("Reasoning efforts it accepts.")
+    supported_reasoning_efforts: list[ReasoningEffortOption] = field(
+        "Reasoning efforts it accepts."
+    )
     default_reasoning_effort: str = field("Effort used when none is given.")
     input_modalities: list[str] = field("`text`, `image`.")
     supports_personality: bool = field("Whether `personality` applies.")

@@ -34,7 +34,9 @@ def build_schema() -> dict[str, Any]:
             "params": json_schema(method.params, defs) if method.params is not None else None,
         }
         if method.kind == "request":
-            entry["result"] = json_schema(method.result, defs) if method.result is not None else None
+            entry["result"] = (
+                json_schema(method.result, defs) if method.result is not None else None
+            )
         methods[name] = entry
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -54,9 +56,13 @@ def default_out_dir() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=default_out_dir())
-    parser.add_argument("--check", action="store_true", help="fail if the file differs from the protocol module")
+    parser.add_argument(
+        "--check", action="store_true", help="fail if the file differs from the protocol module"
+    )
     args = parser.parse_args(argv)
     target = args.out / SCHEMA_FILE
     text = render()

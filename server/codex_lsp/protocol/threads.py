@@ -29,7 +29,9 @@ class WorkspaceWriteSandboxPolicy:
     """Write inside the cwd and `writableRoots` (and /tmp, $TMPDIR unless excluded); `.git` stays read-only."""
 
     type: Literal["workspaceWrite"] = field("Discriminator.")
-    writable_roots: list[str] = field("Extra absolute paths that may be written.", default=attrs.Factory(list))
+    writable_roots: list[str] = field(
+        "Extra absolute paths that may be written.", default=attrs.Factory(list)
+    )
     network_access: bool = field("Allow network access.", default=False)
     exclude_tmpdir_env_var: bool = field("Don't make $TMPDIR writable.", default=False)
     exclude_slash_tmp: bool = field("Don't make /tmp writable.", default=False)
@@ -42,7 +44,9 @@ class DangerFullAccessSandboxPolicy:
     type: Literal["dangerFullAccess"] = field("Discriminator.")
 
 
-SandboxPolicyWire = ReadOnlySandboxPolicy | WorkspaceWriteSandboxPolicy | DangerFullAccessSandboxPolicy
+SandboxPolicyWire = (
+    ReadOnlySandboxPolicy | WorkspaceWriteSandboxPolicy | DangerFullAccessSandboxPolicy
+)
 
 
 # ---- threads ------------------------------------------------------------------------------------
@@ -52,7 +56,9 @@ SandboxPolicyWire = ReadOnlySandboxPolicy | WorkspaceWriteSandboxPolicy | Danger
 class ThreadStatus:
     """Thread status."""
 
-    type: Literal["idle", "active", "notLoaded", "systemError"] = field("`active` while a turn runs.")
+    type: Literal["idle", "active", "notLoaded", "systemError"] = field(
+        "`active` while a turn runs."
+    )
 
 
 @attrs.define
@@ -79,12 +85,20 @@ class Thread:
 class ThreadStartParams:
     """Params of `thread/start` (all optional)."""
 
-    cwd: str | None = field("Working directory; defaults to the first LSP workspace folder.", default=None)
+    cwd: str | None = field(
+        "Working directory; defaults to the first LSP workspace folder.", default=None
+    )
     model: str | None = field("Model slug; defaults to the models manager's choice.", default=None)
-    model_provider: str | None = field("Provider id from config; defaults to `model_provider`.", default=None)
-    approval_policy: ApprovalPolicy | None = field("When to ask the editor before running commands.", default=None)
+    model_provider: str | None = field(
+        "Provider id from config; defaults to `model_provider`.", default=None
+    )
+    approval_policy: ApprovalPolicy | None = field(
+        "When to ask the editor before running commands.", default=None
+    )
     sandbox: SandboxMode | None = field("Sandbox mode for commands.", default=None)
-    base_instructions: str | None = field("Replaces the built-in system instructions.", default=None)
+    base_instructions: str | None = field(
+        "Replaces the built-in system instructions.", default=None
+    )
     developer_instructions: str | None = field("Extra developer instructions.", default=None)
 
 
@@ -97,7 +111,9 @@ class ThreadStartResult:
     model_provider: str = field("Provider id.")
     cwd: str = field("Working directory.")
     approval_policy: ApprovalPolicy = field("Approval policy in force.")
-    approvals_reviewer: Literal["user"] = field("Who reviews approvals; always `user` (the editor).")
+    approvals_reviewer: Literal["user"] = field(
+        "Who reviews approvals; always `user` (the editor)."
+    )
     sandbox: SandboxPolicyWire = field("Sandbox policy in force.")
     reasoning_effort: ReasoningEffort | None = field("Reasoning effort, when set.")
 
@@ -175,7 +191,9 @@ class TurnStartParams:
     input: list[UserInput] = field("User input items (text).")
     model: str | None = field("Model override.", default=None)
     effort: ReasoningEffort | None = field("Reasoning effort override.", default=None)
-    summary: Literal["auto", "concise", "detailed", "none"] | None = field("Reasoning summary mode.", default=None)
+    summary: Literal["auto", "concise", "detailed", "none"] | None = field(
+        "Reasoning summary mode.", default=None
+    )
     approval_policy: ApprovalPolicy | None = field("Approval policy override.", default=None)
     sandbox_policy: SandboxPolicyWire | None = field("Sandbox policy override.", default=None)
     cwd: str | None = field("Working directory override.", default=None)
@@ -320,12 +338,20 @@ class ItemCompleted:
 
 
 ITEM_STARTED = define(
-    "item/started", direction="server->client", kind="notification", group="threads",
-    params=ItemStarted, doc="An item began; deltas for it follow.",
+    "item/started",
+    direction="server->client",
+    kind="notification",
+    group="threads",
+    params=ItemStarted,
+    doc="An item began; deltas for it follow.",
 )
 ITEM_COMPLETED = define(
-    "item/completed", direction="server->client", kind="notification", group="threads",
-    params=ItemCompleted, doc="An item finished; it carries the complete item.",
+    "item/completed",
+    direction="server->client",
+    kind="notification",
+    group="threads",
+    params=ItemCompleted,
+    doc="An item finished; it carries the complete item.",
 )
 
 
@@ -340,12 +366,20 @@ class ItemDelta:
 
 
 ITEM_AGENT_MESSAGE_DELTA = define(
-    "item/agentMessage/delta", direction="server->client", kind="notification", group="threads",
-    params=ItemDelta, doc="Streamed model text, forwarded as soon as it arrives.",
+    "item/agentMessage/delta",
+    direction="server->client",
+    kind="notification",
+    group="threads",
+    params=ItemDelta,
+    doc="Streamed model text, forwarded as soon as it arrives.",
 )
 ITEM_COMMAND_EXECUTION_OUTPUT_DELTA = define(
-    "item/commandExecution/outputDelta", direction="server->client", kind="notification", group="threads",
-    params=ItemDelta, doc="Streamed command output (stdout and stderr, capped).",
+    "item/commandExecution/outputDelta",
+    direction="server->client",
+    kind="notification",
+    group="threads",
+    params=ItemDelta,
+    doc="Streamed command output (stdout and stderr, capped).",
 )
 
 
@@ -361,8 +395,12 @@ class ReasoningSummaryTextDelta:
 
 
 ITEM_REASONING_SUMMARY_TEXT_DELTA = define(
-    "item/reasoning/summaryTextDelta", direction="server->client", kind="notification", group="threads",
-    params=ReasoningSummaryTextDelta, doc="Streamed reasoning summary text.",
+    "item/reasoning/summaryTextDelta",
+    direction="server->client",
+    kind="notification",
+    group="threads",
+    params=ReasoningSummaryTextDelta,
+    doc="Streamed reasoning summary text.",
 )
 
 
@@ -377,8 +415,12 @@ class ReasoningSummaryPartAdded:
 
 
 ITEM_REASONING_SUMMARY_PART_ADDED = define(
-    "item/reasoning/summaryPartAdded", direction="server->client", kind="notification", group="threads",
-    params=ReasoningSummaryPartAdded, doc="A reasoning summary part began.",
+    "item/reasoning/summaryPartAdded",
+    direction="server->client",
+    kind="notification",
+    group="threads",
+    params=ReasoningSummaryPartAdded,
+    doc="A reasoning summary part began.",
 )
 
 
@@ -412,8 +454,12 @@ class ThreadTokenUsageUpdated:
 
 
 THREAD_TOKEN_USAGE_UPDATED = define(
-    "thread/tokenUsage/updated", direction="server->client", kind="notification", group="threads",
-    params=ThreadTokenUsageUpdated, doc="Sent after each model response, before `turn/completed`.",
+    "thread/tokenUsage/updated",
+    direction="server->client",
+    kind="notification",
+    group="threads",
+    params=ThreadTokenUsageUpdated,
+    doc="Sent after each model response, before `turn/completed`.",
 )
 
 
@@ -464,6 +510,10 @@ class ServerRequestResolved:
 
 
 SERVER_REQUEST_RESOLVED = define(
-    "serverRequest/resolved", direction="server->client", kind="notification", group="approvals",
-    params=ServerRequestResolved, doc="Sent when an approval request is answered or cleared.",
+    "serverRequest/resolved",
+    direction="server->client",
+    kind="notification",
+    group="approvals",
+    params=ServerRequestResolved,
+    doc="Sent when an approval request is answered or cleared.",
 )

@@ -33,7 +33,9 @@ class ParamsError(ValueError):
     """A payload does not match its declared shape; the message names the field."""
 
 
-def field(doc: str, *, default: Any = attrs.NOTHING, wire: str | None = None, secret: bool = False) -> Any:
+def field(
+    doc: str, *, default: Any = attrs.NOTHING, wire: str | None = None, secret: bool = False
+) -> Any:
     """Declare a payload field with its documentation (and optional explicit wire name).
 
     ``secret=True`` hides the value from ``repr`` so tokens never reach a log line.

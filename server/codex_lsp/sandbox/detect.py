@@ -162,7 +162,7 @@ def _only(problems: tuple[str, ...], keyword: str) -> tuple[str, ...]:
 
 
 def available_backend() -> str:
-    """"bwrap" | "landlock" | "none" (or "seatbelt" on macOS), for status reports."""
+    """ "bwrap" | "landlock" | "none" (or "seatbelt" on macOS), for status reports."""
     return detect().backend
 
 

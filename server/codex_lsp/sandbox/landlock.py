@@ -200,7 +200,13 @@ def prepare_confinement(layout: FilesystemLayout, *, abi: int) -> Confinement:
         _check(ruleset_fd, "landlock_create_ruleset")
         for rule in rules:
             _check(
-                syscall(_SYS_LANDLOCK_ADD_RULE, ruleset_fd, _LANDLOCK_RULE_PATH_BENEATH, ctypes.byref(rule), 0),
+                syscall(
+                    _SYS_LANDLOCK_ADD_RULE,
+                    ruleset_fd,
+                    _LANDLOCK_RULE_PATH_BENEATH,
+                    ctypes.byref(rule),
+                    0,
+                ),
                 "landlock_add_rule",
             )
         _check(syscall(_SYS_LANDLOCK_RESTRICT_SELF, ruleset_fd, 0), "landlock_restrict_self")

@@ -156,7 +156,9 @@ def policy_from_mode(mode: str, workspace_write: Mapping[str, Any] | None = None
 def policy_from_config(config: Config, mode: str | None = None) -> SandboxPolicy:
     """Policy for ``mode`` (default: the config's ``sandbox_mode``) with its
     ``[sandbox_workspace_write]`` table."""
-    return policy_from_mode(mode or config.sandbox_mode, attrs.asdict(config.sandbox_workspace_write))
+    return policy_from_mode(
+        mode or config.sandbox_mode, attrs.asdict(config.sandbox_workspace_write)
+    )
 
 
 def mode_name(policy: SandboxPolicy) -> str:

@@ -145,7 +145,12 @@ def _bwrap_launch(
         env["TMPDIR"] = "/tmp"  # private tmpfs or host /tmp: writable either way
     fd = seccomp.filter_pipe(seccomp.build_filter(deny_network=not layout.network_access))
     args = build_bwrap_args(
-        argv, layout=layout, cwd=cwd, is_root=os.geteuid() == 0, seccomp_fd=fd, bwrap_path=bwrap_path
+        argv,
+        layout=layout,
+        cwd=cwd,
+        is_root=os.geteuid() == 0,
+        seccomp_fd=fd,
+        bwrap_path=bwrap_path,
     )
     placeholders = [path for root in layout.writable_roots for path in root.blocked_paths]
     placeholders += [
@@ -155,7 +160,11 @@ def _bwrap_launch(
         if path in _placeholder_users
     ]
     return _Launch(
-        args, env, BWRAP, pass_fds=(fd,), close_after_spawn=lambda: os.close(fd),
+        args,
+        env,
+        BWRAP,
+        pass_fds=(fd,),
+        close_after_spawn=lambda: os.close(fd),
         placeholders=tuple(placeholders),
     )
 
@@ -165,7 +174,10 @@ def _landlock_launch(
 ) -> _Launch:
     confinement = landlock.prepare_confinement(layout, abi=abi)
     return _Launch(
-        argv, env, LANDLOCK, preexec_fn=confinement.preexec_fn,
+        argv,
+        env,
+        LANDLOCK,
+        preexec_fn=confinement.preexec_fn,
         close_after_spawn=confinement.close,
     )
 
@@ -363,7 +375,9 @@ async def run_command(
     command = _validate_argv(argv)
     workdir = await asyncio.to_thread(_validate_cwd, Path(cwd))
     child_env = _child_env(policy, env)
-    detection = Detection(NONE) if isinstance(policy, DangerFullAccess) else await asyncio.to_thread(detect)
+    detection = (
+        Detection(NONE) if isinstance(policy, DangerFullAccess) else await asyncio.to_thread(detect)
+    )
     launch = await asyncio.to_thread(_prepare, command, workdir, policy, child_env, detection)
     _acquire_placeholders(launch.placeholders)
     try:

@@ -45,7 +45,9 @@ def build_profile(layout: FilesystemLayout) -> tuple[str, dict[str, str]]:
     # Every root excludes every protected path: a gitdir target may sit in another root.
     exclusions: list[str] = []
     protected = [
-        path for root in layout.writable_roots for path in (*root.read_only_paths, *root.blocked_paths)
+        path
+        for root in layout.writable_roots
+        for path in (*root.read_only_paths, *root.blocked_paths)
     ]
     for index, path in enumerate(dict.fromkeys(protected)):
         params[f"PROTECTED_{index}"] = str(path)

@@ -68,7 +68,10 @@ def build_filter(*, deny_network: bool, machine: str | None = None) -> bytes:
     denied = list(_IO_URING_SYSCALLS)
     socket_calls = [arch.socket, arch.socketpair] if deny_network else []
 
-    program = [_insn(_BPF_LD_W_ABS, 0, 0, _OFFSET_ARCH), _insn(_BPF_JMP_JEQ_K, 1, 0, arch.audit_arch)]
+    program = [
+        _insn(_BPF_LD_W_ABS, 0, 0, _OFFSET_ARCH),
+        _insn(_BPF_JMP_JEQ_K, 1, 0, arch.audit_arch),
+    ]
     program.append(_insn(_BPF_RET_K, 0, 0, _SECCOMP_RET_KILL_PROCESS))
     program.append(_insn(_BPF_LD_W_ABS, 0, 0, _OFFSET_NR))
     if arch.reject_x32:

@@ -85,7 +85,9 @@ def plan_windows_sandbox(
     entries = [AccessEntry("allow", root) for root in roots]
     protected = _unique([root / name for root in roots for name in PROTECTED_NAMES])
     entries += [AccessEntry("deny", path) for path in protected]  # deny ACEs win over allows
-    network_access = policy.network_access if isinstance(policy, ReadOnly | WorkspaceWrite) else True
+    network_access = (
+        policy.network_access if isinstance(policy, ReadOnly | WorkspaceWrite) else True
+    )
     return WindowsSandboxPlan(
         token_flags=TOKEN_FLAGS,
         sandbox_sid=SANDBOX_SID_NAME,

@@ -160,7 +160,9 @@ def _message_text(item: dict[str, Any]) -> str | None:
     content = item.get("content")
     if not isinstance(content, list):
         return None
-    parts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "output_text"]
+    parts = [
+        p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "output_text"
+    ]
     return "".join(str(p) for p in parts) if parts else None
 
 
@@ -256,7 +258,12 @@ class TurnRunner:
 
     def _record_call(self, call: FunctionCallDone, output: str) -> None:
         self.thread.history.append(
-            {"type": "function_call", "name": call.name, "arguments": call.arguments, "call_id": call.call_id}
+            {
+                "type": "function_call",
+                "name": call.name,
+                "arguments": call.arguments,
+                "call_id": call.call_id,
+            }
         )
         self.thread.history.append(
             {"type": "function_call_output", "call_id": call.call_id, "output": output}
@@ -265,7 +272,9 @@ class TurnRunner:
     def _record_aborted_call(self) -> None:
         # Every function_call in the history needs its output, or the next request is refused.
         if self._call_in_flight is not None:
-            self._record_call(self._call_in_flight, "aborted: the turn was stopped before the command finished")
+            self._record_call(
+                self._call_in_flight, "aborted: the turn was stopped before the command finished"
+            )
             self._call_in_flight = None
 
     # ---- model calls -------------------------------------------------------------------------
@@ -342,7 +351,8 @@ class TurnRunner:
         if isinstance(item, AgentMessageItem):
             item.text += event.delta
             self._notify(
-                ITEM_AGENT_MESSAGE_DELTA, ItemDelta(self.thread.id, self.turn_id, item.id, event.delta)
+                ITEM_AGENT_MESSAGE_DELTA,
+                ItemDelta(self.thread.id, self.turn_id, item.id, event.delta),
             )
 
     def _summary_part(self, event: ReasoningSummaryPartAdded) -> None:
@@ -378,7 +388,11 @@ class TurnRunner:
                 item.text = text
             self._complete(item)
             self.thread.history.append(
-                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": item.text}]}
+                {
+                    "type": "message",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": item.text}],
+                }
             )
         elif kind == "reasoning":
             reasoning = self._backend_item(raw.get("id"), "reasoning")
@@ -397,7 +411,9 @@ class TurnRunner:
             last=_breakdown(usage),
             model_context_window=thread.context_window,
         )
-        self._notify(THREAD_TOKEN_USAGE_UPDATED, ThreadTokenUsageUpdated(thread.id, self.turn_id, payload))
+        self._notify(
+            THREAD_TOKEN_USAGE_UPDATED, ThreadTokenUsageUpdated(thread.id, self.turn_id, payload)
+        )
 
     # ---- the shell tool ------------------------------------------------------------------------
 
@@ -430,7 +446,10 @@ class TurnRunner:
         thread = self.thread
         policy, sandbox = thread.approval_policy, thread.sandbox_policy
         reason = ask_before_running(
-            policy, args.command, escalate=args.with_escalated_permissions, approved=thread.approved_commands
+            policy,
+            args.command,
+            escalate=args.with_escalated_permissions,
+            approved=thread.approved_commands,
         )
         if reason is not None:
             if args.justification:
@@ -459,7 +478,9 @@ class TurnRunner:
                 note = "the user declined to run the command again without the sandbox"
         return self._finish_command(item, result, note)
 
-    async def _run(self, item: CommandExecutionItem, args: ShellArgs, sandbox: SandboxPolicy) -> CommandResult:
+    async def _run(
+        self, item: CommandExecutionItem, args: ShellArgs, sandbox: SandboxPolicy
+    ) -> CommandResult:
         output = OutputCollector()
         self._output = output
         self._ran.add(item.id)
@@ -468,7 +489,10 @@ class TurnRunner:
         def on_output(stream: str, chunk: bytes) -> None:
             text = output.add(stream, chunk)
             if text:
-                self._notify(ITEM_COMMAND_EXECUTION_OUTPUT_DELTA, ItemDelta(thread_id, turn_id, item_id, text))
+                self._notify(
+                    ITEM_COMMAND_EXECUTION_OUTPUT_DELTA,
+                    ItemDelta(thread_id, turn_id, item_id, text),
+                )
 
         return await run_command(
             args.command,
@@ -553,4 +577,3 @@ class TurnRunner:
 def schedule_turn(runner: TurnRunner, answered: asyncio.Future[Any] | None) -> asyncio.Task[None]:
     """Start the runner as a task (the caller records it as the thread's active turn)."""
     return asyncio.create_task(runner.run(answered), name=f"turn-{runner.turn_id}")
-

@@ -26,7 +26,7 @@ _PARAMETERS: dict[str, Any] = {
         "command": {
             "type": "array",
             "items": {"type": "string"},
-            "description": "The command to execute, as argv (e.g. [\"bash\", \"-lc\", \"ls -la\"]).",
+            "description": 'The command to execute, as argv (e.g. ["bash", "-lc", "ls -la"]).',
         },
         "workdir": {
             "type": "string",
