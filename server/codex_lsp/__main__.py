@@ -1,3 +1,3 @@
-from .cli import main
+from codex_lsp.cli import main
 
 raise SystemExit(main())

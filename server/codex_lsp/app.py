@@ -12,15 +12,15 @@ from typing import Any
 
 from lsprotocol import types
 
-from .config import Config
-from .protocol import client_requests
-from .server import CodexLanguageServer
+from codex_lsp.config import Config
+from codex_lsp.protocol import client_requests
+from codex_lsp.server import CodexLanguageServer
 
 
 async def start_services(server: CodexLanguageServer, config: Config) -> None:
     """Build the services, load credentials, and bind every handler."""
-    from .handlers import register_all
-    from .services import Services
+    from codex_lsp.handlers import register_all
+    from codex_lsp.services import Services
 
     services = Services.from_config(config)
     server.services = services
@@ -44,7 +44,7 @@ def build_server(config: Config, *, log_level: str = "INFO") -> CodexLanguageSer
             await server.services.close()
 
     if os.environ.get("CODEX_LSP_TEST_HOOKS") == "1":
-        from .handlers import testing
+        from codex_lsp.handlers import testing
 
         testing.register(server)
     return server

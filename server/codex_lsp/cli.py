@@ -10,10 +10,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
-from .config import ConfigError, load_config
-from .errors import CodexError
-from .logs import setup_logging
+from codex_lsp import __version__
+from codex_lsp.config import ConfigError, load_config
+from codex_lsp.errors import CodexError
+from codex_lsp.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.codex_home, args.overrides)
         if args.command == "demo":
-            from .demo import run_demo
+            from codex_lsp.demo import run_demo
 
             return run_demo(config)
-        from .app import build_server
-        from .backend.provider import provider_from_config
+        from codex_lsp.app import build_server
+        from codex_lsp.backend.provider import provider_from_config
 
         # Validate the provider tables now so a bad base_url stops start-up with its message.
         provider_from_config(config)

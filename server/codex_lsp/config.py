@@ -1,4 +1,5 @@
-"""Configuration: `$CODEX_HOME/config.toml` with Codex key names, plus `-c key=value` overrides.
+"""Configuration: `$CODEX_HOME/config.toml` with Codex key names, plus `-c key=value` overrides,
+plus the environment variables that override them (read here once, nowhere else).
 
 A malformed file or a bad value stops start-up with one message naming the file, the key and the
 allowed values (:class:`ConfigError`); unknown keys are ignored, since upstream's file has many
@@ -7,6 +8,7 @@ more keys than we read.
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -21,6 +23,21 @@ SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
 CREDENTIAL_STORES = ("file", "keyring", "auto", "ephemeral")
 LOGIN_METHODS = ("chatgpt", "api")
 WIRE_APIS = ("responses",)
+DEFAULT_STREAM_IDLE_TIMEOUT_S = 30.0
+DEFAULT_APPROVAL_TIMEOUT_S = 600.0
+# Env overrides of `[lsp]` keys (for tests and slow links); a bad value is ignored with a warning.
+LSP_ENV_OVERRIDES = {
+    "stream_idle_timeout_s": "CODEX_LSP_STREAM_IDLE_TIMEOUT_S",
+    "approval_timeout_s": "CODEX_LSP_APPROVAL_TIMEOUT_S",
+}
+# Read by the login flows (`auth.login`), which parse and validate them.
+LOGIN_ENV_VARS = (
+    "CODEX_APP_SERVER_LOGIN_ISSUER",
+    "CODEX_LOGIN_CALLBACK_PORTS",
+    "CODEX_LOGIN_TIMEOUT_S",
+)
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(Exception):
@@ -59,7 +76,10 @@ class LspSettings:
 
     editor_refresh_timeout_s: float = 10.0
     editor_proactive_refresh_window_s: float = 60.0
-    client_request_timeout_s: float = 10.0
+    # A model stream that sends nothing this long fails the turn.
+    stream_idle_timeout_s: float = DEFAULT_STREAM_IDLE_TIMEOUT_S
+    # An approval the editor doesn't answer this long is a decline; the command never runs.
+    approval_timeout_s: float = DEFAULT_APPROVAL_TIMEOUT_S
 
 
 @attrs.frozen
@@ -81,6 +101,7 @@ class Config:
     sandbox_mode: str = "read-only"
     sandbox_workspace_write: SandboxWorkspaceWrite = SandboxWorkspaceWrite()
     lsp: LspSettings = LspSettings()
+    login_env: Mapping[str, str] = attrs.field(factory=dict)  # LOGIN_ENV_VARS that are set
     # Agent context (issue 14): AGENTS.md discovery and compaction.
     project_doc_max_bytes: int = 32 * 1024
     project_doc_fallback_filenames: tuple[str, ...] = ()
@@ -104,7 +125,9 @@ def load_config(
     overrides: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
 ) -> Config:
-    """Read `config.toml` (missing file = defaults) and apply `-c key=value` overrides."""
+    """Read `config.toml` (missing file = defaults), apply `-c key=value` overrides, then the
+    environment's overrides."""
+    env = os.environ if env is None else env
     home = (codex_home or default_codex_home(env)).resolve()
     path = home / "config.toml"
     data: dict[str, Any] = {}
@@ -117,7 +140,7 @@ def load_config(
             raise ConfigError(f"{path}: cannot read: {exc}") from None
     for override in overrides:
         _apply_override(data, override)
-    return _build(home, path, data)
+    return _build(home, path, data, env)
 
 
 def _apply_override(data: dict[str, Any], override: str) -> None:
@@ -195,7 +218,7 @@ class _Reader:
         return _Reader(self.path, value, f"{self.prefix}{key}.")
 
 
-def _build(home: Path, path: Path, data: Mapping[str, Any]) -> Config:
+def _build(home: Path, path: Path, data: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     top = _Reader(path, data)
     providers: dict[str, ModelProviderConfig] = {"openai": BUILTIN_OPENAI}
     providers_table = top.table("model_providers")
@@ -234,13 +257,39 @@ def _build(home: Path, path: Path, data: Mapping[str, Any]) -> Config:
         lsp=LspSettings(
             editor_refresh_timeout_s=lsp.number("editor_refresh_timeout_s", 10.0),
             editor_proactive_refresh_window_s=lsp.number("editor_proactive_refresh_window_s", 60.0),
-            client_request_timeout_s=lsp.number("client_request_timeout_s", 10.0),
+            stream_idle_timeout_s=_env_seconds(
+                env,
+                "stream_idle_timeout_s",
+                lsp.number("stream_idle_timeout_s", DEFAULT_STREAM_IDLE_TIMEOUT_S),
+            ),
+            approval_timeout_s=_env_seconds(
+                env,
+                "approval_timeout_s",
+                lsp.number("approval_timeout_s", DEFAULT_APPROVAL_TIMEOUT_S),
+            ),
         ),
+        login_env={name: env[name] for name in LOGIN_ENV_VARS if env.get(name)},
         project_doc_max_bytes=top.integer("project_doc_max_bytes", 32 * 1024) or 0,
         project_doc_fallback_filenames=top.text_list("project_doc_fallback_filenames"),
         model_context_window=top.integer("model_context_window", None) or None,
         model_auto_compact_token_limit=top.integer("model_auto_compact_token_limit", None) or None,
     )
+
+
+def _env_seconds(env: Mapping[str, str], key: str, configured: float) -> float:
+    """The env override of an `[lsp]` timeout; an unusable value keeps the configured one."""
+    name = LSP_ENV_OVERRIDES[key]
+    raw = env.get(name)
+    if not raw:
+        return configured
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value > 0:
+        return value
+    log.warning("%s=%r is not a positive number of seconds; using %gs", name, raw, configured)
+    return configured
 
 
 def _provider(table: _Reader, provider_id: str) -> ModelProviderConfig:

@@ -24,12 +24,12 @@ from pygls.exceptions import JsonRpcException
 from pygls.lsp.client import LanguageClient
 from pygls.protocol import LanguageServerProtocol
 
-from .backend.rate_limits import render_status_lines
-from .config import Config
-from .fakes.backend import FakeBackend, Step, reasoning, shell_call, text
-from .fakes.issuer import FakeIssuer
-from .sandbox.detect import NONE, detect
-from .server import converter_factory
+from codex_lsp.backend.rate_limits import render_status_lines
+from codex_lsp.config import Config
+from codex_lsp.fakes.backend import FakeBackend, Step, reasoning, shell_call, text
+from codex_lsp.fakes.issuer import FakeIssuer
+from codex_lsp.sandbox.detect import NONE, detect
+from codex_lsp.server import converter_factory
 
 STEP_TIMEOUT_S = 30.0
 ACCOUNT_ID = "acct-demo"

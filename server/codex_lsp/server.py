@@ -18,7 +18,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
@@ -33,11 +33,14 @@ from pygls.protocol import (
 from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
-from . import __version__, errors, logs
-from .config import Config
-from .protocol import ParamsError, from_wire, to_wire
-from .protocol.handshake import PROTOCOL_VERSION, CodexCapabilities, InitializationOptions
-from .protocol.methods import Method
+from codex_lsp import __version__, errors, logs
+from codex_lsp.config import Config
+from codex_lsp.protocol import ParamsError, from_wire, to_wire
+from codex_lsp.protocol.handshake import PROTOCOL_VERSION, CodexCapabilities, InitializationOptions
+from codex_lsp.protocol.methods import Method
+
+if TYPE_CHECKING:
+    from codex_lsp.services import Services
 
 log = logging.getLogger(__name__)
 P = TypeVar("P")
@@ -149,7 +152,7 @@ class CodexLanguageServer(LanguageServer):
         self.client_supports_show_document = False
         self.workspace_folders: list[Path] = []
         self.registered: dict[str, Method] = {}  # methods with a bound handler
-        self.services: Any = None  # app.Services, set during start-up
+        self.services: Services | None = None  # set during start-up
         self._handlers: dict[str, Callable[[Any], Awaitable[Any]]] = {}
         self._routed: set[str] = set()
         self._startup: asyncio.Future[None] | None = None
@@ -308,6 +311,18 @@ class CodexLanguageServer(LanguageServer):
         if method.name in self.opted_out or self.protocol.writer is None:
             return
         self.protocol.notify(method.name, to_wire(payload))
+
+    def after_response(self, send: Callable[[], None]) -> None:
+        """Run ``send`` once the current request's answer (or error) is on the wire.
+
+        pygls writes the answer from a done-callback of the handler task, registered before the
+        handler ran; callbacks run in registration order, so ours runs right after it.
+        """
+        task = asyncio.current_task()
+        if task is None:
+            send()
+        else:
+            task.add_done_callback(lambda _done: send())
 
     async def request_client(
         self, method: Method, payload: Any, timeout: float, *, msg_id: str | None = None

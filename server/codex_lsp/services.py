@@ -10,14 +10,14 @@ from typing import Any
 import attrs
 import httpx
 
-from . import __version__
-from .auth.manager import AuthManager
-from .auth.restrictions import enforce_login_restrictions
-from .backend.http import create_http_client
-from .backend.provider import ModelProvider, provider_from_config
-from .config import Config
-from .errors import CodexError
-from .models.manager import ModelsManager
+from codex_lsp import __version__
+from codex_lsp.auth.manager import AuthManager
+from codex_lsp.auth.restrictions import enforce_login_restrictions
+from codex_lsp.backend.http import create_http_client
+from codex_lsp.backend.provider import ModelProvider, provider_from_config
+from codex_lsp.config import Config
+from codex_lsp.errors import CodexError
+from codex_lsp.models.manager import ModelsManager
 
 log = logging.getLogger(__name__)
 

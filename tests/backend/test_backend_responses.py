@@ -36,6 +36,7 @@ from codex_lsp.backend.responses import (
     parse_sse_event,
 )
 from codex_lsp.fakes.backend import FakeBackend, failure, reasoning, shell_call, text
+from codex_lsp.turns.errors import turn_error
 from editor_auth import EditorAuth
 
 pytestmark = pytest.mark.timeout(30)
@@ -270,7 +271,7 @@ async def test_500_until_attempts_run_out(
     assert info.value.codex_error_info == {"responseTooManyFailedAttempts": {"httpStatusCode": 500}}
     assert "try again" in info.value.message
     assert len(fake.requests_to("/responses")) == 4
-    assert info.value.to_turn_error()["codexErrorInfo"] == info.value.codex_error_info
+    assert turn_error(info.value).codex_error_info == info.value.codex_error_info
 
 
 async def test_429_honours_retry_after(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -165,3 +168,43 @@ def sh(script: str) -> list[str]:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+# ---- code another user can import ---------------------------------------------------------------
+
+_IMPORTED_FROM = """
+import sys, {module}
+roots = [p for p in sys.path if p.endswith("site-packages")]
+seen = set()
+for m in list(sys.modules.values()):
+    f = getattr(m, "__file__", None) or ""
+    for root in roots:
+        if f.startswith(root + "/"):
+            seen.add(root + "/" + f[len(root) + 1:].split("/")[0])
+print("\\n".join(sorted(seen)))
+"""
+
+
+def readable_pythonpath(dest: Path, module: str = "codex_lsp.sandbox") -> str:
+    """Copy ``codex_lsp`` and the third-party modules ``module`` imports into ``dest`` and make
+    them world-readable: a non-root user can't import them from the checkout when it lives
+    under a directory only its owner may enter (a `mktemp -d` clone, a home directory)."""
+    import codex_lsp
+
+    found = subprocess.run(
+        [sys.executable, "-c", _IMPORTED_FROM.format(module=module)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.split()
+    dest.mkdir(parents=True)
+    for source in [Path(codex_lsp.__file__).parent, *map(Path, found)]:
+        target = dest / source.name
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    for path in [dest, *dest.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return str(dest)

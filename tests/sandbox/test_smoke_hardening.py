@@ -13,14 +13,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_support import Dirs, kill_all, processes_with, run, sh, unique, wait_until
+from sandbox_support import (
+    Dirs,
+    kill_all,
+    processes_with,
+    readable_pythonpath,
+    run,
+    sh,
+    unique,
+    wait_until,
+)
 
 from codex_lsp.errors import CodexError
 from codex_lsp.sandbox.detect import BACKEND_ENV, SandboxUnavailable, available_backend
 from codex_lsp.sandbox.policy import DangerFullAccess, ReadOnly, WorkspaceWrite
 
 WS = WorkspaceWrite()
-REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="root-hardening cases need root")
 
@@ -245,10 +253,9 @@ def test_bwrap_backend_as_non_root_user(dirs: Dirs, throwaway_user: str) -> None
     (dirs.ws / ".git/config").write_text("[core]\n")
     for path in (dirs.ws, dirs.ws / ".git", dirs.ws / ".git/config", dirs.outside):
         os.chown(path, user.pw_uid, user.pw_gid)
-    site_packages = next((REPO / ".venv/lib").glob("python3*/site-packages"))
     env = {
         "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": f"{REPO / 'server'}:{site_packages}",
+        "PYTHONPATH": readable_pythonpath(dirs.base / "pylib"),
         BACKEND_ENV: "bwrap",
         "HOME": "/nonexistent",
     }

@@ -10,7 +10,7 @@ import pytest
 from codex_lsp.errors import InvalidParams
 from codex_lsp.sandbox.policy import DangerFullAccess, ReadOnly, WorkspaceWrite
 from codex_lsp.turns.approvals import ask_after_failure, ask_before_running, parse_decision
-from codex_lsp.turns.shell import (
+from codex_lsp.turns.tools.shell import (
     MAX_TIMEOUT_MS,
     OutputCollector,
     display_command,

@@ -21,7 +21,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import httpx
@@ -575,3 +575,50 @@ async def _request_user_code(http: httpx.AsyncClient, issuer: str) -> tuple[str,
     except (TypeError, ValueError):
         interval = 5.0
     return device_auth_id, user_code, interval
+
+
+# ---- the pending login (moved from handlers/account.py) -----------------------------------------
+
+REPLACED = "Login was replaced by a newer login"
+
+
+class LoginNotifier(Protocol):
+    """What :class:`Logins` reports to (the LSP side's `AccountNotifier`)."""
+
+    def send_completed(self, login_id: str | None, error: str | None) -> None: ...
+
+    def spawn(self, coro: Any) -> None: ...
+
+
+class Logins:
+    """At most one pending browser or device-code login; a newer one replaces it."""
+
+    def __init__(self, notifier: LoginNotifier) -> None:
+        self._notifier = notifier
+        self.active: PendingLogin | None = None
+
+    def replace(self, login: PendingLogin) -> None:
+        self.cancel_active(REPLACED)
+        self.active = login
+        self._notifier.spawn(self._watch(login))
+
+    def cancel(self, login_id: str) -> bool:
+        if self.active is None or self.active.login_id != login_id:
+            return False
+        return self.active.cancel(CANCELLED)
+
+    def cancel_active(self, reason: str) -> None:
+        if self.active is not None:
+            self.active.cancel(reason)
+
+    async def _watch(self, login: PendingLogin) -> None:
+        try:
+            await login.wait()
+        except LoginFailed as exc:
+            log.info("login %s ended: %s", login.login_id, exc.message)
+            self._notifier.send_completed(login.login_id, exc.message)
+        else:
+            self._notifier.send_completed(login.login_id, None)
+        finally:
+            if self.active is login:
+                self.active = None

@@ -50,14 +50,6 @@ class StreamError(CodexError):
         super().__init__(message)
         self.codex_error_info = codex_error_info
 
-    def to_turn_error(self) -> dict[str, Any]:
-        """The ``TurnError`` wire shape used by ``turn/completed`` and ``error``."""
-        return {
-            "message": self.message,
-            "codexErrorInfo": self.codex_error_info,
-            "additionalDetails": None,
-        }
-
 
 def _with_status(variant: str, status: int | None) -> dict[str, Any]:
     return {variant: {"httpStatusCode": status}}

@@ -9,8 +9,8 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..server import CodexLanguageServer
-    from ..services import Services
+    from codex_lsp.server import CodexLanguageServer
+    from codex_lsp.services import Services
 
 # Handler modules, one per method group. A module listed here must exist.
 MODULES = ("models", "commands", "account", "status", "threads", "search")

@@ -11,30 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from .. import logs
-from ..auth.claims import chatgpt_auth_tokens_from_editor
-from ..auth.login import (
+from codex_lsp import logs
+from codex_lsp.auth.claims import chatgpt_auth_tokens_from_editor
+from codex_lsp.auth.login import (
     BROWSER_LOGIN_TIMEOUT_S,
-    CANCELLED,
     DEVICE_LOGIN_TIMEOUT_S,
     BrowserLogin,
     DeviceCodeLogin,
-    LoginFailed,
+    Logins,
     LoginTokens,
-    PendingLogin,
     callback_ports,
     login_issuer,
     login_timeout,
 )
-from ..auth.model import (
+from codex_lsp.auth.model import (
     ApiKeyAuth,
     ChatGptAuth,
     ChatGptAuthTokens,
@@ -44,11 +41,11 @@ from ..auth.model import (
     plan_type,
     wire_auth_mode,
 )
-from ..auth.restrictions import check_login_method
-from ..backend.rate_limits import fetch_usage, rate_limits_read_result
-from ..errors import CodexError, InternalError, InvalidRequest
-from ..protocol import ParamsError, from_wire
-from ..protocol.account import (
+from codex_lsp.auth.restrictions import check_login_method
+from codex_lsp.backend.rate_limits import fetch_usage, rate_limits_read_result
+from codex_lsp.errors import CodexError, InternalError, InvalidRequest
+from codex_lsp.protocol import ParamsError, from_wire
+from codex_lsp.protocol.account import (
     ACCOUNT_CHATGPT_AUTH_TOKENS_REFRESH,
     ACCOUNT_LOGIN_CANCEL,
     ACCOUNT_LOGIN_COMPLETED,
@@ -84,14 +81,11 @@ from ..protocol.account import (
 )
 
 if TYPE_CHECKING:
-    from ..auth.manager import AuthManager
-    from ..server import CodexLanguageServer
-    from ..services import Services
+    from codex_lsp.auth.manager import AuthManager
+    from codex_lsp.server import CodexLanguageServer
+    from codex_lsp.services import Services
 
 log = logging.getLogger(__name__)
-
-# Standard LSP request, sent only when the client advertises `window.showDocument`.
-REPLACED = "Login was replaced by a newer login"
 
 
 def account_payload(auth: CodexAuth | None) -> Account | None:
@@ -164,55 +158,10 @@ class AccountNotifier:
         if error is None:
             self.send_updated()
 
-    def after_response(self, send: Callable[[], None]) -> None:
-        """Run `send` once the current request's answer is on the wire (its done-callback runs
-        first: the answer is written as soon as the handler task finishes)."""
-
-        async def later() -> None:
-            for _ in range(3):
-                await asyncio.sleep(0)
-            send()
-
-        self.spawn(later())
-
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-class Logins:
-    """At most one pending browser or device-code login; a newer one replaces it."""
-
-    def __init__(self, notifier: AccountNotifier) -> None:
-        self._notifier = notifier
-        self.active: PendingLogin | None = None
-
-    def replace(self, login: PendingLogin) -> None:
-        self.cancel_active(REPLACED)
-        self.active = login
-        self._notifier.spawn(self._watch(login))
-
-    def cancel(self, login_id: str) -> bool:
-        if self.active is None or self.active.login_id != login_id:
-            return False
-        return self.active.cancel(CANCELLED)
-
-    def cancel_active(self, reason: str) -> None:
-        if self.active is not None:
-            self.active.cancel(reason)
-
-    async def _watch(self, login: PendingLogin) -> None:
-        try:
-            await login.wait()
-        except LoginFailed as exc:
-            log.info("login %s ended: %s", login.login_id, exc.message)
-            self._notifier.send_completed(login.login_id, exc.message)
-        else:
-            self._notifier.send_completed(login.login_id, None)
-        finally:
-            if self.active is login:
-                self.active = None
 
 
 class AccountHandlers:
@@ -292,7 +241,7 @@ class AccountHandlers:
         with self.notifier.quiet():
             self.auth.set_editor_tokens(tokens)  # checks forced method and workspace
             self.logins.cancel_active("Login was replaced by editor-owned tokens")
-        self.notifier.after_response(lambda: self.notifier.send_completed(None, None))
+        self.server.after_response(lambda: self.notifier.send_completed(None, None))
         return ChatGptAuthTokensLoginResult(type="chatgptAuthTokens")
 
     async def _login_api_key(self, params: ApiKeyLoginParams) -> LoginResult:
@@ -301,11 +250,11 @@ class AccountHandlers:
         with self.notifier.quiet():
             await self.auth.login_api_key(params.api_key)
             self.logins.cancel_active("Login was replaced by an API key login")
-        self.notifier.after_response(lambda: self.notifier.send_completed(None, None))
+        self.server.after_response(lambda: self.notifier.send_completed(None, None))
         return ApiKeyLoginResult(type="apiKey")
 
     async def _login_browser(self) -> LoginResult:
-        env = os.environ
+        env = self.services.config.login_env
         login = await BrowserLogin.start(
             self.services.http,
             issuer=login_issuer(env),
@@ -320,7 +269,7 @@ class AccountHandlers:
         return ChatGptLoginResult(type="chatgpt", login_id=login.login_id, auth_url=login.auth_url)
 
     async def _login_device_code(self) -> LoginResult:
-        env = os.environ
+        env = self.services.config.login_env
         login = await DeviceCodeLogin.start(
             self.services.http,
             issuer=login_issuer(env),
@@ -381,7 +330,7 @@ class AccountHandlers:
             except CodexError as exc:
                 raise InternalError(f"logout failed: {exc.message}") from None
             finally:
-                self.notifier.after_response(self.notifier.send_updated)
+                self.server.after_response(self.notifier.send_updated)
         return Empty()
 
     # -- account/rateLimits/read -----------------------------------------------------------------

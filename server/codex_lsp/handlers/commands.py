@@ -5,15 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import InvalidParams
-from ..protocol.commands import COMMAND_EXEC, CommandExecParams, CommandExecResult
-from ..protocol.wire import to_wire
-from ..sandbox.policy import policy_from_config, policy_from_wire
-from ..sandbox.runner import run_command
+from codex_lsp.errors import InvalidParams
+from codex_lsp.paths import existing_directory
+from codex_lsp.protocol.commands import COMMAND_EXEC, CommandExecParams, CommandExecResult
+from codex_lsp.protocol.wire import to_wire
+from codex_lsp.sandbox.policy import policy_from_config, policy_from_wire
+from codex_lsp.sandbox.runner import run_command
 
 if TYPE_CHECKING:
-    from ..server import CodexLanguageServer
-    from ..services import Services
+    from codex_lsp.server import CodexLanguageServer
+    from codex_lsp.services import Services
 
 DEFAULT_TIMEOUT_MS = 10_000
 
@@ -23,11 +24,11 @@ def register(server: CodexLanguageServer, services: Services) -> None:
     async def command_exec(params: CommandExecParams) -> CommandExecResult:
         if not params.command or not params.command[0]:
             raise InvalidParams("params.command: must name a program (a non-empty array)")
-        cwd = Path(params.cwd) if params.cwd else (server.workspace_root() or Path.cwd())
-        if not cwd.is_absolute():
-            raise InvalidParams("params.cwd: must be an absolute path")
-        if not cwd.is_dir():
-            raise InvalidParams(f"params.cwd: {cwd} is not a directory")
+        cwd = (
+            existing_directory(params.cwd, "params.cwd")
+            if params.cwd
+            else (server.workspace_root() or Path.cwd())
+        )
         if params.timeout_ms is not None and params.timeout_ms <= 0:
             raise InvalidParams("params.timeoutMs: must be a positive number of milliseconds")
         policy = (

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidParams
-from ..protocol.models import MODEL_LIST, ModelListParams
+from codex_lsp.errors import InvalidParams
+from codex_lsp.protocol.models import MODEL_LIST, ModelListParams
 
 if TYPE_CHECKING:
-    from ..server import CodexLanguageServer
-    from ..services import Services
+    from codex_lsp.server import CodexLanguageServer
+    from codex_lsp.services import Services
 
 
 def register(server: CodexLanguageServer, services: Services) -> None:

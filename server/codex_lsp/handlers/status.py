@@ -10,17 +10,24 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from ..auth.model import ApiKeyAuth, ChatGptAuthTokens, CodexAuth, email, plan_type, wire_auth_mode
-from ..backend.rate_limits import render_status_lines
-from ..errors import CodexError
-from ..protocol.account import Empty
-from ..protocol.status import CODEX_STATUS, CodexStatusResult
-from ..sandbox import available_backend
-from .account import account_payload
+from codex_lsp.auth.model import (
+    ApiKeyAuth,
+    ChatGptAuthTokens,
+    CodexAuth,
+    email,
+    plan_type,
+    wire_auth_mode,
+)
+from codex_lsp.backend.rate_limits import render_status_lines
+from codex_lsp.errors import CodexError
+from codex_lsp.handlers.account import account_payload
+from codex_lsp.protocol.account import Empty
+from codex_lsp.protocol.status import CODEX_STATUS, CodexStatusResult
+from codex_lsp.sandbox import available_backend
 
 if TYPE_CHECKING:
-    from ..server import CodexLanguageServer
-    from ..services import Services
+    from codex_lsp.server import CodexLanguageServer
+    from codex_lsp.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import attrs
 
-from ..protocol.methods import Method
-from ..protocol.wire import field
-from ..server import CodexLanguageServer
+from codex_lsp.protocol.methods import Method
+from codex_lsp.protocol.wire import field
+from codex_lsp.server import CodexLanguageServer
 
 
 @attrs.define
@@ -63,7 +63,7 @@ def register(server: CodexLanguageServer) -> None:
 
     @server.request_handler(NOTIFY)
     async def notify(params: Any) -> dict[str, Any]:
-        from ..protocol.account import ACCOUNT_UPDATED, AccountUpdated
+        from codex_lsp.protocol.account import ACCOUNT_UPDATED, AccountUpdated
 
         server.send_notification(ACCOUNT_UPDATED, AccountUpdated(auth_mode=None, plan_type=None))
         return {}

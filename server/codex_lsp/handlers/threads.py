@@ -1,22 +1,17 @@
-"""`thread/start`, `turn/start`, `turn/interrupt`, and the LSP side of a running turn
-(notifications, approval requests, rate-limit updates)."""
+"""`thread/start`, `turn/start`, `turn/interrupt` (onto :class:`~codex_lsp.turns.threads.ThreadService`),
+and the LSP side of a running turn (notifications, approval requests, rate-limit updates)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from .. import __version__
-from ..backend.provider import ModelProvider, provider_from_config
-from ..backend.responses import DEFAULT_IDLE_TIMEOUT_S, ResponsesClient
-from ..errors import InvalidParams, InvalidRequest
-from ..protocol.account import ACCOUNT_RATE_LIMITS_UPDATED
-from ..protocol.methods import Method
-from ..protocol.threads import (
+from codex_lsp import __version__
+from codex_lsp.protocol.account import ACCOUNT_RATE_LIMITS_UPDATED
+from codex_lsp.protocol.methods import Method
+from codex_lsp.protocol.threads import (
     ITEM_COMMAND_EXECUTION_REQUEST_APPROVAL,
     SERVER_REQUEST_RESOLVED,
     THREAD_START,
@@ -37,35 +32,21 @@ from ..protocol.threads import (
     TurnStartParams,
     TurnStartResult,
 )
-from ..protocol.wire import from_wire, to_wire
-from ..sandbox.policy import SandboxPolicy, policy_from_config, policy_from_wire, policy_to_wire
-from ..server import ClientRequestFailed
-from ..turns.approvals import Decision, parse_decision
-from ..turns.engine import TurnRunner, schedule_turn
-from ..turns.store import ActiveTurn, ThreadState, ThreadStore
+from codex_lsp.protocol.wire import from_wire
+from codex_lsp.sandbox.policy import (
+    SandboxPolicy,
+    policy_to_wire,
+)
+from codex_lsp.server import ClientRequestFailed
+from codex_lsp.turns.approvals import Decision, parse_decision
+from codex_lsp.turns.store import ThreadState
+from codex_lsp.turns.threads import ThreadService
 
 if TYPE_CHECKING:
-    from ..server import CodexLanguageServer
-    from ..services import Services
+    from codex_lsp.server import CodexLanguageServer
+    from codex_lsp.services import Services
 
 log = logging.getLogger(__name__)
-
-# A stalled model stream fails the turn after this long; overridable for tests and slow links.
-IDLE_TIMEOUT_ENV = "CODEX_LSP_STREAM_IDLE_TIMEOUT_S"
-APPROVAL_TIMEOUT_S = 600.0  # an unanswered approval is a decline; the command never runs
-INTERRUPT_WAIT_S = 10.0
-
-
-def _idle_timeout_s() -> float:
-    raw = os.environ.get(IDLE_TIMEOUT_ENV)
-    try:
-        value = float(raw) if raw else DEFAULT_IDLE_TIMEOUT_S
-    except ValueError:
-        log.warning(
-            "%s=%r is not a number; using %gs", IDLE_TIMEOUT_ENV, raw, DEFAULT_IDLE_TIMEOUT_S
-        )
-        return DEFAULT_IDLE_TIMEOUT_S
-    return value if value > 0 else DEFAULT_IDLE_TIMEOUT_S
 
 
 class LspTurnSink:
@@ -89,7 +70,7 @@ class LspTurnSink:
             self._server.request_client(
                 ITEM_COMMAND_EXECUTION_REQUEST_APPROVAL,
                 params,
-                APPROVAL_TIMEOUT_S,
+                self._services.config.lsp.approval_timeout_s,
                 msg_id=request_id,
             )
         )
@@ -105,123 +86,6 @@ class LspTurnSink:
                 SERVER_REQUEST_RESOLVED, ServerRequestResolved(params.thread_id, request_id)
             )
         return parse_decision(answer)
-
-
-class ThreadService:
-    """Creates threads and starts/interrupts their turns."""
-
-    def __init__(self, server: CodexLanguageServer, services: Services) -> None:
-        self._server = server
-        self._services = services
-        self.store = ThreadStore()
-        self.sink = LspTurnSink(server, services)
-
-    async def start_thread(self, params: ThreadStartParams) -> ThreadState:
-        services = self._services
-        cwd = self._cwd(params.cwd, "params.cwd") if params.cwd else self._default_cwd()
-        provider = self._provider(params.model_provider)
-        model = await services.models.resolve_model(params.model)  # once per thread
-        info = await services.models.model_info(model)
-        sandbox = policy_from_config(services.config, params.sandbox)
-        client = ResponsesClient(
-            services.http, provider, services.auth, idle_timeout_s=_idle_timeout_s()
-        )
-        thread = ThreadState(
-            id=self.store.new_id(),
-            cwd=cwd,
-            model=model,
-            model_provider=provider.id,
-            approval_policy=params.approval_policy or services.config.approval_policy,
-            sandbox_policy=sandbox,
-            client=client,
-            base_instructions=params.base_instructions,
-            developer_instructions=params.developer_instructions,
-            effort=info.default_reasoning_level if info is not None else None,
-            context_window=info.context_window if info is not None else None,
-        )
-        return self.store.add(thread)
-
-    def start_turn(
-        self, params: TurnStartParams, answered: asyncio.Future[Any] | None
-    ) -> TurnRunner:
-        thread = self.store.get(params.thread_id)
-        if thread.active is not None:
-            raise InvalidRequest(
-                f"thread {thread.id} already has an active turn ({thread.active.turn_id}); wait for "
-                "turn/completed or call turn/interrupt first"
-            )
-        if not params.input:
-            raise InvalidParams("params.input: must contain at least one item")
-        self._apply_overrides(thread, params)
-        runner = TurnRunner(thread, self.store.new_id(), list(params.input), self.sink)
-        thread.active = ActiveTurn(runner.turn_id, schedule_turn(runner, answered))
-        return runner
-
-    async def interrupt(self, params: TurnInterruptParams) -> None:
-        thread = self.store.get(params.thread_id)
-        active = thread.active
-        if active is None or active.turn_id != params.turn_id:
-            raise InvalidRequest(
-                f"turn {params.turn_id} is not running on thread {thread.id}; nothing to interrupt"
-            )
-        active.task.cancel()
-        # Answer once the turn has stopped: no command of it is running any more.
-        await asyncio.wait({active.task}, timeout=INTERRUPT_WAIT_S)
-
-    async def interrupt_all(self) -> None:
-        """At shutdown: stop every running turn (and its commands) before the server exits."""
-        tasks = self.store.active_tasks()
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=INTERRUPT_WAIT_S)
-
-    def _apply_overrides(self, thread: ThreadState, params: TurnStartParams) -> None:
-        # Validate everything first so a bad override changes nothing.
-        cwd = self._cwd(params.cwd, "params.cwd") if params.cwd else thread.cwd
-        sandbox = (
-            policy_from_wire(to_wire(params.sandbox_policy), field="params.sandboxPolicy")
-            if params.sandbox_policy is not None
-            else thread.sandbox_policy
-        )
-        thread.cwd = cwd
-        thread.sandbox_policy = sandbox
-        if params.model:
-            thread.model = params.model
-        if params.effort:
-            thread.effort = params.effort
-        if params.summary:
-            thread.summary = params.summary
-        if params.approval_policy:
-            thread.approval_policy = params.approval_policy
-
-    def _cwd(self, raw: str, field: str) -> Path:
-        path = Path(raw)
-        if not path.is_absolute():
-            raise InvalidParams(f"{field}: must be an absolute path")
-        try:
-            is_dir = path.is_dir()
-        except (OSError, ValueError):  # e.g. an embedded NUL byte
-            is_dir = False
-        if not is_dir:
-            raise InvalidParams(f"{field}: {raw!r} is not an existing directory")
-        return path
-
-    def _default_cwd(self) -> Path:
-        root = self._server.workspace_root()
-        return root if root is not None and root.is_dir() else Path.cwd()
-
-    def _provider(self, provider_id: str | None) -> ModelProvider:
-        services = self._services
-        if provider_id is None or provider_id == services.provider.id:
-            return services.provider
-        config = services.config
-        if provider_id not in config.model_providers:
-            known = ", ".join(sorted(config.model_providers))
-            raise InvalidParams(
-                f"params.modelProvider: unknown provider {provider_id!r}; use one of {known}"
-            )
-        return provider_from_config(config, provider_id)
 
 
 def thread_payload(thread: ThreadState) -> Thread:
@@ -248,14 +112,16 @@ def _sandbox_wire(policy: SandboxPolicy) -> SandboxPolicyWire:
 
 
 def register(server: CodexLanguageServer, services: Services) -> None:
-    threads = ThreadService(server, services)
+    threads = ThreadService(services, LspTurnSink(server, services), server.workspace_root)
     services.on_close.append(threads.interrupt_all)
 
     @server.request_handler(THREAD_START)
     async def thread_start(params: ThreadStartParams) -> ThreadStartResult:
         thread = await threads.start_thread(params)
         payload = thread_payload(thread)
-        _after_answer(lambda: server.send_notification(THREAD_STARTED, ThreadStarted(payload)))
+        server.after_response(
+            lambda: server.send_notification(THREAD_STARTED, ThreadStarted(payload))
+        )
         return ThreadStartResult(
             thread=payload,
             model=thread.model,
@@ -269,7 +135,9 @@ def register(server: CodexLanguageServer, services: Services) -> None:
 
     @server.request_handler(TURN_START)
     async def turn_start(params: TurnStartParams) -> TurnStartResult:
-        runner = threads.start_turn(params, asyncio.current_task())
+        answered = asyncio.Event()
+        server.after_response(answered.set)
+        runner = threads.start_turn(params, answered)
         return TurnStartResult(
             turn=Turn(id=runner.turn_id, status="inProgress", items=[], error=None)
         )
@@ -278,16 +146,3 @@ def register(server: CodexLanguageServer, services: Services) -> None:
     async def turn_interrupt(params: TurnInterruptParams) -> EmptyResult:
         await threads.interrupt(params)
         return EmptyResult()
-
-
-def _after_answer(send: Any) -> None:
-    """Run ``send`` right after the current request's answer is written.
-
-    pygls writes the answer from a done-callback of the handler task, registered before the
-    handler ran; callbacks run in registration order, so ours comes after it.
-    """
-    task = asyncio.current_task()
-    if task is None:
-        send()
-        return
-    task.add_done_callback(lambda done: None if done.cancelled() or done.exception() else send())

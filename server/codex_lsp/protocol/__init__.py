@@ -4,9 +4,18 @@ Every wire method is defined once (``define(...)`` in the group modules) with it
 payload classes and docs. Handlers, docs, the JSON Schema and the editor clients follow it.
 """
 
-from . import account, commands, context, handshake, models, status, threads, turn_errors
-from .methods import GROUPS, METHODS, Method, client_requests
-from .wire import ParamsError, from_wire, to_wire
+from codex_lsp.protocol import (
+    account,
+    commands,
+    context,
+    handshake,
+    models,
+    status,
+    threads,
+    turn_errors,
+)
+from codex_lsp.protocol.methods import GROUPS, METHODS, Method, client_requests
+from codex_lsp.protocol.wire import ParamsError, from_wire, to_wire
 
 __all__ = [
     "GROUPS",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import attrs
 
-from .methods import define
-from .threads import SandboxPolicyWire
-from .wire import field
+from codex_lsp.protocol.methods import define
+from codex_lsp.protocol.threads import SandboxPolicyWire
+from codex_lsp.protocol.wire import field
 
 
 @attrs.define

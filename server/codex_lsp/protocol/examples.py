@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import account as a
-from . import commands as c
-from . import models as m
-from . import status as s
-from . import threads as t
+from codex_lsp.protocol import account as a
+from codex_lsp.protocol import commands as c
+from codex_lsp.protocol import models as m
+from codex_lsp.protocol import status as s
+from codex_lsp.protocol import threads as t
 
 _CHATGPT = a.ChatGptAccount(type="chatgpt", email="dev@example.com", plan_type="pro")
 _WINDOW = a.RateLimitWindow(used_percent=23, window_duration_mins=300, resets_at=1764000000)
@@ -257,8 +257,8 @@ EXAMPLES: dict[str, tuple[Any, Any]] = {
 
 # ---- agent context (issue 14) ---------------------------------------------------------------
 
-from . import context as x  # noqa: E402
-from . import turn_errors as te  # noqa: E402
+from codex_lsp.protocol import context as x  # noqa: E402
+from codex_lsp.protocol import turn_errors as te  # noqa: E402
 
 EXAMPLES.update(
     {

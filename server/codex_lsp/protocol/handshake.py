@@ -6,8 +6,8 @@ from typing import Literal
 
 import attrs
 
-from .methods import define
-from .wire import field
+from codex_lsp.protocol.methods import define
+from codex_lsp.protocol.wire import field
 
 PROTOCOL_VERSION = "2"
 

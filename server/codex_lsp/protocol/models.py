@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import attrs
 
-from .methods import define
-from .wire import field
+from codex_lsp.protocol.methods import define
+from codex_lsp.protocol.wire import field
 
 
 @attrs.define

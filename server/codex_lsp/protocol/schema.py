@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import METHODS
-from .wire import json_schema
+from codex_lsp.protocol import METHODS
+from codex_lsp.protocol.wire import json_schema
 
 SCHEMA_FILE = "codex-lsp.schema.json"
 

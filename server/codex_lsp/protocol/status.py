@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import attrs
 
-from .account import Account, Empty, RateLimitSnapshot, WireAuthMode
-from .methods import define
-from .wire import field
+from codex_lsp.protocol.account import Account, Empty, RateLimitSnapshot, WireAuthMode
+from codex_lsp.protocol.methods import define
+from codex_lsp.protocol.wire import field
 
 
 @attrs.define

@@ -6,8 +6,8 @@ from typing import Literal
 
 import attrs
 
-from .methods import define
-from .wire import JsonValue, field
+from codex_lsp.protocol.methods import define
+from codex_lsp.protocol.wire import JsonValue, field
 
 ApprovalPolicy = Literal["untrusted", "on-failure", "on-request", "never"]
 SandboxMode = Literal["read-only", "workspace-write", "danger-full-access"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import attrs
 
-from .methods import define
-from .threads import TurnError
-from .wire import field
+from codex_lsp.protocol.methods import define
+from codex_lsp.protocol.threads import TurnError
+from codex_lsp.protocol.wire import field
 
 
 @attrs.define

@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from ..sandbox.policy import DangerFullAccess, SandboxPolicy
-from .shell import is_known_safe
+from codex_lsp.sandbox.policy import DangerFullAccess, SandboxPolicy
 
 Decision = Literal["accept", "acceptForSession", "decline", "cancel"]
 DECISIONS: tuple[Decision, ...] = ("accept", "acceptForSession", "decline", "cancel")
@@ -33,6 +32,8 @@ def ask_before_running(
         return None
     if escalate:
         return "The agent asks to run this command without the sandbox."
+    from codex_lsp.turns.tools.shell import is_known_safe  # the shell tool imports this module
+
     if policy == UNTRUSTED and not is_known_safe(argv):
         return "The approval policy is untrusted and this command is not on the known-safe list."
     return None

@@ -1,30 +1,29 @@
-"""Threads held in memory: settings resolved once at `thread/start`, the conversation so far,
-the commands approved for the session, token totals and the active turn."""
+"""Threads held in memory: settings resolved once at `thread/start`, the conversation so far
+(:class:`~codex_lsp.context.history.ConversationHistory`, with the token totals), the commands
+approved for the session and the active turn."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
+from collections.abc import AsyncGenerator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
-from ..backend.responses import ResponsesClient, TokenUsage
-from ..errors import InvalidRequest
-from ..sandbox.policy import SandboxPolicy
+from codex_lsp.backend.responses import ResponseEvent, ResponsesRequest
+from codex_lsp.context.history import ConversationHistory
+from codex_lsp.errors import InvalidRequest
+from codex_lsp.models.catalog import ModelInfo
+from codex_lsp.sandbox.policy import SandboxPolicy
 
-BASE_INSTRUCTIONS = """\
-You are a coding agent running inside the user's editor. You help with the project in the \
-working directory: read code, run commands, explain and change things.
 
-- Use the `shell` tool to run commands (argv form, e.g. ["bash", "-lc", "ls"]). Commands run in \
-a sandbox that may forbid writes outside the workspace and network access; if a command fails \
-because of the sandbox, say so instead of retrying blindly.
-- Prefer small, safe, read-only commands to learn about the project before changing it.
-- When you are done, answer concisely: what you found or changed, and anything left to do.
-"""
+class ModelClient(Protocol):
+    """Streams one model response (the real one is :class:`~codex_lsp.backend.responses.ResponsesClient`)."""
+
+    def stream(self, request: ResponsesRequest) -> AsyncGenerator[ResponseEvent, None]: ...
 
 
 @attrs.define
@@ -45,23 +44,21 @@ class ThreadState:
     model_provider: str
     approval_policy: str
     sandbox_policy: SandboxPolicy
-    client: ResponsesClient = attrs.field(repr=False)
+    client: ModelClient = attrs.field(repr=False)
     base_instructions: str | None = None
     developer_instructions: str | None = None
     effort: str | None = None
     summary: str | None = "auto"
     context_window: int | None = None
+    model_info: ModelInfo | None = (
+        None  # the catalog entry of `model` (tool specs may depend on it)
+    )
     created_at: int = attrs.Factory(lambda: int(time.time()))
     updated_at: int = attrs.Factory(lambda: int(time.time()))
     preview: str = ""
-    history: list[dict[str, Any]] = attrs.Factory(list)  # Responses-API input items
+    history: ConversationHistory = attrs.Factory(ConversationHistory)
     approved_commands: set[tuple[str, ...]] = attrs.Factory(set)
-    usage_total: TokenUsage = attrs.Factory(TokenUsage)
     active: ActiveTurn | None = None
-
-    @property
-    def instructions(self) -> str:
-        return self.base_instructions or BASE_INSTRUCTIONS
 
     def touch(self) -> None:
         self.updated_at = int(time.time())

@@ -1,17 +1,37 @@
-"""The `shell` function tool: its schema, argument parsing, the known-safe list, output shaping."""
+"""The `shell` function tool: its schema, argument parsing, the known-safe list, output shaping,
+and :class:`ShellTool`, which runs a call through the orchestrator as a `commandExecution` item."""
 
 from __future__ import annotations
 
 import codecs
 import json
 import shlex
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 
-from ..errors import InvalidParams
+from codex_lsp.errors import InvalidParams
+from codex_lsp.protocol.threads import (
+    ITEM_COMMAND_EXECUTION_OUTPUT_DELTA,
+    CommandExecutionItem,
+    CommandExecutionRequestApprovalParams,
+    ItemDelta,
+)
+from codex_lsp.sandbox.policy import SandboxPolicy
+from codex_lsp.sandbox.runner import CommandResult, run_command
+from codex_lsp.turns.approvals import ON_REQUEST, Decision, ask_before_running
+from codex_lsp.turns.items import new_item_id, now_ms
+from codex_lsp.turns.orchestrator import SandboxedAction
+from codex_lsp.turns.tools.base import (
+    RespondToModel,
+    SpecContext,
+    ToolCall,
+    ToolDeclined,
+    ToolInvocation,
+)
 
 SHELL_TOOL_NAME = "shell"
 DEFAULT_TIMEOUT_MS = 10_000
@@ -222,3 +242,159 @@ def model_output(exit_code: int | None, duration_ms: int, output: str, note: str
     lines.append("Output:")
     lines.append(output)
     return "\n".join(lines)
+
+
+# ---- the tool --------------------------------------------------------------------------------
+
+
+class ShellTool:
+    """`shell`: one argv command per call, through the orchestrator, as a `commandExecution` item."""
+
+    name = SHELL_TOOL_NAME
+
+    def spec(self, context: SpecContext) -> dict[str, Any]:
+        return shell_tool(allow_escalation=context.approval_policy == ON_REQUEST)
+
+    async def handle(self, call: ToolCall, invocation: ToolInvocation) -> str:
+        return await _ShellCall(invocation).run(call.arguments)
+
+
+class _ShellCall:
+    """One `shell` call: its item, its output so far, whether it ran."""
+
+    def __init__(self, invocation: ToolInvocation) -> None:
+        self.invocation = invocation
+        self.thread = invocation.thread
+        self.items = invocation.items
+        self.output: OutputCollector | None = None  # output of the running command
+        self.ran = False  # started (not only asked about)
+        self.item = CommandExecutionItem(
+            type="commandExecution",
+            id=new_item_id(),
+            command="",
+            cwd=str(self.thread.cwd),
+            status="inProgress",
+            command_actions=[],
+            aggregated_output=None,
+            exit_code=None,
+            duration_ms=None,
+        )
+
+    async def run(self, arguments: str) -> str:
+        item = self.item
+        item.command = arguments[:500]
+        try:
+            args = parse_shell_args(arguments, self.thread.cwd)
+        except InvalidParams as exc:
+            self.items.start(item)
+            return self._fail(RespondToModel(f"invalid shell arguments: {exc.message}"))
+        item.command = display_command(args.command)
+        item.cwd = str(args.workdir)
+        self.items.start(item)
+        try:
+            return await self._execute(args)
+        except BaseException:
+            self._stopped()
+            raise
+
+    async def _execute(self, args: ShellArgs) -> str:
+        thread = self.thread
+        reason = ask_before_running(
+            thread.approval_policy,
+            args.command,
+            escalate=args.with_escalated_permissions,
+            approved=thread.approved_commands,
+        )
+        if reason is not None and args.justification:
+            reason = f"{reason} Reason given: {args.justification}"
+
+        async def attempt(sandbox: SandboxPolicy) -> CommandResult:
+            return await self._run(args, sandbox)
+
+        action = SandboxedAction(
+            ask_first=reason,
+            escalate=args.with_escalated_permissions,
+            session_key=tuple(args.command),
+            attempt=attempt,
+            ask=self._ask,
+        )
+        try:
+            attempted = await self.invocation.orchestrator.run(action)
+        except RespondToModel as exc:
+            return self._fail(exc)
+        return self._finish(attempted.result, attempted.note)
+
+    async def _run(self, args: ShellArgs, sandbox: SandboxPolicy) -> CommandResult:
+        output = OutputCollector()
+        self.output = output
+        self.ran = True
+        items, item_id = self.items, self.item.id
+
+        def on_output(stream: str, chunk: bytes) -> None:
+            text = output.add(stream, chunk)
+            if text:
+                items.notify(
+                    ITEM_COMMAND_EXECUTION_OUTPUT_DELTA,
+                    ItemDelta(items.thread_id, items.turn_id, item_id, text),
+                )
+
+        try:
+            return await run_command(
+                args.command,
+                cwd=args.workdir,
+                policy=sandbox,
+                timeout_s=args.timeout_ms / 1000,
+                output_cap=RUN_OUTPUT_CAP_BYTES,
+                on_output=on_output,
+            )
+        except InvalidParams as exc:  # e.g. a workdir that does not exist
+            raise RespondToModel(f"the command could not be started: {exc.message}") from None
+
+    async def _ask(self, reason: str) -> Decision:
+        item = self.item
+        params = CommandExecutionRequestApprovalParams(
+            thread_id=self.items.thread_id,
+            turn_id=self.items.turn_id,
+            item_id=item.id,
+            started_at_ms=now_ms(),
+            approval_id=str(uuid.uuid4()),
+            command=item.command,
+            cwd=item.cwd,
+            reason=reason,
+        )
+        return await self.items.sink.request_approval(params)
+
+    def _fail(self, error: RespondToModel) -> NoReturn:
+        """The item ends declined or failed; the error goes on to the model as the output."""
+        item = self.item
+        if isinstance(error, ToolDeclined):
+            item.status = "declined"
+        else:
+            item.status = "failed"
+            item.aggregated_output = error.message
+        self.items.complete(item)
+        raise error
+
+    def _finish(self, result: CommandResult, note: str) -> str:
+        item = self.item
+        output = self.output.text if self.output is not None else result.stdout + result.stderr
+        self.output = None
+        if result.timed_out:
+            note = f"the command timed out and was killed (exit code {result.exit_code})"
+        item.status = "completed" if result.exit_code == 0 else "failed"
+        item.exit_code = result.exit_code
+        item.duration_ms = result.duration_ms
+        item.aggregated_output = output
+        self.items.complete(item)
+        return model_output(result.exit_code, result.duration_ms, output, note)
+
+    def _stopped(self) -> None:
+        """The turn stopped mid-call: the engine completes the item with this status."""
+        item = self.item
+        if item.status != "inProgress":
+            return
+        if not self.ran:
+            item.status = "declined"  # stopped while waiting for approval
+        else:
+            item.status = "failed"
+            item.aggregated_output = self.output.text if self.output else None
