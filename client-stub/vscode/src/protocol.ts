@@ -264,6 +264,14 @@ export interface CommandExecutionRequestApprovalResponse {
   decision: "accept" | "acceptForSession" | "decline" | "cancel";
 }
 
+/** The conversation was compacted (summarised) to fit the model's context window. */
+export interface ContextCompactionItem {
+  /** Discriminator. */
+  type: "contextCompaction";
+  /** Item id. */
+  id: string;
+}
+
 /** Credit balance of the account. */
 export interface CreditsSnapshot {
   /** Whether the account has credits. */
@@ -348,6 +356,16 @@ export interface GetAuthStatusResult {
   requiresOpenaiAuth: boolean | null;
 }
 
+/** An image by URL (`https://…` or a `data:image/…;base64,…` URL), sent to the model as is. */
+export interface ImageInput {
+  /** Discriminator. */
+  type: "image";
+  /** Image URL: `http(s)://` or `data:image/<type>;base64,...`. */
+  url: string;
+  /** Resolution hint for the model. */
+  detail?: "auto" | "low" | "high" | "original" | null;
+}
+
 /** ``initialize`` → ``params.initializationOptions`` (all optional). */
 export interface InitializationOptions {
   /** Opt in to experimental methods and fields. Fixed for the connection's lifetime. */
@@ -363,7 +381,7 @@ export interface ItemCompleted {
   /** Turn id. */
   turnId: string;
   /** The complete item. */
-  item: UserMessageItem | AgentMessageItem | ReasoningItem | CommandExecutionItem;
+  item: UserMessageItem | AgentMessageItem | ReasoningItem | CommandExecutionItem | ContextCompactionItem;
   /** Unix milliseconds. */
   completedAtMs: number;
 }
@@ -387,9 +405,22 @@ export interface ItemStarted {
   /** Turn id. */
   turnId: string;
   /** The item as it starts. */
-  item: UserMessageItem | AgentMessageItem | ReasoningItem | CommandExecutionItem;
+  item: UserMessageItem | AgentMessageItem | ReasoningItem | CommandExecutionItem | ContextCompactionItem;
   /** Unix milliseconds. */
   startedAtMs: number;
+}
+
+/**
+ * An image file on the server's machine: read, checked (PNG, JPEG, GIF or WebP, at most
+ * 20 MiB) and sent to the model as a data URL. A missing or non-image file is -32602.
+ */
+export interface LocalImageInput {
+  /** Discriminator. */
+  type: "localImage";
+  /** Absolute path of the image file. */
+  path: string;
+  /** Resolution hint for the model. */
+  detail?: "auto" | "low" | "high" | "original" | null;
 }
 
 /** Params of `account/login/cancel`. */
@@ -402,6 +433,16 @@ export interface LoginCancelParams {
 export interface LoginCancelResult {
   /** `canceled` when a pending login was stopped. */
   status: "canceled" | "notFound";
+}
+
+/** A file or resource the user mentioned (`@file`): the model is told its name and path. */
+export interface MentionInput {
+  /** Discriminator. */
+  type: "mention";
+  /** Display name. */
+  name: string;
+  /** Path (absolute, or relative to the thread's cwd) or URI. */
+  path: string;
 }
 
 /** One model, in upstream's `Model` shape. */
@@ -584,12 +625,24 @@ export interface ServerRequestResolved {
   requestId: string | number;
 }
 
+/** A skill the user selected: the model is told its name and where its SKILL.md is. */
+export interface SkillInput {
+  /** Discriminator. */
+  type: "skill";
+  /** Skill name. */
+  name: string;
+  /** Path of the skill's SKILL.md. */
+  path: string;
+}
+
 /** User text. */
 export interface TextInput {
   /** Discriminator. */
   type: "text";
   /** The text. */
   text: string;
+  /** UI-defined spans within `text` (`{byteRange:{start,end}, placeholder?}`); kept, not sent to the model. */
+  text_elements?: unknown[];
 }
 
 /** A conversation held in server memory. */
@@ -622,6 +675,12 @@ export interface Thread {
   source: string;
   /** Turns (always empty in `thread/start`). */
   turns: unknown[];
+}
+
+/** Params of `thread/compact/start`. */
+export interface ThreadCompactStartParams {
+  /** Thread to compact. */
+  threadId: string;
 }
 
 /** Params of `thread/start` (all optional). */
@@ -770,8 +829,8 @@ export interface TurnPlanUpdated {
 export interface TurnStartParams {
   /** Thread to continue. */
   threadId: string;
-  /** User input items (text). */
-  input: TextInput[];
+  /** User input items: `text`, `image`, `localImage`, `mention`, `skill` (see context.md). */
+  input: (TextInput | ImageInput | LocalImageInput | MentionInput | SkillInput)[];
   /** Model override. */
   model?: string | null;
   /** Reasoning effort override. */
@@ -792,6 +851,22 @@ export interface TurnStartResult {
   turn: Turn;
 }
 
+/** Params of `turn/steer`. */
+export interface TurnSteerParams {
+  /** Thread id. */
+  threadId: string;
+  /** The running turn; the call fails (-32600) if it is not the active one. */
+  expectedTurnId: string;
+  /** More user input; joins the turn at its next model request. */
+  input: (TextInput | ImageInput | LocalImageInput | MentionInput | SkillInput)[];
+}
+
+/** Result of `turn/steer`. */
+export interface TurnSteerResult {
+  /** The turn the input joined. */
+  turnId: string;
+}
+
 /** The user's input. */
 export interface UserMessageItem {
   /** Discriminator. */
@@ -799,7 +874,7 @@ export interface UserMessageItem {
   /** Item id. */
   id: string;
   /** The input. */
-  content: TextInput[];
+  content: (TextInput | ImageInput | LocalImageInput | MentionInput | SkillInput)[];
 }
 
 /** Write inside the cwd and `writableRoots` (and /tmp, $TMPDIR unless excluded); `.git` stays read-only. */
@@ -844,6 +919,7 @@ export const MethodNames = {
   ITEM_STARTED: "item/started",
   MODEL_LIST: "model/list",
   SERVER_REQUEST_RESOLVED: "serverRequest/resolved",
+  THREAD_COMPACT_START: "thread/compact/start",
   THREAD_START: "thread/start",
   THREAD_STARTED: "thread/started",
   THREAD_TOKEN_USAGE_UPDATED: "thread/tokenUsage/updated",
@@ -852,6 +928,7 @@ export const MethodNames = {
   TURN_PLAN_UPDATED: "turn/plan/updated",
   TURN_START: "turn/start",
   TURN_STARTED: "turn/started",
+  TURN_STEER: "turn/steer",
 } as const;
 
 export type MethodName = (typeof MethodNames)[keyof typeof MethodNames];
@@ -885,6 +962,7 @@ export const MethodInfo: { readonly [name: string]: { readonly direction: Direct
   "item/started": { direction: "server->client", kind: "notification", group: "threads" },
   "model/list": { direction: "client->server", kind: "request", group: "models" },
   "serverRequest/resolved": { direction: "server->client", kind: "notification", group: "approvals" },
+  "thread/compact/start": { direction: "client->server", kind: "request", group: "context" },
   "thread/start": { direction: "client->server", kind: "request", group: "threads" },
   "thread/started": { direction: "server->client", kind: "notification", group: "threads" },
   "thread/tokenUsage/updated": { direction: "server->client", kind: "notification", group: "threads" },
@@ -893,6 +971,7 @@ export const MethodInfo: { readonly [name: string]: { readonly direction: Direct
   "turn/plan/updated": { direction: "server->client", kind: "notification", group: "context" },
   "turn/start": { direction: "client->server", kind: "request", group: "threads" },
   "turn/started": { direction: "server->client", kind: "notification", group: "threads" },
+  "turn/steer": { direction: "client->server", kind: "request", group: "context" },
 };
 
 // ---- typed method constants ----
@@ -966,6 +1045,9 @@ export const MODEL_LIST = new RequestType<ModelListParams, ModelListResult, void
 /** server → client notification. Sent when an approval request is answered or cleared. */
 export const SERVER_REQUEST_RESOLVED = new NotificationType<ServerRequestResolved>("serverRequest/resolved");
 
+/** client → server request. Compact the thread's conversation now; runs as a turn with a `contextCompaction` item. */
+export const THREAD_COMPACT_START = new RequestType<ThreadCompactStartParams, EmptyResult, void>("thread/compact/start");
+
 /** client → server request. Create a thread; the model is resolved once here. Followed by `thread/started`. */
 export const THREAD_START = new RequestType<ThreadStartParams, ThreadStartResult, void>("thread/start");
 
@@ -989,3 +1071,6 @@ export const TURN_START = new RequestType<TurnStartParams, TurnStartResult, void
 
 /** server → client notification. First notification of a turn. */
 export const TURN_STARTED = new NotificationType<TurnNotification>("turn/started");
+
+/** client → server request. Add input to the running turn; it joins at the turn's next model request. */
+export const TURN_STEER = new RequestType<TurnSteerParams, TurnSteerResult, void>("turn/steer");

@@ -66,6 +66,17 @@ class TurnSteerResult:
     turn_id: str = field("The turn the input joined.")
 
 
+TURN_STEER = define(
+    "turn/steer",
+    direction="client->server",
+    kind="request",
+    group="context",
+    params=TurnSteerParams,
+    result=TurnSteerResult,
+    doc="Add input to the running turn; it joins at the turn's next model request.",
+)
+
+
 # ---- compaction ---------------------------------------------------------------------------------
 
 
@@ -77,6 +88,16 @@ class ThreadCompactStartParams:
 
 
 ThreadCompactStartResult = EmptyResult
+
+THREAD_COMPACT_START = define(
+    "thread/compact/start",
+    direction="client->server",
+    kind="request",
+    group="context",
+    params=ThreadCompactStartParams,
+    result=ThreadCompactStartResult,
+    doc="Compact the thread's conversation now; runs as a turn with a `contextCompaction` item.",
+)
 
 
 # ---- file search --------------------------------------------------------------------------------

@@ -279,6 +279,18 @@ EXAMPLES.update(
                 ]
             ),
         ),
+        "turn/steer": (
+            x.TurnSteerParams(
+                thread_id=_THREAD.id,
+                expected_turn_id="turn-1",
+                input=[t.TextInput(type="text", text="Also update the README")],
+            ),
+            x.TurnSteerResult(turn_id="turn-1"),
+        ),
+        "thread/compact/start": (
+            x.ThreadCompactStartParams(thread_id=_THREAD.id),
+            t.EmptyResult(),
+        ),
         "turn/plan/updated": (
             x.TurnPlanUpdated(
                 thread_id=_THREAD.id,

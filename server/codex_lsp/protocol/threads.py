@@ -6,6 +6,8 @@ from typing import Literal
 
 import attrs
 
+from codex_lsp.protocol.inputs import TextInput as TextInput  # re-exported
+from codex_lsp.protocol.inputs import UserInput
 from codex_lsp.protocol.methods import define
 from codex_lsp.protocol.wire import JsonValue, field
 
@@ -150,17 +152,6 @@ THREAD_STARTED = define(
 
 
 @attrs.define
-class TextInput:
-    """User text."""
-
-    type: Literal["text"] = field("Discriminator.")
-    text: str = field("The text.")
-
-
-UserInput = TextInput
-
-
-@attrs.define
 class TurnError:
     """Why a turn failed."""
 
@@ -188,7 +179,9 @@ class TurnStartParams:
     """Params of `turn/start`. Overrides persist for later turns of the thread."""
 
     thread_id: str = field("Thread to continue.")
-    input: list[UserInput] = field("User input items (text).")
+    input: list[UserInput] = field(
+        "User input items: `text`, `image`, `localImage`, `mention`, `skill` (see context.md)."
+    )
     model: str | None = field("Model override.", default=None)
     effort: ReasoningEffort | None = field("Reasoning effort override.", default=None)
     summary: Literal["auto", "concise", "detailed", "none"] | None = field(
@@ -314,7 +307,21 @@ class CommandExecutionItem:
     duration_ms: int | None = field("Run time, when finished.")
 
 
-ThreadItem = UserMessageItem | AgentMessageItem | ReasoningItem | CommandExecutionItem
+@attrs.define
+class ContextCompactionItem:
+    """The conversation was compacted (summarised) to fit the model's context window."""
+
+    type: Literal["contextCompaction"] = field("Discriminator.")
+    id: str = field("Item id.")
+
+
+ThreadItem = (
+    UserMessageItem
+    | AgentMessageItem
+    | ReasoningItem
+    | CommandExecutionItem
+    | ContextCompactionItem
+)
 
 
 @attrs.define

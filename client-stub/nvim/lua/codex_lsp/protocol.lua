@@ -28,6 +28,7 @@ M.methods = {
   ITEM_STARTED = "item/started",
   MODEL_LIST = "model/list",
   SERVER_REQUEST_RESOLVED = "serverRequest/resolved",
+  THREAD_COMPACT_START = "thread/compact/start",
   THREAD_START = "thread/start",
   THREAD_STARTED = "thread/started",
   THREAD_TOKEN_USAGE_UPDATED = "thread/tokenUsage/updated",
@@ -36,6 +37,7 @@ M.methods = {
   TURN_PLAN_UPDATED = "turn/plan/updated",
   TURN_START = "turn/start",
   TURN_STARTED = "turn/started",
+  TURN_STEER = "turn/steer",
 }
 
 -- Direction ("client->server" | "server->client") and kind ("request" | "notification") of each method.
@@ -64,6 +66,7 @@ M.info = {
   ["item/started"] = { direction = "server->client", kind = "notification", group = "threads" },
   ["model/list"] = { direction = "client->server", kind = "request", group = "models" },
   ["serverRequest/resolved"] = { direction = "server->client", kind = "notification", group = "approvals" },
+  ["thread/compact/start"] = { direction = "client->server", kind = "request", group = "context" },
   ["thread/start"] = { direction = "client->server", kind = "request", group = "threads" },
   ["thread/started"] = { direction = "server->client", kind = "notification", group = "threads" },
   ["thread/tokenUsage/updated"] = { direction = "server->client", kind = "notification", group = "threads" },
@@ -72,6 +75,7 @@ M.info = {
   ["turn/plan/updated"] = { direction = "server->client", kind = "notification", group = "context" },
   ["turn/start"] = { direction = "client->server", kind = "request", group = "threads" },
   ["turn/started"] = { direction = "server->client", kind = "notification", group = "threads" },
+  ["turn/steer"] = { direction = "client->server", kind = "request", group = "context" },
 }
 
 return M

@@ -74,10 +74,12 @@ class ToolRegistry:
 def default_registry() -> ToolRegistry:
     """The tools of every thread."""
     from codex_lsp.turns.tools.shell import ShellTool
+    from codex_lsp.turns.tools.update_plan import UpdatePlanTool
 
     return ToolRegistry(
         [
             ShellTool(),
+            UpdatePlanTool(),
             # one line per tool, e.g. ApplyPatchTool(),
         ]
     )
