@@ -107,6 +107,7 @@ class TurnRunner:
         # The Responses-API user message (built, with local images read, by the caller).
         self._message = message
         self._compact_only = compact_only
+        self._compacted_since_request = False
         self._sink = sink
         self._tools = tools if tools is not None else default_registry()
         self._max_tool_rounds = max_tool_rounds
@@ -210,6 +211,10 @@ class TurnRunner:
         return thread.context_tokens + estimate_tokens(items[thread.context_mark :])
 
     async def _compact_if_needed(self) -> None:
+        # Once per model request at most: a summary that still doesn't fit is sent as it is
+        # (the backend then says whether it fits) rather than summarised again and again.
+        if self._compacted_since_request:
+            return
         if should_compact(self._context_in_use(), self.thread.auto_compact_limit):
             await self._compact()
 
@@ -235,6 +240,7 @@ class TurnRunner:
             build_replacement(thread.history.items, summary.text, initial_context=initial)
         )
         thread.context_tokens = None  # unknown until the next response
+        self._compacted_since_request = True
         self._items.complete(item)
 
     async def _run_call(self, done: FunctionCallDone) -> None:
@@ -265,6 +271,7 @@ class TurnRunner:
         )
 
     async def _model_round(self) -> list[FunctionCallDone]:
+        self._compacted_since_request = False
         calls: list[FunctionCallDone] = []
         async with contextlib.aclosing(self.thread.client.stream(self._request())) as events:
             async for event in events:
