@@ -71,6 +71,31 @@ class SandboxWorkspaceWrite:
 
 
 @attrs.frozen
+class ShellEnvironmentPolicy:
+    """`[shell_environment_policy]` (upstream's name): which variables commands do not get.
+
+    `exclude` adds case-insensitive glob patterns to the default exclusion (`*KEY*`,
+    `*SECRET*`, `*TOKEN*`, `*PASSWORD*`, `*PASSWD*`, `*CREDENTIAL*`, `*_PAT`, `DATABASE_URL`);
+    `ignore_default_excludes = true` drops the defaults.
+    """
+
+    exclude: tuple[str, ...] = ()
+    ignore_default_excludes: bool = False
+
+
+@attrs.frozen
+class SandboxLimits:
+    """`[sandbox_limits]` (beyond upstream): per-command resource limits, 0 = none.
+
+    `max_memory_mb` sets RLIMIT_AS (address space; JVMs and some runtimes reserve far more
+    than they use), `max_file_size_mb` sets RLIMIT_FSIZE (the largest file a command may write).
+    """
+
+    max_memory_mb: int = 0
+    max_file_size_mb: int = 0
+
+
+@attrs.frozen
 class LspSettings:
     """`[lsp]`: codex-lsp's own knobs (timeouts are configurable so tests can be fast)."""
 
@@ -80,6 +105,9 @@ class LspSettings:
     stream_idle_timeout_s: float = DEFAULT_STREAM_IDLE_TIMEOUT_S
     # An approval the editor doesn't answer this long is a decline; the command never runs.
     approval_timeout_s: float = DEFAULT_APPROVAL_TIMEOUT_S
+    # How long a browser / device-code login may take; None: upstream's 10 / 15 minutes.
+    # The CODEX_LOGIN_TIMEOUT_S environment variable still wins over this key.
+    login_timeout_s: float | None = None
 
 
 @attrs.frozen
@@ -95,11 +123,13 @@ class Config:
     )
     chatgpt_base_url: str = DEFAULT_CHATGPT_BASE_URL
     forced_login_method: str | None = None
-    forced_chatgpt_workspace_id: str | None = None
+    forced_chatgpt_workspace_id: str | tuple[str, ...] | None = None
     cli_auth_credentials_store: str = "file"
     approval_policy: str = "on-request"
     sandbox_mode: str = "read-only"
     sandbox_workspace_write: SandboxWorkspaceWrite = SandboxWorkspaceWrite()
+    shell_environment_policy: ShellEnvironmentPolicy = ShellEnvironmentPolicy()
+    sandbox_limits: SandboxLimits = SandboxLimits()
     lsp: LspSettings = LspSettings()
     login_env: Mapping[str, str] = attrs.field(factory=dict)  # LOGIN_ENV_VARS that are set
     # Agent context (issue 14): AGENTS.md discovery and compaction.
@@ -205,11 +235,41 @@ class _Reader:
             raise self._fail(key, "a non-negative integer", value)
         return value
 
+    def positive_number_or_none(self, key: str) -> float | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise self._fail(key, "a positive number of seconds", value)
+        return float(value)
+
     def text_list(self, key: str) -> tuple[str, ...]:
         value = self.data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self._fail(key, "an array of strings", value)
         return tuple(value)
+
+    def text_or_list(self, key: str) -> str | tuple[str, ...] | None:
+        """A non-empty string or a non-empty array of non-empty strings (or absent)."""
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+            return tuple(value)
+        raise self._fail(key, "a non-empty string or an array of non-empty strings", value)
+
+    def absolute_paths(self, key: str) -> tuple[str, ...]:
+        """An array of absolute paths: a relative one would depend on the server's cwd."""
+        paths = self.text_list(key)
+        for path in paths:
+            if not path or not Path(path).is_absolute():
+                raise ConfigError(
+                    f"{self.path}: key '{self.prefix}{key}' must hold absolute paths (got relative "
+                    f"{path!r}); write it as an absolute path"
+                )
+        return paths
 
     def table(self, key: str) -> _Reader:
         value = self.data.get(key, {})
@@ -231,6 +291,8 @@ def _build(home: Path, path: Path, data: Mapping[str, Any], env: Mapping[str, st
             f"{path}: key 'model_provider' must be one of {known} (got {provider_id!r})"
         )
     workspace = top.table("sandbox_workspace_write")
+    env_policy = top.table("shell_environment_policy")
+    limits = top.table("sandbox_limits")
     lsp = top.table("lsp")
     return Config(
         codex_home=home,
@@ -240,7 +302,7 @@ def _build(home: Path, path: Path, data: Mapping[str, Any], env: Mapping[str, st
         model_providers=providers,
         chatgpt_base_url=(top.text("chatgpt_base_url", DEFAULT_CHATGPT_BASE_URL) or "").rstrip("/"),
         forced_login_method=top.choice("forced_login_method", LOGIN_METHODS, None),
-        forced_chatgpt_workspace_id=top.text("forced_chatgpt_workspace_id"),
+        forced_chatgpt_workspace_id=top.text_or_list("forced_chatgpt_workspace_id"),
         cli_auth_credentials_store=top.choice(
             "cli_auth_credentials_store", CREDENTIAL_STORES, "file"
         )
@@ -249,10 +311,18 @@ def _build(home: Path, path: Path, data: Mapping[str, Any], env: Mapping[str, st
         or "on-request",
         sandbox_mode=top.choice("sandbox_mode", SANDBOX_MODES, "read-only") or "read-only",
         sandbox_workspace_write=SandboxWorkspaceWrite(
-            writable_roots=workspace.text_list("writable_roots"),
+            writable_roots=workspace.absolute_paths("writable_roots"),
             network_access=workspace.flag("network_access", False),
             exclude_tmpdir_env_var=workspace.flag("exclude_tmpdir_env_var", False),
             exclude_slash_tmp=workspace.flag("exclude_slash_tmp", False),
+        ),
+        shell_environment_policy=ShellEnvironmentPolicy(
+            exclude=env_policy.text_list("exclude"),
+            ignore_default_excludes=env_policy.flag("ignore_default_excludes", False),
+        ),
+        sandbox_limits=SandboxLimits(
+            max_memory_mb=max(int(limits.number("max_memory_mb", 0)), 0),
+            max_file_size_mb=max(int(limits.number("max_file_size_mb", 0)), 0),
         ),
         lsp=LspSettings(
             editor_refresh_timeout_s=lsp.number("editor_refresh_timeout_s", 10.0),
@@ -267,6 +337,7 @@ def _build(home: Path, path: Path, data: Mapping[str, Any], env: Mapping[str, st
                 "approval_timeout_s",
                 lsp.number("approval_timeout_s", DEFAULT_APPROVAL_TIMEOUT_S),
             ),
+            login_timeout_s=lsp.positive_number_or_none("login_timeout_s"),
         ),
         login_env={name: env[name] for name in LOGIN_ENV_VARS if env.get(name)},
         project_doc_max_bytes=top.integer("project_doc_max_bytes", 32 * 1024) or 0,

@@ -77,6 +77,7 @@ class Demo:
         self.refreshes: list[dict[str, Any]] = []
         self.approvals: list[dict[str, Any]] = []
         self.sandboxed = True
+        self.git_protected = True
         self.thread_id = ""
         self._stderr: collections.deque[str] = collections.deque(maxlen=40)
         self._install_editor_handlers()
@@ -103,6 +104,12 @@ class Demo:
         async def approve(params: Any) -> dict[str, Any]:
             self.approvals.append(params)
             say(f"    server -> approval request: `{params.get('command')}`")
+            if ".git" in str(params.get("command")) and not self.git_protected:
+                # On a backend that cannot protect .git, the approval is the only protection.
+                say(
+                    "    editor -> decline (it would write into .git, which this sandbox cannot protect)"
+                )
+                return {"decision": "decline"}
             say("    editor -> accept")
             return {"decision": "accept"}
 
@@ -255,6 +262,11 @@ class Demo:
         mode = "workspace-write" if self.sandboxed else "danger-full-access"
         if self.sandboxed:
             say(f"    sandbox backend: {detection.backend}")
+            status = await self.call("codex/status", {})
+            gaps = status.get("sandboxGaps", [])
+            for gap in gaps:
+                say(f"    sandbox gap: {gap}")
+            self.git_protected = not any(".git" in gap for gap in gaps)
         else:
             say("    NOTE: no sandbox backend is available here; using danger-full-access instead")
         mark = self.mark()
@@ -292,11 +304,16 @@ class Demo:
         )
         if self.sandboxed:
             check(
-                commands[1]["exitCode"] != 0
+                commands[1]["status"] != "completed"
                 and not (self.workspace / ".git" / "injected-hook").exists(),
                 "the sandbox let a command write into .git",
             )
-            say("    the sandbox refused the write into .git, as it should")
+            if self.git_protected:
+                say("    the sandbox refused the write into .git, as it should")
+            else:
+                say(
+                    "    NOTE: this sandbox cannot protect .git; the server asked first and the editor declined"
+                )
         check(
             len(self.since(mark, "item/commandExecution/outputDelta")) > 0,
             "no command output was streamed",

@@ -55,6 +55,8 @@ class SecretRedactor(logging.Filter):
             message += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
             record.exc_info = None
             record.exc_text = None
+        # Some libraries (pygls) paste a formatted traceback into the message text itself.
+        message = message.split("\nTraceback (most recent call last)", 1)[0]
         record.msg = redact(message)
         record.args = None
         return True

@@ -35,7 +35,7 @@ from pygls.uris import to_fs_path
 
 from codex_lsp import __version__, errors, logs
 from codex_lsp.config import Config
-from codex_lsp.protocol import ParamsError, from_wire, to_wire
+from codex_lsp.protocol import ParamsError, envelope, from_wire, to_wire
 from codex_lsp.protocol.handshake import PROTOCOL_VERSION, CodexCapabilities, InitializationOptions
 from codex_lsp.protocol.methods import Method
 
@@ -55,9 +55,10 @@ def converter_factory() -> Any:
     def structure_raw(obj: dict[str, Any], cls: type) -> Any:
         if cls is not JsonRPCResponseMessage:
             obj.setdefault("params", None)
+            fields = {"id", "method", "params", "jsonrpc"}
         else:
             obj.setdefault("result", None)
-        fields = {"id", "method", "params", "result", "jsonrpc"}
+            fields = {"id", "result", "jsonrpc"}
         return cls(**{k: v for k, v in obj.items() if k in fields})
 
     for cls in (JsonRPCRequestMessage, JsonRPCNotification, JsonRPCResponseMessage):
@@ -89,9 +90,12 @@ class CodexProtocol(LanguageServerProtocol):
 
     def structure_message(self, data: dict[str, Any]) -> Any:
         """pygls runs this on every JSON object of a message, nested ones included, and drops a
-        request it can't structure without answering it (notes G2). Leave nested look-alikes
-        alone, answer a request that fails with -32602, and never abort the whole message."""
-        if "jsonrpc" in data and not any(k in data for k in ("method", "id", "result", "error")):
+        request it can't structure without answering it (notes G2). Leave nested look-alikes and
+        broken envelopes as plain dicts (:meth:`handle_message` answers the latter), answer a
+        request whose params fail to structure with -32602, and never abort the whole message."""
+        if "jsonrpc" not in data or not envelope.looks_like_envelope(data):
+            return data
+        if envelope.check_envelope(data) is not None:
             return data
         try:
             return super().structure_message(data)
@@ -104,6 +108,32 @@ class CodexProtocol(LanguageServerProtocol):
                     ).to_response_error(),
                 )
             return data
+
+    def handle_message(self, message: Any) -> None:
+        """Answer broken envelopes with -32600 (JSON-RPC 2.0 section 5) before pygls sees them."""
+        if isinstance(message, dict | list) or not hasattr(message, "jsonrpc"):
+            self.reject_envelope(message)
+            return
+        super().handle_message(message)
+
+    def reject_envelope(self, message: Any) -> None:
+        problem = envelope.check_envelope(message)
+        if problem is None:
+            return  # a well-formed request whose params failed to structure: answered already
+        if not problem.answer:
+            log.warning("ignoring an invalid response from the editor: %s", problem.reason)
+            return
+        log.warning("answering an invalid request with -32600: %s", problem.reason)
+        self._send_data(
+            {
+                "jsonrpc": envelope.JSONRPC_VERSION,
+                "id": problem.answer_id,
+                "error": {
+                    "code": errors.INVALID_REQUEST,
+                    "message": f"Invalid Request: {problem.reason}",
+                },
+            }
+        )
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Any:

@@ -18,6 +18,7 @@ from codex_lsp.backend.provider import ModelProvider, provider_from_config
 from codex_lsp.config import Config
 from codex_lsp.errors import CodexError
 from codex_lsp.models.manager import ModelsManager
+from codex_lsp.sandbox.runner import RunnerSettings, configure_runner
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +27,22 @@ log = logging.getLogger(__name__)
 class RateLimitState:
     """The latest rate-limit snapshot seen this session (sparse updates merged in)."""
 
-    snapshot: dict[str, Any] | None = None
+    snapshot: dict[str, Any] | None = None  # the main (`codex`) limit
+    by_limit_id: dict[str, dict[str, Any]] = attrs.field(factory=dict)  # every other limit
 
     def merge(self, update: dict[str, Any]) -> dict[str, Any]:
-        """Merge a sparse update: null fields don't clear known values."""
-        merged = dict(self.snapshot or {})
+        """Merge a sparse update into the snapshot of its `limitId`: null fields don't clear
+        known values, and another limit's update never touches the main one."""
+        limit_id = update.get("limitId") or "codex"
+        known = self.snapshot if limit_id == "codex" else self.by_limit_id.get(limit_id)
+        merged = dict(known or {})
         for key, value in update.items():
             if value is not None or key not in merged:
                 merged[key] = value
-        self.snapshot = merged
+        if limit_id == "codex":
+            self.snapshot = merged
+        else:
+            self.by_limit_id[limit_id] = merged
         return merged
 
 
@@ -68,6 +76,14 @@ class Services:
         provider = provider_from_config(config, env=environ)
         http = create_http_client()
         models = ModelsManager(config.codex_home, auth, provider, http, __version__, config.model)
+        configure_runner(
+            RunnerSettings(
+                env_excludes=config.shell_environment_policy.exclude,
+                ignore_default_excludes=config.shell_environment_policy.ignore_default_excludes,
+                max_memory_bytes=config.sandbox_limits.max_memory_mb * 1024 * 1024,
+                max_file_size_bytes=config.sandbox_limits.max_file_size_mb * 1024 * 1024,
+            )
+        )
         return cls(config=config, auth=auth, provider=provider, http=http, models=models)
 
     async def start(self) -> None:

@@ -34,6 +34,8 @@ async def test_early_shape_reports_chatgpt_and_sends_completed_then_updated(
         assert await s.wait_for(UPDATED, since=mark) == {
             "authMode": "chatgptAuthTokens",
             "planType": "plus",
+            "chatgptAccountId": "acct-1",
+            "email": "ed@example.com",
         }
         assert await s.wait_for(COMPLETED, since=mark) == {
             "loginId": None,
@@ -82,6 +84,8 @@ async def test_calling_again_rotates_tokens_and_read_refresh_is_a_no_op(
         assert await s.wait_for(UPDATED, since=mark) == {
             "authMode": "chatgptAuthTokens",
             "planType": "pro",
+            "chatgptAccountId": "acct-1",
+            "email": "user@example.com",
         }
         assert order_of(s, COMPLETED, UPDATED, since=mark) == [COMPLETED, UPDATED]
         assert (await s.call("getAuthStatus", {"includeToken": True}))["authToken"] == second
@@ -104,13 +108,16 @@ async def test_workspace_enforced_on_login_naming_both(
         assert (await s.call("account/read", {}))["account"] is None
 
 
-async def test_malformed_token_is_invalid_request(codex_home: Path, issuer: FakeIssuer) -> None:
+async def test_malformed_token_is_invalid_params_naming_the_field(
+    codex_home: Path, issuer: FakeIssuer
+) -> None:
     async with account_session(codex_home, issuer) as s:
         with pytest.raises(JsonRpcException) as exc:
             await login_editor_tokens(
                 s, accessToken="not-a-jwt-but-secret-ish", chatgptAccountId="acct-1"
             )
-        assert exc.value.code == -32600 and "not-a-jwt" not in exc.value.message
+        assert exc.value.code == -32602 and "not-a-jwt" not in exc.value.message
+    assert exc.value.message.startswith("accessToken is not a JWT")
 
 
 async def _editor_session_with_backend(
@@ -141,6 +148,8 @@ async def test_401_asks_the_editor_replaces_tokens_and_retries_once(
         assert await s.wait_for(UPDATED, since=mark) == {
             "authMode": "chatgptAuthTokens",
             "planType": "team",
+            "chatgptAccountId": "acct-1",
+            "email": "user@example.com",
         }
         assert (await s.call("getAuthStatus", {"includeToken": True}))["authToken"] == new
 

@@ -39,7 +39,12 @@ async def test_api_key_login_answers_then_completed_then_updated(
             "account/login/start", {"type": "apiKey", "apiKey": "sk-test-key-123456"}
         ) == {"type": "apiKey"}
         updated = await s.wait_for(UPDATED, since=mark)
-        assert updated == {"authMode": "apikey", "planType": None}
+        assert updated == {
+            "authMode": "apikey",
+            "planType": None,
+            "chatgptAccountId": None,
+            "email": None,
+        }
         completed = await s.wait_for(COMPLETED, since=mark)
         assert completed == {"loginId": None, "success": True, "error": None}
         assert order_of(s, COMPLETED, UPDATED, since=mark) == [COMPLETED, UPDATED]
@@ -71,7 +76,12 @@ async def test_browser_login_with_pkce_and_state_persists_tokens(
         assert page.status_code == 200 and "Signed in" in page.text
         completed = await s.wait_for(COMPLETED, since=mark)
         assert completed == {"loginId": result["loginId"], "success": True, "error": None}
-        assert await s.wait_for(UPDATED, since=mark) == {"authMode": "chatgpt", "planType": "pro"}
+        assert await s.wait_for(UPDATED, since=mark) == {
+            "authMode": "chatgpt",
+            "planType": "pro",
+            "chatgptAccountId": "acct-1",
+            "email": "user@example.com",
+        }
         assert order_of(s, COMPLETED, UPDATED, since=mark) == [COMPLETED, UPDATED]
         assert issuer.calls["authorization_code"] == 1  # the issuer verified the PKCE verifier
         stored = read_auth_json(codex_home)
@@ -239,7 +249,12 @@ async def test_device_code_login(codex_home: Path, issuer: FakeIssuer) -> None:
         issuer.approve_device(result["userCode"])
         completed = await s.wait_for(COMPLETED, since=mark, timeout=15)
         assert completed == {"loginId": result["loginId"], "success": True, "error": None}
-        assert await s.wait_for(UPDATED, since=mark) == {"authMode": "chatgpt", "planType": "pro"}
+        assert await s.wait_for(UPDATED, since=mark) == {
+            "authMode": "chatgpt",
+            "planType": "pro",
+            "chatgptAccountId": "acct-1",
+            "email": "user@example.com",
+        }
         assert order_of(s, COMPLETED, UPDATED, since=mark) == [COMPLETED, UPDATED]
         assert read_auth_json(codex_home)["tokens"]["account_id"] == "acct-1"
 
@@ -268,7 +283,12 @@ async def test_logout_cancels_pending_login_clears_store_and_sends_updated(
         pending = await s.call("account/login/start", {"type": "chatgpt"})
         mark = s.mark()
         assert await s.call("account/logout", {}) == {}
-        assert await s.wait_for(UPDATED, since=mark) == {"authMode": None, "planType": None}
+        assert await s.wait_for(UPDATED, since=mark) == {
+            "authMode": None,
+            "planType": None,
+            "chatgptAccountId": None,
+            "email": None,
+        }
         cancelled = await s.wait_for(COMPLETED, since=mark)
         assert cancelled["loginId"] == pending["loginId"] and cancelled["success"] is False
         assert not (codex_home / "auth.json").exists()

@@ -189,6 +189,8 @@ async def test_managed_refresh_that_changes_plan_sends_updated_once(
         assert await s.wait_for("account/updated", since=mark) == {
             "authMode": "chatgpt",
             "planType": "team",
+            "chatgptAccountId": "acct-1",
+            "email": "user@example.com",
         }
         await s.call("account/read", {"refreshToken": True})  # same plan again: not news
         await s.call("codex/status", {})
@@ -196,3 +198,58 @@ async def test_managed_refresh_that_changes_plan_sends_updated_once(
             "account/updated"
         ]
         assert issuer.calls["refresh"] == 2
+
+
+async def test_get_auth_status_withholds_the_token_after_a_permanent_refresh_failure(
+    codex_home: Path, issuer: FakeIssuer
+) -> None:
+    refresh_token = issuer.issue_refresh_token("acct-1")
+    access = issuer.make_jwt()
+    record = {
+        "auth_mode": "chatgpt",
+        "OPENAI_API_KEY": None,
+        "last_refresh": "2030-01-01T00:00:00Z",
+        "tokens": {
+            "id_token": issuer.make_jwt(),
+            "access_token": access,
+            "refresh_token": refresh_token,
+            "account_id": "acct-1",
+        },
+    }
+    (codex_home / "auth.json").write_text(json.dumps(record))
+    issuer.expire_refresh_token(refresh_token)
+    async with account_session(codex_home, issuer) as s:
+        assert (await s.call("getAuthStatus", {"includeToken": True}))["authToken"] == access
+        await s.call(
+            "account/read", {"refreshToken": True}
+        )  # fails permanently (logged, as upstream)
+        assert issuer.calls["refresh"] == 1
+        status = await s.call("getAuthStatus", {"includeToken": True, "refreshToken": True})
+        assert status == {"authMethod": "chatgpt", "authToken": None, "requiresOpenaiAuth": True}
+        assert issuer.calls["refresh"] == 1  # the cached failure answers without the network
+
+
+async def test_rate_limits_read_reports_every_limit_by_id(
+    codex_home: Path, issuer: FakeIssuer, backend: FakeBackend
+) -> None:
+    backend.usage["additional_rate_limits"] = [
+        {
+            "limit_name": "Spark",
+            "metered_feature": "codex_spark",
+            "rate_limit": {"primary_window": {"used_percent": 12, "limit_window_seconds": 18000}},
+        },
+    ]
+    async with account_session(codex_home, issuer, backend) as s:
+        await s.call(
+            "account/login/start",
+            {
+                "type": "chatgptAuthTokens",
+                "accessToken": issuer.make_jwt(),
+                "chatgptAccountId": "acct-1",
+            },
+        )
+        result = await s.call("account/rateLimits/read", {})
+        assert set(result["rateLimitsByLimitId"]) == {"codex", "codex_spark"}
+        assert result["rateLimitsByLimitId"]["codex"] == result["rateLimits"]
+        spark = result["rateLimitsByLimitId"]["codex_spark"]
+        assert spark["limitName"] == "Spark" and spark["primary"]["usedPercent"] == 12

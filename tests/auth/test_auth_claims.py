@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from codex_lsp.auth.claims import chatgpt_auth_tokens_from_editor, parse_jwt_claims, token_expiry
 from codex_lsp.auth.errors import MalformedTokenError
-from codex_lsp.errors import CodexError
+from codex_lsp.errors import CodexError, InvalidParams
 from codex_lsp.fakes.issuer import FakeIssuer
 
 
@@ -146,8 +146,36 @@ def test_editor_tokens_plan_falls_back_to_claim_and_early_shape_uses_id_token() 
         == "go"
     )
     id_tok = issuer.make_jwt(email="early@example.com", plan_type="pro", account_id="acct-early")
-    early = chatgpt_auth_tokens_from_editor("opaque-access", id_token=id_tok)
-    assert early.id_token.chatgpt_account_id == "acct-early"
-    assert early.access_token == "opaque-access"
-    with pytest.raises(MalformedTokenError):
-        chatgpt_auth_tokens_from_editor("opaque-access")
+    early_access = issuer.make_jwt(account_id="acct-other")
+    early = chatgpt_auth_tokens_from_editor(early_access, id_token=id_tok)
+    assert early.id_token.chatgpt_account_id == "acct-early"  # the id token's claims win
+    assert early.access_token == early_access
+    with pytest.raises(InvalidParams, match="chatgptAccountId"):
+        chatgpt_auth_tokens_from_editor(access)
+
+
+@pytest.mark.parametrize(
+    ("access", "id_token", "account", "field"),
+    [
+        ("JWT", None, None, "chatgptAccountId: required"),
+        ("JWT", None, "", "chatgptAccountId: must not be empty"),
+        ("JWT", None, "  ", "chatgptAccountId: must not be empty"),
+        ("JWT", "ID", "", "chatgptAccountId: must not be empty"),
+        ("opaque-access", None, "acct-a", "accessToken is not a JWT"),
+        ("opaque-access", "ID", None, "accessToken is not a JWT"),
+        ("UNSIGNED", None, "acct-a", "accessToken is not a JWT"),
+        ("UNSIGNED", "ID", None, "accessToken is not a JWT"),
+        ("a.b.c.d", None, "acct-a", "accessToken is not a JWT"),
+        ("JWT", "not-a-jwt", None, "idToken is not a valid JWT"),
+    ],
+)
+def test_editor_tokens_are_validated_like_upstreams_schema(
+    access, id_token, account, field
+) -> None:
+    issuer = FakeIssuer()
+    jwt_token = issuer.make_jwt(account_id="acct-a")
+    access = {"JWT": jwt_token, "UNSIGNED": jwt_token.rsplit(".", 1)[0] + "."}.get(access, access)
+    id_token = {"ID": issuer.make_jwt(account_id="acct-a")}.get(id_token, id_token)
+    with pytest.raises(InvalidParams, match=field) as exc:
+        chatgpt_auth_tokens_from_editor(access, id_token=id_token, chatgpt_account_id=account)
+    assert exc.value.code == -32602 and jwt_token not in exc.value.message

@@ -96,18 +96,25 @@ async def test_file_store_creates_missing_codex_home(tmp_path: Path) -> None:
     assert (home / "auth.json").exists()
 
 
-async def test_corrupt_file_gives_clear_error_and_is_never_overwritten(codex_home: Path) -> None:
+async def test_corrupt_file_gives_clear_error_and_a_save_moves_it_aside(codex_home: Path) -> None:
     corrupt = '{\n  "auth_mode": "chatgpt",\n  "tokens": {oops}\n}\n'
     path = codex_home / "auth.json"
     path.write_text(corrupt)
+    path.chmod(0o644)
     store = FileStore(codex_home)
     with pytest.raises(StorageError) as caught:
         await store.load()
     assert str(path) in caught.value.message
     assert "not valid JSON at line 3" in caught.value.message
-    with pytest.raises(StorageError):
-        await store.save(RECORD)
-    assert path.read_text() == corrupt
+    await store.save(RECORD)
+    assert await store.load() == RECORD
+    [aside] = codex_home.glob("auth.json.corrupt-*")
+    assert aside.read_text() == corrupt and stat.S_IMODE(aside.stat().st_mode) == 0o600
+    assert store.moved_aside is not None and store.moved_aside[0] == aside
+    # A second corrupt file in the same second keeps the first one too; logout never deletes.
+    path.write_text("{also corrupt")
+    await store.delete()
+    assert not path.exists() and len(list(codex_home.glob("auth.json.corrupt-*"))) == 2
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,10 @@ from codex_lsp.backend.provider import ModelProvider, resolve_provider
 from codex_lsp.backend.rate_limits import (
     fetch_usage,
     parse_rate_limit_event,
+    parse_rate_limit_header_families,
     parse_rate_limit_headers,
     parse_usage_payload,
+    parse_usage_snapshots,
     rate_limits_read_result,
     render_status_lines,
     usage_url,
@@ -277,3 +279,63 @@ async def test_fetch_usage_times_out(
         await fetch_usage(http_client, usage_provider, editor_auth.manager, timeout_s=0.3)
     assert info.value.code == INTERNAL_ERROR
     assert "no answer within 0.3s" in info.value.message
+
+
+def test_every_limit_of_the_usage_endpoint_is_kept_by_limit_id() -> None:
+    payload = {
+        "plan_type": "pro",
+        "rate_limit": {"primary_window": {"used_percent": 23, "limit_window_seconds": 18000}},
+        "additional_rate_limits": [
+            {
+                "limit_name": "GPT-5 Codex Spark",
+                "metered_feature": "codex_spark",
+                "rate_limit": {
+                    "primary_window": {
+                        "used_percent": 7.4,
+                        "limit_window_seconds": 18000,
+                        "reset_at": 1764000100,
+                    },
+                    "secondary_window": None,
+                },
+            },
+            {"limit_name": "broken", "metered_feature": None},  # no id: ignored
+            "junk",
+        ],
+    }
+    snapshots = parse_usage_snapshots(payload)
+    assert list(snapshots) == ["codex", "codex_spark"]
+    spark = snapshots["codex_spark"]
+    assert spark["limitId"] == "codex_spark" and spark["limitName"] == "GPT-5 Codex Spark"
+    assert spark["primary"] == window(7, 300, 1764000100) and spark["secondary"] is None
+    assert spark["planType"] == "pro"
+    result = rate_limits_read_result(snapshots["codex"], snapshots)
+    assert result["rateLimits"] == snapshots["codex"]
+    assert result["rateLimitsByLimitId"] == snapshots
+
+
+def test_header_families_give_one_snapshot_per_limit_id() -> None:
+    headers = httpx.Headers(
+        {
+            "x-codex-primary-used-percent": "23.0",
+            "x-codex-primary-window-minutes": "300",
+            "x-codex-codex_spark-primary-used-percent": "40",
+            "x-codex-codex_spark-primary-window-minutes": "300",
+            "x-codex-codex_spark-secondary-used-percent": "5",
+            "x-codex-codex_spark-secondary-reset-at": "1764080000",
+            "x-codex-codex_spark-limit-name": "Spark",
+            "x-codex-gpt-5-mini-primary-used-percent": "1",
+            "x-codex-credits-has-credits": "true",
+            "x-codex-credits-unlimited": "false",
+            "x-codex-promo-message": "hello",
+        }
+    )
+    families = parse_rate_limit_header_families(headers)
+    assert list(families) == ["codex", "codex_spark", "gpt-5-mini"]
+    assert families["codex"] == parse_rate_limit_headers(headers)
+    spark = families["codex_spark"]
+    assert spark["limitId"] == "codex_spark" and spark["limitName"] == "Spark"
+    assert spark["primary"] == window(40, 300, None) and spark["secondary"] == window(
+        5, None, 1764080000
+    )
+    assert families["gpt-5-mini"]["primary"] == window(1, None, None)
+    assert parse_rate_limit_header_families(httpx.Headers({"content-type": "text/plain"})) == {}

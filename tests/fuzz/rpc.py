@@ -40,13 +40,21 @@ class BlockingRpc:
         self._lock = threading.Lock()
         self.notifications: list[dict[str, Any]] = []
         self.unmatched: list[dict[str, Any]] = []
+        self.answers: list[dict[str, Any]] = []  # every answer, in arrival order
         self._reader = threading.Thread(target=self._read_loop, daemon=True)
         self._reader.start()
 
     def send(self, message: dict[str, Any] | list[Any] | str) -> None:
-        body = (message if isinstance(message, str) else json.dumps(message)).encode()
+        self.send_many([message])
+
+    def send_many(self, messages: list[Any]) -> None:
+        """Write several frames in one go (str frames are sent as they are)."""
+        frames = []
+        for message in messages:
+            body = (message if isinstance(message, str) else json.dumps(message)).encode()
+            frames.append(b"Content-Length: %d\r\n\r\n" % len(body) + body)
         assert self.proc.stdin is not None
-        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.proc.stdin.write(b"".join(frames))
         self.proc.stdin.flush()
 
     def request(
@@ -106,6 +114,7 @@ class BlockingRpc:
                 self.notifications.append(message)
             else:
                 with self._lock:
+                    self.answers.append(message)
                     box = self._answers.pop(json.dumps(message.get("id")), None)
                 if box is None:
                     self.unmatched.append(message)

@@ -114,7 +114,12 @@ async def test_null_fields_are_sent_as_null_not_dropped(codex_home: Path) -> Non
     async with start_session(codex_home) as s:
         await s.call("codexTest/notify", {})
         params = await s.wait_for("account/updated")
-        assert params == {"authMode": None, "planType": None}
+        assert params == {
+            "authMode": None,
+            "planType": None,
+            "chatgptAccountId": None,
+            "email": None,
+        }
 
 
 async def test_client_request_answer_and_error_answer(codex_home: Path) -> None:

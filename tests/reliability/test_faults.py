@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -228,21 +229,24 @@ async def test_keyring_store_gives_a_clear_error_and_writes_no_file(
     ],
     ids=["truncated", "corrupt", "wrong-shape", "empty"],
 )
-async def test_damaged_auth_json_gives_a_clear_error_and_is_never_overwritten(
+async def test_damaged_auth_json_is_moved_aside_by_a_new_login_and_reported(
     codex_home: Path, content: str
 ) -> None:
     path = codex_home / "auth.json"
     path.write_text(content)
-    path.chmod(0o600)
+    path.chmod(0o644)
     async with start_session(codex_home) as s:
-        with pytest.raises(JsonRpcException) as exc:
-            await s.call(
-                "account/login/start", {"type": "apiKey", "apiKey": "sk-would-overwrite-1234"}
-            )
-        assert str(path) in exc.value.message or "auth.json" in exc.value.message
+        before = await s.call("account/read", {})
+        assert before["account"] is None and "auth.json" in before["credentialsProblem"]
+        await s.call("account/login/start", {"type": "apiKey", "apiKey": "sk-new-login-1234"})
+        after = await s.call("account/read", {})
+        assert after["account"] == {"type": "apiKey"}
+        assert "kept as auth.json.corrupt-" in after["credentialsProblem"]
         status = await s.call("codex/status", {})
-        assert any("auth.json" in line for line in status["lines"]), status["lines"]
-    assert path.read_text() == content
+        assert any("auth.json.corrupt-" in line for line in status["lines"]), status["lines"]
+    [aside] = codex_home.glob("auth.json.corrupt-*")
+    assert aside.read_text() == content and stat.S_IMODE(aside.stat().st_mode) == 0o600
+    assert json.loads(path.read_text())["OPENAI_API_KEY"] == "sk-new-login-1234"
 
 
 async def test_unreadable_auth_json_gives_a_clear_error_and_is_never_overwritten(

@@ -170,6 +170,13 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
+def mounts_protect(backend: str) -> bool:
+    """Whether read-only mounts enforce the policy: always under bwrap; under the Landlock
+    fallback only as root, which builds a private mount namespace (issue 15). The unprivileged
+    fallback keeps the documented gaps (.git writable, metadata unmediated, host /tmp)."""
+    return backend == "bwrap" or os.geteuid() == 0
+
+
 # ---- code another user can import ---------------------------------------------------------------
 
 _IMPORTED_FROM = """

@@ -172,3 +172,57 @@ def test_policies_are_frozen_and_hashable() -> None:
     assert hash(policy) == hash(WorkspaceWrite(writable_roots=(Path("/a"),)))
     with pytest.raises(AttributeError):
         policy.network_access = True  # type: ignore[misc]
+
+
+# ---- writable roots come from the thread's policy, never from a command's workdir (issue 15) --
+
+
+def test_writable_roots_are_anchored_at_the_thread_cwd_plus_configured_roots() -> None:
+    from codex_lsp.sandbox.policy import policy_writable_roots
+
+    policy = WorkspaceWrite(writable_roots=[Path("/srv/extra")], exclude_tmpdir_env_var=False)
+    roots = policy_writable_roots(policy, Path("/work/ws"), tmpdir="/var/tmp/t")
+    assert roots == (Path("/work/ws"), Path("/srv/extra"), Path("/tmp"), Path("/var/tmp/t"))
+    excluded = WorkspaceWrite(exclude_slash_tmp=True, exclude_tmpdir_env_var=True)
+    assert policy_writable_roots(excluded, Path("/work/ws/../ws"), tmpdir="/x") == (
+        Path("/work/ws"),
+    )
+    assert policy_writable_roots(ReadOnly(), Path("/work/ws")) == ()
+
+
+@pytest.mark.parametrize(
+    ("workdir", "expected"),
+    [
+        ("/work/ws", "writable"),
+        ("/work/ws/sub/deeper", "writable"),
+        (
+            "/work/ws/.git",
+            "writable",
+        ),  # inside a root; .git itself is a protected path of the layout
+        ("/srv/extra/x", "writable"),
+        ("/tmp/scratch", "writable"),
+        ("/root", "read-only"),
+        ("/etc", "read-only"),
+        ("/work/ws/../..", "read-only"),
+        ("/work/ws/../other", "read-only"),
+        ("/work/wsx", "read-only"),  # a sibling sharing the prefix
+    ],
+)
+def test_workdir_access_never_widens_the_policy(workdir: str, expected: str) -> None:
+    from codex_lsp.sandbox.policy import workdir_access
+
+    policy = WorkspaceWrite(writable_roots=[Path("/srv/extra")])
+    assert workdir_access(policy, Path("/work/ws"), Path(workdir)) == expected
+    assert workdir_access(ReadOnly(), Path("/work/ws"), Path(workdir)) == "read-only"
+    assert workdir_access(DangerFullAccess(), Path("/work/ws"), Path(workdir)) == "unrestricted"
+
+
+def test_read_only_workdir_note_only_for_workspace_write_outside_the_roots() -> None:
+    from codex_lsp.sandbox.policy import read_only_workdir_note
+
+    ws = Path("/work/ws")
+    assert "outside the writable roots" in read_only_workdir_note(
+        WorkspaceWrite(), ws, Path("/etc")
+    )
+    assert read_only_workdir_note(WorkspaceWrite(), ws, ws / "sub") == ""
+    assert read_only_workdir_note(ReadOnly(), ws, Path("/etc")) == ""

@@ -1,7 +1,8 @@
 """Filesystem smoke tests (reference §7 "ro" and "ws"), run under both Linux backends.
 
-Each case asserts the exit code AND the effect on disk. The Landlock fallback's documented gaps
-(.git not protected, no private /tmp, chmod outside allowed) are asserted as gaps.
+Each case asserts the exit code AND the effect on disk. The unprivileged Landlock fallback's
+documented gaps (.git not protected, no private /tmp, chmod outside allowed) are asserted as
+gaps; as root the fallback closes them with a private mount namespace (`mounts_protect`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_support import Dirs, run, sh, unique
+from sandbox_support import Dirs, mounts_protect, run, sh, unique
 
 from codex_lsp.sandbox.policy import ReadOnly, WorkspaceWrite
 
@@ -78,7 +79,7 @@ async def test_ro_tmp_is_private_under_bwrap_denied_under_landlock(
 ) -> None:
     target = host_targets["tmp"]
     result = await run(sh(f"echo x > {target} && cat {target}"), dirs.ws, ReadOnly())
-    if backend == "bwrap":
+    if mounts_protect(backend):
         assert result.exit_code == 0 and result.stdout == "x\n"  # a throw-away tmpfs
     else:
         assert result.exit_code != 0  # gap: no private /tmp in the fallback
@@ -130,8 +131,9 @@ async def test_ws_exclude_slash_tmp(
     policy = WorkspaceWrite(exclude_slash_tmp=True, exclude_tmpdir_env_var=True)
     result = await run(sh(f"echo x > {target}"), dirs.ws, policy)
     assert not target.exists()
-    # bwrap swaps in a private tmpfs (the write succeeds and vanishes); Landlock denies it.
-    assert (result.exit_code == 0) == (backend == "bwrap")
+    # bwrap (and the fallback as root) swap in a private tmpfs: the write succeeds and
+    # vanishes; the unprivileged fallback denies it.
+    assert (result.exit_code == 0) == mounts_protect(backend)
 
 
 def _make_repo(ws: Path) -> Path:
@@ -159,7 +161,7 @@ async def test_ws_git_is_read_only(backend: str, dirs: Dirs, attack: str) -> Non
         and not (git / "hooks/pre-commit").exists()
         and not (dirs.ws / "moved").exists()
     )
-    if backend == "bwrap":
+    if mounts_protect(backend):
         assert result.exit_code != 0
         assert untouched
     else:  # documented gap: Landlock cannot carve .git out of a writable root
@@ -169,7 +171,7 @@ async def test_ws_git_is_read_only(backend: str, dirs: Dirs, attack: str) -> Non
 
 async def test_ws_missing_git_cannot_be_created(backend: str, dirs: Dirs) -> None:
     result = await run(sh("mkdir .git && echo evil > .git/config"), dirs.ws, WS)
-    if backend == "bwrap":
+    if mounts_protect(backend):
         assert result.exit_code != 0
         # The /dev/null mount points bwrap created are removed again afterwards.
         assert sorted(os.listdir(dirs.ws)) == []
@@ -181,8 +183,8 @@ async def test_ws_missing_git_cannot_be_created(backend: str, dirs: Dirs) -> Non
 async def test_ws_codex_dir_is_read_only(backend: str, dirs: Dirs) -> None:
     (dirs.ws / ".codex").mkdir()
     result = await run(sh("echo x > .codex/config.toml"), dirs.ws, WS)
-    assert (result.exit_code != 0) == (backend == "bwrap")
-    assert (dirs.ws / ".codex/config.toml").exists() == (backend == "landlock")
+    assert (result.exit_code != 0) == mounts_protect(backend)
+    assert (dirs.ws / ".codex/config.toml").exists() != mounts_protect(backend)
 
 
 async def test_ws_gitdir_target_is_read_only(backend: str, dirs: Dirs) -> None:
@@ -197,7 +199,7 @@ async def test_ws_gitdir_target_is_read_only(backend: str, dirs: Dirs) -> None:
         sh(f"echo evil > '{gitdata}/HEAD'; echo ok > '{repo}/other'"), dirs.ws, policy
     )
     assert (repo / "other").read_text() == "ok\n"  # the rest of the root is writable
-    if backend == "bwrap":
+    if mounts_protect(backend):
         assert "evil" not in (gitdata / "HEAD").read_text()
         assert result.exit_code == 0  # the last command (the allowed write) succeeded
         overwrite = await run(sh("echo 'gitdir: /elsewhere' > .git"), dirs.ws, policy)
@@ -214,7 +216,7 @@ async def test_ws_symlinked_git_target_is_read_only(backend: str, dirs: Dirs) ->
     (dirs.ws / ".git").symlink_to(real)
     policy = WorkspaceWrite(writable_roots=(dirs.base,))  # the target lies in a writable root
     result = await run(sh("echo evil >> .git/config"), dirs.ws, policy)
-    if backend == "bwrap":
+    if mounts_protect(backend):
         assert result.exit_code != 0
         assert (real / "config").read_text() == "[core]\n"
     else:
@@ -259,7 +261,7 @@ async def test_chmod_outside(backend: str, dirs: Dirs) -> None:
     victim.chmod(0o644)
     result = await run(["chmod", "600", str(victim)], dirs.ws, WS)
     mode = victim.stat().st_mode & 0o777
-    if backend == "bwrap":
+    if mounts_protect(backend):
         assert result.exit_code != 0 and mode == 0o644
     else:  # documented gap: Landlock does not mediate metadata; root owns the file
         assert result.exit_code == 0 and mode == 0o600

@@ -50,6 +50,18 @@ def test_demo_shows_the_sandbox_refusing_a_write() -> None:
     assert "the sandbox refused the write into .git, as it should" in proc.stdout
 
 
+def test_demo_under_the_landlock_fallback_protects_git_or_says_why() -> None:
+    """Issue 15: the demo used to fail here ("the sandbox let a command write into .git")."""
+    proc = _run_demo(CODEX_SANDBOX_BACKEND="landlock")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "sandbox backend: landlock" in proc.stdout
+    if os.geteuid() == 0:  # the fallback's private mount namespace keeps .git read-only
+        assert "the sandbox refused the write into .git, as it should" in proc.stdout
+    else:  # it cannot: the server asks, and the demo's editor declines
+        assert "sandbox gap: .git and .codex inside writable roots are NOT protected" in proc.stdout
+        assert "the server asked first and the editor declined" in proc.stdout
+
+
 def test_demo_without_a_sandbox_says_so_and_still_passes() -> None:
     proc = _run_demo(CODEX_SANDBOX_BACKEND="none")
     assert proc.returncode == 0, proc.stdout + proc.stderr

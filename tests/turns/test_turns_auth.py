@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from pygls.exceptions import JsonRpcException
-from turns_support import REFRESH, login_editor_tokens, run_turn, start_thread, turn_session
+from turns_support import (
+    REFRESH,
+    login_editor_tokens,
+    methods,
+    of,
+    run_turn,
+    start_thread,
+    turn_session,
+)
 
 from codex_lsp.fakes.backend import FakeBackend, text
 from codex_lsp.fakes.issuer import FakeIssuer
@@ -70,10 +78,20 @@ async def test_refresh_failure_fails_the_turn_unauthorized_and_stays_signed_in(
         thread = (await start_thread(s, model="gpt-test"))["thread"]
         backend.faults.unauthorized_once = True
         backend.faults.path_suffix = "/responses"
-        completed, _ = await run_turn(s, thread["id"], "x")
+        completed, received = await run_turn(s, thread["id"], "x")
         turn = completed["turn"]
         assert turn["status"] == "failed" and turn["error"]["codexErrorInfo"] == "unauthorized"
         assert "refresh" in turn["error"]["message"]
+        # As upstream: an `error` notification (willRetry false) right before the failed turn.
+        assert of(received, "error") == [
+            {
+                "error": turn["error"],
+                "willRetry": False,
+                "threadId": thread["id"],
+                "turnId": turn["id"],
+            }
+        ]
+        assert methods(received)[-2:] == ["error", "turn/completed"]
         account = await s.call("account/read", {})
         assert account["account"] is not None and account["account"]["type"] == "chatgpt"
         # Later turns still work with the current tokens.

@@ -67,3 +67,23 @@ async def test_rate_limits_read_after_a_chatgpt_turn(
         read = await s.call("account/rateLimits/read", {})
         assert read["rateLimits"]["primary"]["usedPercent"] == 23
         assert read["rateLimits"]["secondary"]["windowDurationMins"] == 10080
+
+
+async def test_limit_id_header_families_update_their_own_limit(
+    codex_home: Path, backend: FakeBackend, workspace: Path
+) -> None:
+    async with turn_session(codex_home, backend, workspace) as s:
+        thread = (await start_thread(s))["thread"]
+        backend.rate_limit_headers = {
+            **backend.rate_limit_headers,
+            "x-codex-codex_spark-primary-used-percent": "80",
+            "x-codex-codex_spark-primary-window-minutes": "300",
+            "x-codex-codex_spark-limit-name": "Spark",
+        }
+        _, received = await run_turn(s, thread["id"], "x")
+        updates = [u["rateLimits"] for u in of(received, "account/rateLimits/updated")]
+        assert [u["limitId"] for u in updates] == ["codex", "codex_spark"]
+        assert updates[1]["primary"]["usedPercent"] == 80 and updates[1]["limitName"] == "Spark"
+        status = await s.call("codex/status", {})
+        assert status["rateLimits"]["limitId"] == "codex"
+        assert status["rateLimits"]["primary"]["usedPercent"] == 23  # not overwritten by spark

@@ -32,6 +32,8 @@ export interface AccountReadResult {
   account: ApiKeyAccount | ChatGptAccount | null;
   /** Whether the active model provider needs OpenAI auth at all. */
   requiresOpenaiAuth: boolean;
+  /** Beyond upstream: why the stored credentials were not used (e.g. an unreadable `auth.json`, which the next login moves aside as `auth.json.corrupt-<timestamp>`); omitted when there is nothing to say. */
+  credentialsProblem?: string | null;
 }
 
 /** The active auth changed. */
@@ -40,6 +42,10 @@ export interface AccountUpdated {
   authMode: "apikey" | "chatgpt" | "chatgptAuthTokens" | null;
   /** ChatGPT plan, null for API keys or when signed out. */
   planType: string | null;
+  /** Beyond upstream: the ChatGPT account (workspace) id in use, null for API keys or when signed out. Changes when the editor's token refresh switched accounts. */
+  chatgptAccountId?: string | null;
+  /** Beyond upstream: the signed-in ChatGPT email, null when unknown, for API keys or when signed out. */
+  email?: string | null;
 }
 
 /** Text from the model. */
@@ -192,6 +198,10 @@ export interface CodexStatusResult {
   rateLimits: RateLimitSnapshot | null;
   /** Human-readable lines, e.g. `Account: me@example.com (pro)`, `Model: gpt-5.2-codex`, `5h limit: 23% used`, or `Limits: send a message to load usage data` / `Limits: data not available yet`. */
   lines: string[];
+  /** What the sandbox backend enforces here, one sentence each (see protocol-docs/sandbox.md). */
+  sandboxEnforced?: string[];
+  /** What it cannot enforce here (e.g. `.git` under the unprivileged Landlock fallback). */
+  sandboxGaps?: string[];
 }
 
 /** Params of `command/exec`. */
@@ -1000,7 +1010,7 @@ export const ACCOUNT_RATE_LIMITS_UPDATED = new NotificationType<AccountRateLimit
 /** client → server request. Read the current account. Editor-owned tokens report as `chatgpt`. */
 export const ACCOUNT_READ = new RequestType<AccountReadParams, AccountReadResult, void>("account/read");
 
-/** server → client notification. Sent after every login, logout, and editor token refresh. */
+/** server → client notification. Sent after every login and logout, and after a refresh that changed what a client shows (auth mode, plan, account id or email); a token rotation alone is not news. */
 export const ACCOUNT_UPDATED = new NotificationType<AccountUpdated>("account/updated");
 
 /** client → server request. Status report answered from this server's memory (never by re-reading auth.json). */

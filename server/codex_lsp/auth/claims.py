@@ -12,6 +12,7 @@ import attrs
 
 from codex_lsp.auth.errors import MalformedTokenError
 from codex_lsp.auth.model import ChatGptAuthTokens, IdTokenInfo, plan_type_from_claim
+from codex_lsp.errors import InvalidParams
 
 AUTH_CLAIMS_NAMESPACE = "https://api.openai.com/auth"
 
@@ -52,14 +53,35 @@ def chatgpt_auth_tokens_from_editor(
     Early shape: {idToken, accessToken} - claims come from the id token. Current shape:
     {accessToken, chatgptAccountId, chatgptPlanType?} - claims come from the access token and the
     supplied account id / plan override them (plan: supplied, else claim, else "unknown").
+    Validated like upstream's schema: raises InvalidParams naming the wire field.
     """
-    claims_source = id_token if id_token is not None else access_token
-    info = parse_jwt_claims(claims_source)
+    _check_editor_token_shape(access_token, id_token, chatgpt_account_id)
+    try:
+        info = parse_jwt_claims(id_token if id_token is not None else access_token)
+    except MalformedTokenError as exc:
+        field = "idToken" if id_token is not None else "accessToken"
+        raise InvalidParams(f"{field} is not a valid JWT: {exc.reason}") from None
     if chatgpt_account_id is not None:
         info = _evolve(info, chatgpt_account_id=chatgpt_account_id)
     if chatgpt_plan_type is not None:
         info = _evolve(info, plan_type=plan_type_from_claim(chatgpt_plan_type))
     return ChatGptAuthTokens(id_token=info, access_token=access_token)
+
+
+def _check_editor_token_shape(
+    access_token: str, id_token: str | None, chatgpt_account_id: str | None
+) -> None:
+    """The current shape needs a non-empty `chatgptAccountId`; either shape refuses an empty one
+    and an access token that is not a three-part JWT with a non-empty signature."""
+    if id_token is None and chatgpt_account_id is None:
+        raise InvalidParams("chatgptAccountId: required when idToken is not given")
+    if chatgpt_account_id is not None and not chatgpt_account_id.strip():
+        raise InvalidParams("chatgptAccountId: must not be empty")
+    parts = access_token.split(".") if isinstance(access_token, str) else []
+    if len(parts) != 3 or not all(parts):
+        raise InvalidParams(
+            "accessToken is not a JWT (expected header.payload.signature, each part non-empty)"
+        )
 
 
 def _evolve(info: IdTokenInfo, **changes: Any) -> IdTokenInfo:

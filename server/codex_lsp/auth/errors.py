@@ -42,5 +42,11 @@ class StorageError(CodexError):
     code = INTERNAL_ERROR
 
 
+class CorruptCredentials(StorageError):
+    """A credentials file exists but its content is unusable (not JSON, not UTF-8, bad layout).
+
+    A new login moves such a file aside (never deletes it) instead of refusing to sign in."""
+
+
 class KeyringUnavailable(StorageError):
     """The OS keyring errored or did not answer in time."""

@@ -39,6 +39,11 @@ DEFAULT_CALLBACK_PORTS = (1455, 1457)
 BROWSER_LOGIN_TIMEOUT_S = 600.0
 DEVICE_LOGIN_TIMEOUT_S = 900.0
 HTTP_TIMEOUT_S = 10.0
+SLOW_DOWN_STEP_S = 5.0  # RFC 8628 section 3.5
+MAX_POLL_INTERVAL_S = 60.0
+MAX_TRANSIENT_BACKOFF_S = 60.0  # device polling: 5xx/429 back off up to this, until the deadline
+USER_CODE_ATTEMPTS = 4  # the user-code request: transient failures retried 3 times
+USER_CODE_BACKOFF_S = 0.5
 SCOPES = "openid profile email offline_access"
 ORIGINATOR = "codex_cli_rs"  # an originator the real issuer knows
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -99,7 +104,10 @@ def callback_ports(env: Mapping[str, str]) -> tuple[int, ...]:
     return tuple(ports)
 
 
-def login_timeout(env: Mapping[str, str], default: float) -> float:
+def login_timeout(env: Mapping[str, str], default: float, configured: float | None = None) -> float:
+    """CODEX_LOGIN_TIMEOUT_S, else config.toml's `lsp.login_timeout_s`, else ``default``."""
+    if configured is not None:
+        default = configured
     raw = env.get(LOGIN_TIMEOUT_ENV)
     if not raw:
         return default
@@ -517,20 +525,40 @@ class DeviceCodeLogin(PendingLogin):
     async def _wait_for_approval(self) -> tuple[str, str] | None:
         body = {"device_auth_id": self._device_auth_id, "user_code": self.user_code}
         url = f"{self._issuer}/api/accounts/deviceauth/token"
+        transient = 0  # consecutive transient failures (network, 5xx, 429)
         while not self.done and time.monotonic() < self._deadline:  # bounded by the deadline
+            delay = self._interval
             try:
                 response = await self._http.post(url, json=body, timeout=HTTP_TIMEOUT_S)
             except httpx.HTTPError as exc:
+                transient += 1
+                delay = transient_backoff(self._interval, transient)
                 log.info("device login: polling failed (%s); retrying", type(exc).__name__)
             else:
-                if response.status_code == 200:
+                status, error = response.status_code, _oauth_error(response)
+                if status == 200:
                     return _device_grant(response)
-                if response.status_code not in (403, 404):
-                    raise LoginFailed(
-                        f"Login failed: the sign-in server answered HTTP {response.status_code} "
-                        "while waiting for approval; start the login again"
+                if error == "slow_down":
+                    self._interval = min(self._interval + SLOW_DOWN_STEP_S, MAX_POLL_INTERVAL_S)
+                    delay = self._interval  # RFC 8628 section 3.5: +5 s from now on
+                    transient = 0
+                elif status in (403, 404) or error == "authorization_pending":
+                    transient = 0
+                elif status == 429 or status >= 500:
+                    transient += 1
+                    delay = max(
+                        transient_backoff(self._interval, transient), retry_after(response) or 0
                     )
-            await asyncio.sleep(self._interval)
+                    log.info(
+                        "device login: HTTP %s while polling; retrying in %.1fs", status, delay
+                    )
+                else:
+                    raise LoginFailed(
+                        f"Login failed: the sign-in server answered HTTP {status}"
+                        f"{f' ({error})' if error else ''} while waiting for approval; start the "
+                        "login again"
+                    )
+            await asyncio.sleep(max(0.0, min(delay, self._deadline - time.monotonic())))
         return None
 
 
@@ -544,15 +572,53 @@ def _device_grant(response: httpx.Response) -> tuple[str, str]:
     return code, verifier
 
 
+def transient_backoff(base: float, attempt: int) -> float:
+    """Exponential backoff for the `attempt`-th consecutive transient failure, capped."""
+    return float(min(base * 2 ** (attempt - 1), MAX_TRANSIENT_BACKOFF_S))
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """`Retry-After` in seconds (bounded), when the server sent a number."""
+    try:
+        return min(
+            max(float(response.headers.get("retry-after", "")), 0.0), MAX_TRANSIENT_BACKOFF_S
+        )
+    except ValueError:
+        return None
+
+
+def _oauth_error(response: httpx.Response) -> str | None:
+    """The OAuth `error` code of an error answer (`{"error": "..."}` or `{"error": {"code"}}`)."""
+    try:
+        payload = response.json()
+    except ValueError:
+        return None
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(error, dict):
+        error = error.get("code")
+    return error if isinstance(error, str) else None
+
+
 async def _request_user_code(http: httpx.AsyncClient, issuer: str) -> tuple[str, str, float]:
     url = f"{issuer}/api/accounts/deviceauth/usercode"
-    try:
-        response = await http.post(url, json={"client_id": CLIENT_ID}, timeout=HTTP_TIMEOUT_S)
-    except httpx.HTTPError as exc:
-        raise InternalError(
-            f"failed to start device code login: could not reach {issuer} ({type(exc).__name__}); "
-            "check the network and try again"
-        ) from None
+    for attempt in range(1, USER_CODE_ATTEMPTS + 1):  # bounded: transient failures retried
+        try:
+            response = await http.post(url, json={"client_id": CLIENT_ID}, timeout=HTTP_TIMEOUT_S)
+        except httpx.HTTPError as exc:
+            if attempt < USER_CODE_ATTEMPTS:
+                await asyncio.sleep(transient_backoff(USER_CODE_BACKOFF_S, attempt))
+                continue
+            raise InternalError(
+                f"failed to start device code login: could not reach {issuer} "
+                f"({type(exc).__name__}); check the network and try again"
+            ) from None
+        if (response.status_code == 429 or response.status_code >= 500) and (
+            attempt < USER_CODE_ATTEMPTS
+        ):
+            delay = transient_backoff(USER_CODE_BACKOFF_S, attempt)
+            await asyncio.sleep(max(delay, min(retry_after(response) or 0, 10.0)))
+            continue
+        break
     if response.status_code == 404:
         raise InvalidRequest(
             "device code login is not enabled for this sign-in server; use the browser login "

@@ -29,6 +29,7 @@ from codex_lsp.auth.errors import (
     RefreshTokenFailed,
     StorageError,
 )
+from codex_lsp.auth.login import login_issuer
 from codex_lsp.auth.model import (
     ApiKeyAuth,
     ChatGptAuth,
@@ -38,6 +39,8 @@ from codex_lsp.auth.model import (
 )
 from codex_lsp.auth.restrictions import (
     FORCED_LOGIN_METHODS,
+    WorkspaceRule,
+    allowed_workspaces,
     check_login_method,
     check_workspace,
 )
@@ -51,6 +54,8 @@ CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
 DEFAULT_REFRESH_TOKEN_URL = "https://auth.openai.com/oauth/token"
 REFRESH_TOKEN_URL_ENV = "CODEX_REFRESH_TOKEN_URL_OVERRIDE"
 API_KEY_ENV = "CODEX_API_KEY"
+REVOKE_TOKEN_URL_ENV = "CODEX_REVOKE_TOKEN_URL_OVERRIDE"
+REVOKE_TIMEOUT_S = 3.0  # logout waits at most this long for the issuer
 MANAGED_REFRESH_WINDOW = timedelta(minutes=5)
 TOKEN_REFRESH_INTERVAL = timedelta(days=8)  # fallback when the access token has no `exp`
 PROACTIVE_RETRY_COOLDOWN = 30.0  # seconds before a failed proactive refresh is tried again
@@ -65,6 +70,28 @@ PERMANENT_REFRESH_ERRORS = {
 }
 _ERROR_CODE_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
+
+class AccountSwitched(AuthRecoveryFailed):
+    """The editor's refresh answer is for another account than the operation started with."""
+
+    def __init__(self, previous: str, new: str | None) -> None:
+        super().__init__(
+            f"the editor switched accounts ({previous} -> {new or 'unknown'}) while refreshing "
+            "tokens; the new account is now active, send the request again to use it"
+        )
+
+
+@attrs.frozen
+class _ProactiveOutcome:
+    """What a proactive refresh did in this operation: attempted (asked), and its error."""
+
+    attempted: bool
+    error: CodexError | None
+
+
+_NOT_ATTEMPTED = _ProactiveOutcome(attempted=False, error=None)
+
+
 EditorRefresher = Callable[[str | None], Awaitable[ChatGptAuthTokens]]
 AuthListener = Callable[[CodexAuth | None], None]
 FlightKey = tuple[str, str]
@@ -77,7 +104,7 @@ class AuthManager:
         store_mode: str = "file",
         *,
         forced_login_method: str | None = None,
-        forced_workspace_id: str | None = None,
+        forced_workspace_id: WorkspaceRule = None,
         refresh_token_url: str | None = None,
         editor_refresh_timeout: float = 10.0,
         keyring_timeout: float = 3.0,
@@ -92,7 +119,7 @@ class AuthManager:
         self._store = create_store(store_mode, Path(codex_home), keyring_timeout=keyring_timeout)
         self._env: Mapping[str, str] = os.environ if env is None else env
         self._forced_login_method = forced_login_method
-        self._forced_workspace_id = forced_workspace_id
+        self._forced_workspace_id = allowed_workspaces(forced_workspace_id) or None
         self._refresh_url = (
             refresh_token_url or self._env.get(REFRESH_TOKEN_URL_ENV) or DEFAULT_REFRESH_TOKEN_URL
         )
@@ -101,12 +128,15 @@ class AuthManager:
         self._http_timeout = http_timeout
         self._current: CodexAuth | None = None
         self._loaded = False
+        self._credentials_problem: str | None = None
         self._editor_tokens: ChatGptAuthTokens | None = None
         self._editor_refresher: EditorRefresher | None = None
         self._listeners: list[AuthListener] = []
         self._flights: dict[FlightKey, asyncio.Task[CodexAuth]] = {}
         self._permanent_failure: tuple[str, RefreshTokenFailed] | None = None
         self._proactive_failed_at: dict[FlightKey, float] = {}
+        # Editor tokens that were already inside the proactive window when the editor sent them.
+        self._short_lived: set[FlightKey] = set()
         # Serialises managed refreshes with logins/logouts in this process (the flock does it
         # across processes, but the ephemeral store has no flock).
         self._managed_lock = asyncio.Lock()
@@ -118,7 +148,14 @@ class AuthManager:
 
     @property
     def forced_workspace_id(self) -> str | None:
-        return self._forced_workspace_id
+        """The one allowed workspace (sent to the browser login), None when zero or several."""
+        allowed = self.forced_workspace_ids
+        return allowed[0] if len(allowed) == 1 else None
+
+    @property
+    def forced_workspace_ids(self) -> tuple[str, ...]:
+        """Every workspace `forced_chatgpt_workspace_id` allows (empty: no restriction)."""
+        return self._forced_workspace_id or ()
 
     @property
     def store_description(self) -> str:
@@ -141,19 +178,37 @@ class AuthManager:
         self._set_current(auth)
         return auth
 
+    async def cached_auth(self) -> CodexAuth | None:
+        """The current credentials (loaded on first use) without any refresh: for callers that
+        only need to know who is signed in. Backend requests use :meth:`auth` once each."""
+        if not self._loaded:
+            await self.load()
+        return self._current
+
     async def auth(self) -> CodexAuth | None:
+        """The credentials for one backend request, refreshed first when they are about to expire
+        (a failed proactive refresh keeps the old ones)."""
+        auth, _ = await self._auth_for_request()
+        return auth
+
+    async def _auth_for_request(self) -> tuple[CodexAuth | None, _ProactiveOutcome | None]:
+        """Like :meth:`auth`, also saying whether (and how) the editor was asked proactively."""
         if not self._loaded:
             await self.load()
         current = self._current
+        asked: _ProactiveOutcome | None = None
         if isinstance(current, ChatGptAuth) and self._managed_refresh_due(current):
             await self._try_proactive(
                 _managed_key(current), lambda: self._refresh_managed_from(current)
             )
         elif isinstance(current, ChatGptAuthTokens) and self._editor_refresh_due(current):
-            await self._try_proactive(
+            outcome = await self._try_proactive(
                 _editor_key(current), lambda: self._refresh_editor_from(current)
             )
-        return self._current
+            asked = outcome if outcome.attempted else None
+            if isinstance(outcome.error, AccountSwitched):
+                raise outcome.error  # the request was made for the old account: fail it
+        return self._current, asked
 
     async def reload(self, *, adopt_changed_account: bool = False) -> CodexAuth | None:
         """Re-read the store; a different account on disk is adopted only when asked."""
@@ -187,8 +242,7 @@ class AuthManager:
         record = AuthDotJson(
             auth_mode="apikey", openai_api_key=api_key, tokens=None, last_refresh=None
         )
-        async with self._managed_lock:
-            await self._store.save(record)
+        await self._save(record)
         self._loaded = True
         self._set_current(self._override_auth() or ApiKeyAuth(api_key=api_key))
 
@@ -214,8 +268,7 @@ class AuthManager:
             account_id=info.chatgpt_account_id,
             last_refresh=now,
         )
-        async with self._managed_lock:
-            await self._store.save(record)
+        await self._save(record)
         self._loaded = True
         self._set_current(self._override_auth() or auth)
         return auth
@@ -234,14 +287,40 @@ class AuthManager:
         self._editor_refresher = refresher
 
     async def logout(self) -> None:
-        """Forget editor tokens and delete the configured store's credentials."""
+        """Forget editor tokens, revoke managed ChatGPT tokens (best effort, bounded), and delete
+        the configured store's credentials."""
         self._editor_tokens = None
+        self._short_lived.clear()
+        current = self._current
+        if isinstance(current, ChatGptAuth):
+            await self._revoke(current.refresh_token)
         async with self._managed_lock:
             try:
                 await self._store.delete()
             finally:
                 self._loaded = True
                 self._set_current(self._override_auth())
+
+    async def _revoke(self, refresh_token: str) -> None:
+        """RFC 7009 revocation of the refresh token (which ends its access tokens too). Best
+        effort: a slow or failing issuer never blocks logout for more than REVOKE_TIMEOUT_S."""
+        url = self._env.get(REVOKE_TOKEN_URL_ENV) or f"{login_issuer(self._env)}/oauth/revoke"
+        form = {"token": refresh_token, "token_type_hint": "refresh_token", "client_id": CLIENT_ID}
+        try:
+            async with asyncio.timeout(REVOKE_TIMEOUT_S):
+                async with httpx.AsyncClient(timeout=REVOKE_TIMEOUT_S) as client:
+                    response = await client.post(url, data=form)
+        except (TimeoutError, httpx.HTTPError) as exc:
+            log.warning(
+                "logout: could not revoke the ChatGPT tokens (%s); they expire by themselves",
+                type(exc).__name__,
+            )
+            return
+        if response.status_code != 200:
+            log.warning(
+                "logout: token revocation answered HTTP %s; signing out anyway",
+                response.status_code,
+            )
 
     # -- refreshing --------------------------------------------------------------------------
     async def refresh_managed(self) -> CodexAuth:
@@ -273,13 +352,21 @@ class AuthManager:
         self, send: Callable[[CodexAuth], Awaitable[httpx.Response]]
     ) -> httpx.Response:
         """Call `send(auth)`; on HTTP 401 recover once (single-flight) and call it again."""
-        auth = await self.auth()
+        auth, asked = await self._auth_for_request()
         if auth is None:
             raise NotLoggedIn()
         response = await send(auth)
         if response.status_code != 401 or isinstance(auth, ApiKeyAuth):
             return response
         await response.aclose()
+        if asked is not None and isinstance(auth, ChatGptAuthTokens):
+            # One operation asks the editor at most once: it was asked proactively already.
+            raise AuthRecoveryFailed(
+                asked.error.reason
+                if isinstance(asked.error, AuthRecoveryFailed)
+                else "the backend rejected the editor's refreshed token (HTTP 401); sign in "
+                "again from the editor"
+            )
         recovered = await self._recover(auth)
         return await send(recovered)
 
@@ -292,8 +379,31 @@ class AuthManager:
         return self._editor_tokens
 
     async def _load_from_store(self) -> CodexAuth | None:
-        record = await self._store.load()
-        return self._auth_from_record(record)
+        try:
+            record = await self._store.load()
+            return self._auth_from_record(record)
+        except StorageError as exc:
+            self._credentials_problem = exc.message
+            raise
+
+    @property
+    def credentials_problem(self) -> str | None:
+        """Why stored credentials were not used (or were moved aside), for account/read and
+        codex/status; None when there is nothing to say."""
+        return self._credentials_problem
+
+    async def _save(self, record: AuthDotJson) -> None:
+        """Save under the in-process lock; say so when an unusable file had to be moved aside."""
+        before = getattr(self._store, "moved_aside", None)
+        async with self._managed_lock:
+            await self._store.save(record)
+        moved = getattr(self._store, "moved_aside", None)
+        if moved is not None and moved != before:
+            where, why = moved
+            self._credentials_problem = (
+                f"the stored credentials could not be used ({why.split('; ')[0]}); the file was "
+                f"kept as {where.name} and the new sign-in was saved"
+            )
 
     def _auth_from_record(self, record: AuthDotJson | None) -> CodexAuth | None:
         if record is None:
@@ -366,20 +476,22 @@ class AuthManager:
 
     async def _try_proactive(
         self, key: FlightKey, start: Callable[[], Coroutine[Any, Any, CodexAuth]]
-    ) -> None:
-        """A proactive refresh that fails leaves the old credentials in place."""
+    ) -> _ProactiveOutcome:
+        """A proactive refresh that fails leaves the old credentials in place. Returns whether
+        a refresh was attempted (not skipped by the cool-down) and its error, if any."""
         failed_at = self._proactive_failed_at.get(key)
         if failed_at is not None and time.monotonic() - failed_at < PROACTIVE_RETRY_COOLDOWN:
-            return
+            return _NOT_ATTEMPTED
         if key[0] == "managed" and self._cached_permanent_failure(key[1]) is not None:
-            return
+            return _NOT_ATTEMPTED
         try:
             await self._single_flight(key, start)
         except CodexError as exc:
             self._proactive_failed_at[key] = time.monotonic()
             log.warning("proactive token refresh failed; keeping the current token: %s", exc)
-        else:
-            self._proactive_failed_at.pop(key, None)
+            return _ProactiveOutcome(attempted=True, error=exc)
+        self._proactive_failed_at.pop(key, None)
+        return _ProactiveOutcome(attempted=True, error=None)
 
     def _managed_refresh_due(self, auth: ChatGptAuth) -> bool:
         now = datetime.now(UTC)
@@ -391,6 +503,11 @@ class AuthManager:
     def _editor_refresh_due(self, tokens: ChatGptAuthTokens) -> bool:
         if self._editor_refresher is None:
             return False
+        if _editor_key(tokens) in self._short_lived:
+            return False  # the editor just gave us this one: only a 401 asks again
+        return self._expires_soon(tokens)
+
+    def _expires_soon(self, tokens: ChatGptAuthTokens) -> bool:
         expires_at = token_expiry(tokens.access_token) or tokens.id_token.expires_at
         if expires_at is None:
             return False
@@ -507,6 +624,14 @@ class AuthManager:
             permanent=False,
         )
 
+    def permanent_refresh_failure(self) -> RefreshTokenFailed | None:
+        """The cached permanent refresh failure of the current managed credentials, if any: their
+        access token is not handed out any more (getAuthStatus), as upstream."""
+        current = self._current
+        if not isinstance(current, ChatGptAuth):
+            return None
+        return self._cached_permanent_failure(_fingerprint(current.refresh_token))
+
     def _remember_permanent(self, key: str, message: str) -> RefreshTokenFailed:
         error = RefreshTokenFailed(message, permanent=True)
         self._permanent_failure = (key, error)
@@ -525,7 +650,8 @@ class AuthManager:
                 "the editor has not registered a token refresher; send new tokens with "
                 "account/login/start (type chatgptAuthTokens)"
             )
-        tokens = await self._ask_editor(refresher, account_id(snapshot))
+        previous_account = account_id(snapshot)
+        tokens = await self._ask_editor(refresher, previous_account)
         try:
             check_workspace(self._forced_workspace_id, tokens.id_token.chatgpt_account_id)
         except InvalidRequest as exc:
@@ -536,11 +662,18 @@ class AuthManager:
             raise AuthRecoveryFailed(
                 "logged out while the editor was refreshing tokens; sign in again"
             )
+        if self._expires_soon(tokens):
+            self._short_lived.add(_editor_key(tokens))
         if (
             self._editor_tokens == snapshot
         ):  # else the editor pushed newer tokens meanwhile: keep those
             self._editor_tokens = tokens
             self._set_current(self._override_auth())
+        new_account = tokens.id_token.chatgpt_account_id
+        if previous_account is not None and new_account != previous_account:
+            # The editor switched accounts: adopt its tokens (it owns them; `account/updated`
+            # names the new account) but fail this operation, which began for the old one.
+            raise AccountSwitched(previous_account, new_account)
         return self._current if self._current is not None else tokens
 
     async def _ask_editor(
@@ -554,6 +687,9 @@ class AuthManager:
                 f"the editor did not answer account/chatgptAuthTokens/refresh within "
                 f"{self._editor_refresh_timeout:g} s; sign in again from the editor"
             ) from None
+        except InvalidParams as exc:
+            # Refused like upstream's schema check; nothing is cached, the next request asks again.
+            raise AuthRecoveryFailed(f"invalid auth refresh response: {exc.message}") from None
         except CodexError as exc:
             raise AuthRecoveryFailed(f"the editor's token refresh failed: {exc.message}") from None
         except Exception as exc:

@@ -36,26 +36,39 @@ def check_login_method(forced_login_method: str | None, requested: LoginRequest)
         )
 
 
-def check_workspace(forced_workspace_id: str | None, received_account_id: str | None) -> None:
+WorkspaceRule = str | tuple[str, ...] | None
+
+
+def allowed_workspaces(rule: WorkspaceRule) -> tuple[str, ...]:
+    """`forced_chatgpt_workspace_id` as a tuple: a string or a list in config.toml (newer upstream)."""
+    if rule is None:
+        return ()
+    return (rule,) if isinstance(rule, str) else tuple(rule)
+
+
+def check_workspace(forced_workspace_id: WorkspaceRule, received_account_id: str | None) -> None:
     """Raise InvalidRequest naming the expected and received workspace when they differ."""
-    if forced_workspace_id is None:
+    allowed = allowed_workspaces(forced_workspace_id)
+    if not allowed:
         return
+    expected = allowed[0] if len(allowed) == 1 else "one of " + ", ".join(allowed)
+    target = allowed[0] if len(allowed) == 1 else "one of them"
     if not received_account_id:
         raise InvalidRequest(
-            f"login is restricted to workspace {forced_workspace_id}, but the credentials carry no "
-            f"workspace id (chatgpt_account_id); sign in to workspace {forced_workspace_id}"
+            f"login is restricted to workspace {expected}, but the credentials carry no "
+            f"workspace id (chatgpt_account_id); sign in to workspace {target}"
         )
-    if received_account_id != forced_workspace_id:
+    if received_account_id not in allowed:
         raise InvalidRequest(
-            f"login is restricted to workspace {forced_workspace_id}, but the credentials belong to "
-            f"workspace {received_account_id}; sign in to workspace {forced_workspace_id}"
+            f"login is restricted to workspace {expected}, but the credentials belong to "
+            f"workspace {received_account_id}; sign in to workspace {target}"
         )
 
 
 async def enforce_login_restrictions(manager: AuthManager) -> str | None:
     """At start-up: log out stored credentials that break the rules; return why, or None."""
     method = manager.forced_login_method
-    workspace = manager.forced_workspace_id
+    workspace = manager.forced_workspace_ids or None
     if method is None and workspace is None:
         return None
     try:
@@ -74,7 +87,7 @@ async def enforce_login_restrictions(manager: AuthManager) -> str | None:
     return await _logout_because(manager, violation)
 
 
-def _violation(auth: CodexAuth | None, method: str | None, workspace: str | None) -> str | None:
+def _violation(auth: CodexAuth | None, method: str | None, workspace: WorkspaceRule) -> str | None:
     if auth is None:
         return None
     is_api_key = isinstance(auth, ApiKeyAuth)

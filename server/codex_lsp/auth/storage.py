@@ -25,7 +25,7 @@ from typing import Any, Literal, Protocol, TypeVar, cast, get_args
 
 import attrs
 
-from codex_lsp.auth.errors import KeyringUnavailable, StorageError
+from codex_lsp.auth.errors import CorruptCredentials, KeyringUnavailable, StorageError
 from codex_lsp.errors import InvalidParams
 
 log = logging.getLogger(__name__)
@@ -83,9 +83,9 @@ def parse_auth_json(text: str, source: str) -> AuthDotJson:
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise StorageError(
+        raise CorruptCredentials(
             f"{source} is not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); "
-            "fix or delete it, then sign in again"
+            "sign in again (the file is moved aside, not deleted)"
         ) from None
     if not isinstance(record, dict):
         raise _layout_error(source, "the top level must be a JSON object")
@@ -139,8 +139,9 @@ def _required_string(record: dict[str, Any], key: str, source: str) -> str:
 
 
 def _layout_error(source: str, problem: str) -> StorageError:
-    return StorageError(
-        f"{source} has an unexpected layout: {problem}; fix or delete it, then sign in again"
+    return CorruptCredentials(
+        f"{source} has an unexpected layout: {problem}; sign in again (the file is moved aside, "
+        "not deleted)"
     )
 
 
@@ -276,6 +277,7 @@ class FileStore:
         self.path = Path(codex_home) / AUTH_FILE_NAME
         self._lock = lock or InterProcessLock(Path(codex_home) / LOCK_FILE_NAME)
         self.description = str(self.path)
+        self.moved_aside: tuple[Path, str] | None = None  # (where, why) of the last move-aside
 
     def lock(self) -> contextlib.AbstractAsyncContextManager[None]:
         return self._lock.hold()
@@ -305,16 +307,20 @@ class FileStore:
         except IsADirectoryError:
             raise StorageError(f"cannot read {self.path}: it is a directory; remove it") from None
         except UnicodeDecodeError:
-            raise StorageError(
-                f"{self.path} is not UTF-8 text; fix or delete it, then sign in again"
+            raise CorruptCredentials(
+                f"{self.path} is not UTF-8 text; sign in again (the file is moved aside, not deleted)"
             ) from None
         except OSError as exc:
             raise StorageError(f"cannot read {self.path}: {exc.strerror}") from None
         return parse_auth_json(text, str(self.path))
 
     def _write(self, text: str) -> None:
-        # Refuse to replace a file we cannot read: it may hold credentials the user wants back.
-        self._read()
+        # Never overwrite a file we cannot use: it may hold credentials the user wants back.
+        # Unreadable (permissions, a directory) -> refuse; unusable content -> move it aside.
+        try:
+            self._read()
+        except CorruptCredentials as exc:
+            self.moved_aside = (move_aside(self.path), exc.message)
         directory = self.path.parent
         try:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -336,11 +342,37 @@ class FileStore:
 
     def _unlink(self) -> None:
         try:
+            self._read()
+        except CorruptCredentials as exc:
+            self.moved_aside = (move_aside(self.path), exc.message)  # never delete it
+            return
+        except StorageError:
+            pass  # unreadable: the unlink below reports what is wrong, if anything
+        try:
             self.path.unlink()
         except FileNotFoundError:
             return
         except OSError as exc:
             raise StorageError(f"failed to remove {self.path}: {exc.strerror}") from None
+
+
+def move_aside(path: Path) -> Path:
+    """Rename an unusable credentials file to `<name>.corrupt-<UTC timestamp>` (0600, never
+    deleted; a numeric suffix keeps earlier ones) and return the new path."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    counter = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{counter}")
+        counter += 1
+    try:
+        os.chmod(path, 0o600)
+        os.rename(path, target)
+    except OSError as exc:
+        raise StorageError(f"cannot move the unusable {path} aside: {exc.strerror}") from None
+    _fsync_directory(path.parent)
+    log.warning("moved the unusable %s aside to %s", path, target.name)
+    return target
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -419,6 +451,10 @@ class AutoStore:
         self._keyring = keyring_store
         self._file = file_store
         self.description = f"{keyring_store.description} (falling back to {file_store.path})"
+
+    @property
+    def moved_aside(self) -> tuple[Path, str] | None:
+        return self._file.moved_aside
 
     def lock(self) -> contextlib.AbstractAsyncContextManager[None]:
         return self._file.lock()

@@ -92,7 +92,7 @@ async def current_credentials(
     nobody is signed in."""
     if provider.uses_env_key:
         return provider.env_credentials()
-    auth = await auth_manager.auth() if auth_manager is not None else None
+    auth = await auth_manager.cached_auth() if auth_manager is not None else None
     if auth is None:
         return None
     return credentials_from_auth(auth)
@@ -116,7 +116,7 @@ async def send_authorized(
         request = build_request(provider.env_credentials())
         return await http_client.send(request, stream=stream)
     if auth_manager is None or (
-        not provider.requires_openai_auth and await auth_manager.auth() is None
+        not provider.requires_openai_auth and await auth_manager.cached_auth() is None
     ):
         return await http_client.send(build_request(NO_CREDENTIALS), stream=stream)
 

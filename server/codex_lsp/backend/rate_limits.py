@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -129,6 +130,40 @@ def parse_rate_limit_headers(headers: Mapping[str, str]) -> Snapshot | None:
     return make_snapshot(primary=primary, secondary=secondary, credits=credits)
 
 
+_FAMILY_HEADER = re.compile(
+    r"^x-codex-(?P<id>[a-z0-9][a-z0-9_.-]*?)-(?:(?:primary|secondary)-"
+    r"(?:used-percent|window-minutes|reset-at)|limit-name)$"
+)
+
+
+def parse_rate_limit_header_families(headers: Mapping[str, str]) -> dict[str, Snapshot]:
+    """Every limit in the headers, keyed by limit id: the plain ``x-codex-primary-*`` family is
+    ``codex``; ``x-codex-<limitId>-primary-*``/``-secondary-*``/``-limit-name`` add the others."""
+    found: dict[str, Snapshot] = {}
+    default = parse_rate_limit_headers(headers)
+    if default is not None:
+        found[DEFAULT_LIMIT_ID] = default
+    ids = []
+    for header in headers.keys():
+        match = _FAMILY_HEADER.match(header.lower())
+        if match and match["id"] not in ids and match["id"] not in ("primary", "secondary"):
+            ids.append(match["id"])
+    for limit_id in ids:
+        primary = _header_window(headers, f"{limit_id}-primary")
+        secondary = _header_window(headers, f"{limit_id}-secondary")
+        name = headers.get(f"x-codex-{limit_id}-limit-name") or None
+        if primary is None and secondary is None and name is None:
+            continue
+        snapshot = found.get(limit_id) or make_snapshot(limit_id=limit_id)
+        snapshot.update(
+            primary=primary or snapshot["primary"],
+            secondary=secondary or snapshot["secondary"],
+            limitName=name or snapshot["limitName"],
+        )
+        found[limit_id] = snapshot
+    return found
+
+
 def _event_window(raw: Any) -> Window | None:
     if not isinstance(raw, Mapping):
         return None
@@ -191,10 +226,40 @@ def parse_usage_payload(payload: Mapping[str, Any]) -> Snapshot:
     )
 
 
-def rate_limits_read_result(snapshot: Snapshot) -> dict[str, Any]:
-    """The ``account/rateLimits/read`` result for one snapshot."""
+def parse_usage_snapshots(payload: Mapping[str, Any]) -> dict[str, Snapshot]:
+    """Every limit the usage endpoint reports, keyed by limit id: the main one (``codex``) first,
+    then each of ``additional_rate_limits`` (id = ``metered_feature``, name = ``limit_name``)."""
+    main = parse_usage_payload(payload)
+    found = {main["limitId"] or DEFAULT_LIMIT_ID: main}
+    extra = payload.get("additional_rate_limits")
+    for entry in extra if isinstance(extra, list) else []:
+        if not isinstance(entry, Mapping):
+            continue
+        limit_id = entry.get("metered_feature") or entry.get("limit_id")
+        if not isinstance(limit_id, str) or not limit_id or limit_id in found:
+            continue
+        rate_limit = entry.get("rate_limit")
+        rate_limit = rate_limit if isinstance(rate_limit, Mapping) else {}
+        snapshot = make_snapshot(
+            primary=_usage_window(rate_limit.get("primary_window")),
+            secondary=_usage_window(rate_limit.get("secondary_window")),
+            plan_type=main["planType"],
+            limit_id=limit_id,
+        )
+        name = entry.get("limit_name")
+        snapshot["limitName"] = name if isinstance(name, str) and name else None
+        found[limit_id] = snapshot
+    return found
+
+
+def rate_limits_read_result(
+    snapshot: Snapshot, by_limit_id: Mapping[str, Snapshot] | None = None
+) -> dict[str, Any]:
+    """The ``account/rateLimits/read`` result: the main snapshot and every limit by id."""
     limit_id = snapshot.get("limitId") or DEFAULT_LIMIT_ID
-    return {"rateLimits": snapshot, "rateLimitsByLimitId": {limit_id: snapshot}}
+    every = dict(by_limit_id) if by_limit_id else {}
+    every.setdefault(limit_id, snapshot)
+    return {"rateLimits": snapshot, "rateLimitsByLimitId": every}
 
 
 def usage_url(chatgpt_base_url: str) -> str:
@@ -211,9 +276,24 @@ async def fetch_usage(
     *,
     timeout_s: float = USAGE_TIMEOUT_S,
 ) -> Snapshot:
+    """The main (``codex``) snapshot of :func:`fetch_usage_snapshots`."""
+    snapshots = await fetch_usage_snapshots(
+        http_client, provider, auth_manager, timeout_s=timeout_s
+    )
+    return next(iter(snapshots.values()))
+
+
+async def fetch_usage_snapshots(
+    http_client: httpx.AsyncClient,
+    provider: ModelProvider,
+    auth_manager: AuthManager | None,
+    *,
+    timeout_s: float = USAGE_TIMEOUT_S,
+) -> dict[str, Snapshot]:
     """``GET {chatgpt_base_url}/wham/usage`` with ChatGPT auth (through the 401 recovery loop),
-    mapped to the wire snapshot. Errors follow ``account/rateLimits/read``."""
-    auth = await auth_manager.auth() if auth_manager is not None else None
+    mapped to wire snapshots by limit id, the main one first. Errors follow
+    ``account/rateLimits/read``."""
+    auth = await auth_manager.cached_auth() if auth_manager is not None else None
     if auth_manager is None or auth is None:
         raise InvalidRequest("codex account authentication required to read rate limits")
     if not credentials_from_auth(auth).is_chatgpt:
@@ -244,7 +324,7 @@ async def fetch_usage(
     return await _usage_snapshot(response)
 
 
-async def _usage_snapshot(response: httpx.Response) -> Snapshot:
+async def _usage_snapshot(response: httpx.Response) -> dict[str, Snapshot]:
     if response.status_code != 200:
         await read_error_body(response)
         advice = "sign in again" if response.status_code == 401 else "try again later"
@@ -260,7 +340,7 @@ async def _usage_snapshot(response: httpx.Response) -> Snapshot:
             "failed to fetch codex rate limits: the usage endpoint returned an unexpected body; "
             "try again later"
         )
-    return parse_usage_payload(payload)
+    return parse_usage_snapshots(payload)
 
 
 def _window_label(window: Window, fallback: str) -> str:

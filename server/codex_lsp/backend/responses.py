@@ -23,7 +23,10 @@ from httpx_sse import EventSource, ServerSentEvent, SSEError
 
 from codex_lsp.backend.http import read_error_body, send_authorized
 from codex_lsp.backend.provider import Credentials, ModelProvider
-from codex_lsp.backend.rate_limits import parse_rate_limit_event, parse_rate_limit_headers
+from codex_lsp.backend.rate_limits import (
+    parse_rate_limit_event,
+    parse_rate_limit_header_families,
+)
 from codex_lsp.errors import CodexError
 
 if TYPE_CHECKING:
@@ -456,9 +459,8 @@ class ResponsesClient:
         """
         response = await self._open(request)
         try:
-            snapshot = parse_rate_limit_headers(response.headers)
-            if snapshot is not None:
-                yield RateLimitsUpdated(snapshot)
+            for snapshot in parse_rate_limit_header_families(response.headers).values():
+                yield RateLimitsUpdated(snapshot)  # codex first, then x-codex-<limitId>-* families
             async for event in self._events(response):
                 yield event
         finally:

@@ -1,7 +1,7 @@
 """A fake OAuth issuer: a real HTTP server on 127.0.0.1 speaking the auth.openai.com endpoints.
 
 Endpoints: POST /oauth/token (refresh_token JSON, authorization_code and token-exchange forms),
-GET /oauth/authorize, POST /api/accounts/deviceauth/usercode and /token, and a protected resource
+GET /oauth/authorize, POST /oauth/revoke, POST /api/accounts/deviceauth/usercode and /token, and a protected resource
 GET /backend-api/whoami that accepts only currently valid access tokens (for 401-recovery tests).
 Fault switches are plain attributes; counters live in `.calls` (incremented under a lock).
 """
@@ -96,6 +96,15 @@ class FakeIssuer:
         self.authorize_error: str | None = None  # redirect back with ?error=<this>
         self.device_code_enabled = True
         self.device_poll_interval = 1
+        # Scripted answers, used (and removed) one per call before the normal behaviour:
+        # e.g. (400, {"error": "slow_down"}) or (503, {"error": "unavailable"}).
+        self.device_token_script: list[tuple[int, dict[str, Any]]] = []
+        self.device_usercode_script: list[tuple[int, dict[str, Any]]] = []
+        self.device_poll_times: list[float] = []  # time.monotonic() of each /token poll
+        # POST /oauth/revoke (RFC 7009): recorded; the token is revoked unless the fault is set.
+        self.revoke_requests: list[dict[str, Any]] = []
+        self.revoke_fail_status: int | None = None
+        self.revoke_stall_seconds: float = 0.0
         self.client_id = CLIENT_ID
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -356,6 +365,9 @@ class FakeIssuer:
 
     def handle_device_usercode(self, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         self._count("device_usercode")
+        with self._lock:
+            if self.device_usercode_script:
+                return self.device_usercode_script.pop(0)
         if not self.device_code_enabled:
             return 404, {"error": "not_found"}
         if request.get("client_id") != self.client_id:
@@ -375,6 +387,9 @@ class FakeIssuer:
     def handle_device_token(self, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         self._count("device_token")
         with self._lock:
+            self.device_poll_times.append(time.monotonic())
+            if self.device_token_script:
+                return self.device_token_script.pop(0)
             device = self._devices.get(str(request.get("device_auth_id")))
             if device is None or device.user_code != request.get("user_code"):
                 return 404, {"error": "unknown_device_auth"}
@@ -385,6 +400,22 @@ class FakeIssuer:
                 "code_challenge": device.code_challenge,
                 "code_verifier": device.code_verifier,
             }
+
+    def handle_revoke(self, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """RFC 7009 revocation: 200 even for unknown tokens; revokes refresh and access tokens."""
+        self._count("revoke")
+        with self._lock:
+            self.revoke_requests.append(dict(request))
+        if self.revoke_stall_seconds:
+            self._stopping.wait(self.revoke_stall_seconds)
+        if self.revoke_fail_status is not None:
+            return self.revoke_fail_status, {"error": "server_error"}
+        token = str(request.get("token") or "")
+        with self._lock:
+            if token in self._refresh_tokens:
+                self._refresh_tokens[token].revoked = True
+            self._valid_access_tokens.discard(token)
+        return 200, {}
 
     def handle_whoami(self, authorization: str | None) -> tuple[int, dict[str, Any]]:
         self._count("whoami")
@@ -437,6 +468,8 @@ def _make_handler(issuer: FakeIssuer) -> type[BaseHTTPRequestHandler]:
                 self._json(*issuer.handle_device_usercode(_json_object(body)))
             elif path == "/api/accounts/deviceauth/token":
                 self._json(*issuer.handle_device_token(_json_object(body)))
+            elif path == "/oauth/revoke":
+                self._json(*issuer.handle_revoke(_revoke_request(self.headers, body)))
             else:
                 self._json(404, {"error": "not_found"})
 
@@ -467,3 +500,9 @@ def _json_object(body: bytes) -> dict[str, Any]:
     except json.JSONDecodeError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _revoke_request(headers: Any, body: bytes) -> dict[str, Any]:
+    if "json" in headers.get("Content-Type", ""):
+        return _json_object(body)
+    return dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace")))

@@ -36,14 +36,15 @@ from codex_lsp.auth.model import (
     ChatGptAuth,
     ChatGptAuthTokens,
     CodexAuth,
+    account_id,
     bearer_token,
     email,
     plan_type,
     wire_auth_mode,
 )
 from codex_lsp.auth.restrictions import check_login_method
-from codex_lsp.backend.rate_limits import fetch_usage, rate_limits_read_result
-from codex_lsp.errors import CodexError, InternalError, InvalidRequest
+from codex_lsp.backend.rate_limits import fetch_usage_snapshots, rate_limits_read_result
+from codex_lsp.errors import CodexError, InternalError, InvalidParams, InvalidRequest
 from codex_lsp.protocol import ParamsError, from_wire
 from codex_lsp.protocol.account import (
     ACCOUNT_CHATGPT_AUTH_TOKENS_REFRESH,
@@ -100,7 +101,12 @@ def account_payload(auth: CodexAuth | None) -> Account | None:
 def updated_payload(auth: CodexAuth | None) -> AccountUpdated:
     if auth is None:
         return AccountUpdated(auth_mode=None, plan_type=None)
-    return AccountUpdated(auth_mode=wire_auth_mode(auth), plan_type=plan_type(auth))
+    return AccountUpdated(
+        auth_mode=wire_auth_mode(auth),
+        plan_type=plan_type(auth),
+        chatgpt_account_id=account_id(auth),
+        email=email(auth),
+    )
 
 
 class AccountNotifier:
@@ -134,8 +140,8 @@ class AccountNotifier:
         if not self._ready or self._quiet:
             return
         payload = updated_payload(auth)
-        # Every editor-token rotation is news; a managed refresh only when mode or plan changed.
-        if isinstance(auth, ChatGptAuthTokens) or payload != self._last_sent:
+        # Only what a client shows is news (mode, plan, account, email), not a token rotation.
+        if payload != self._last_sent:
             self.send_updated()
 
     @contextmanager
@@ -181,7 +187,9 @@ class AccountHandlers:
         if not self.services.provider.requires_openai_auth:
             return AccountReadResult(account=None, requires_openai_auth=False)
         return AccountReadResult(
-            account=account_payload(self.auth.current()), requires_openai_auth=True
+            account=account_payload(self.auth.current()),
+            requires_openai_auth=True,
+            credentials_problem=self.auth.credentials_problem,
         )
 
     async def auth_status(self, params: GetAuthStatusParams) -> GetAuthStatusResult:
@@ -194,7 +202,8 @@ class AccountHandlers:
         auth = self.auth.current()
         if auth is None:
             return GetAuthStatusResult(auth_method=None, auth_token=None, requires_openai_auth=True)
-        token = bearer_token(auth) if params.include_token else None
+        withheld = self.auth.permanent_refresh_failure() is not None
+        token = bearer_token(auth) if params.include_token and not withheld else None
         return GetAuthStatusResult(
             auth_method=wire_auth_mode(auth), auth_token=token, requires_openai_auth=True
         )
@@ -260,7 +269,9 @@ class AccountHandlers:
             issuer=login_issuer(env),
             persist=self._persist_login,
             ports=callback_ports(env),
-            timeout=login_timeout(env, BROWSER_LOGIN_TIMEOUT_S),
+            timeout=login_timeout(
+                env, BROWSER_LOGIN_TIMEOUT_S, self.services.config.lsp.login_timeout_s
+            ),
             workspace_id=self.auth.forced_workspace_id,
         )
         self.logins.replace(login)
@@ -274,7 +285,9 @@ class AccountHandlers:
             self.services.http,
             issuer=login_issuer(env),
             persist=self._persist_login,
-            timeout=login_timeout(env, DEVICE_LOGIN_TIMEOUT_S),
+            timeout=login_timeout(
+                env, DEVICE_LOGIN_TIMEOUT_S, self.services.config.lsp.login_timeout_s
+            ),
         )
         self.logins.replace(login)
         return ChatGptDeviceCodeLoginResult(
@@ -335,9 +348,12 @@ class AccountHandlers:
 
     # -- account/rateLimits/read -----------------------------------------------------------------
     async def rate_limits_read(self, params: Empty) -> dict[str, Any]:
-        snapshot = await fetch_usage(self.services.http, self.services.provider, self.auth)
+        snapshots = await fetch_usage_snapshots(
+            self.services.http, self.services.provider, self.auth
+        )
+        snapshot = next(iter(snapshots.values()))  # the main (codex) limit comes first
         self.services.rate_limits.snapshot = snapshot
-        return rate_limits_read_result(snapshot)
+        return rate_limits_read_result(snapshot, snapshots)
 
     # -- server -> client: account/chatgptAuthTokens/refresh -------------------------------------
     async def refresh_from_editor(self, previous_account_id: str | None) -> ChatGptAuthTokens:
@@ -353,7 +369,7 @@ class AccountHandlers:
         try:
             reply = from_wire(ChatgptAuthTokensRefreshResponse, answer, "result")
         except ParamsError as exc:
-            raise InvalidRequest(
+            raise InvalidParams(
                 f"the editor answered account/chatgptAuthTokens/refresh with a malformed result ({exc})"
             ) from None
         logs.register_secret(reply.access_token)

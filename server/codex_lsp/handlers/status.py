@@ -23,7 +23,7 @@ from codex_lsp.errors import CodexError
 from codex_lsp.handlers.account import account_payload
 from codex_lsp.protocol.account import Empty
 from codex_lsp.protocol.status import CODEX_STATUS, CodexStatusResult
-from codex_lsp.sandbox import available_backend
+from codex_lsp.sandbox.guarantees import current_guarantees
 
 if TYPE_CHECKING:
     from codex_lsp.server import CodexLanguageServer
@@ -59,26 +59,29 @@ def register(server: CodexLanguageServer, services: Services) -> None:
     async def codex_status(params: Empty) -> CodexStatusResult:
         auth = services.auth.current()
         model = await default_model(services)
-        sandbox_backend = await asyncio.to_thread(available_backend)  # may probe once (~20 ms)
+        sandbox = await asyncio.to_thread(current_guarantees)  # may probe once (~20 ms)
         snapshot = services.rate_limits.snapshot
         lines = [
             account_line(auth),
             f"Auth mode: {wire_auth_mode(auth) if auth is not None else 'none'}",
             f"Model: {model or 'unknown'}",
             f"Model provider: {services.provider.id}",
-            f"Sandbox: {sandbox_backend}",
+            f"Sandbox: {sandbox.backend}",
+            *(f"Sandbox gap: {gap}" for gap in sandbox.gaps),
         ]
         if services.startup_warning:
             lines.append(f"Signed out at start-up: {services.startup_warning}")
-        if services.credentials_problem:
-            lines.append(f"Credentials: {services.credentials_problem}")
+        if problem := services.auth.credentials_problem or services.credentials_problem:
+            lines.append(f"Credentials: {problem}")
         lines.extend(render_status_lines(snapshot))
         return CodexStatusResult(
             account=account_payload(auth),
             auth_mode=wire_auth_mode(auth) if auth is not None else None,
             model=model,
             model_provider=services.provider.id,
-            sandbox_backend=sandbox_backend,
+            sandbox_backend=sandbox.backend,
+            sandbox_enforced=list(sandbox.enforced),
+            sandbox_gaps=list(sandbox.gaps),
             rate_limits=snapshot,  # type: ignore[arg-type]  # the wire dict (upstream's full shape)
             lines=lines,
         )

@@ -97,6 +97,13 @@ class AccountReadResult:
     requires_openai_auth: bool = field(
         "Whether the active model provider needs OpenAI auth at all."
     )
+    credentials_problem: str | None = field(
+        "Beyond upstream: why the stored credentials were not used (e.g. an unreadable "
+        "`auth.json`, which the next login moves aside as `auth.json.corrupt-<timestamp>`); "
+        "omitted when there is nothing to say.",
+        default=None,
+        omit_none=True,
+    )
 
 
 ACCOUNT_READ = define(
@@ -338,6 +345,16 @@ class AccountUpdated:
         "Active auth mode (`apikey`, `chatgpt`, `chatgptAuthTokens`), null when signed out."
     )
     plan_type: str | None = field("ChatGPT plan, null for API keys or when signed out.")
+    chatgpt_account_id: str | None = field(
+        "Beyond upstream: the ChatGPT account (workspace) id in use, null for API keys or when "
+        "signed out. Changes when the editor's token refresh switched accounts.",
+        default=None,
+    )
+    email: str | None = field(
+        "Beyond upstream: the signed-in ChatGPT email, null when unknown, for API keys or when "
+        "signed out.",
+        default=None,
+    )
 
 
 ACCOUNT_UPDATED = define(
@@ -346,7 +363,8 @@ ACCOUNT_UPDATED = define(
     kind="notification",
     group="account",
     params=AccountUpdated,
-    doc="Sent after every login, logout, and editor token refresh.",
+    doc="Sent after every login and logout, and after a refresh that changed what a client shows "
+    "(auth mode, plan, account id or email); a token rotation alone is not news.",
 )
 
 

@@ -13,6 +13,7 @@ from codex_lsp.protocol import commands as c
 from codex_lsp.protocol import models as m
 from codex_lsp.protocol import status as s
 from codex_lsp.protocol import threads as t
+from codex_lsp.protocol import turn_errors as te
 
 _CHATGPT = a.ChatGptAccount(type="chatgpt", email="dev@example.com", plan_type="pro")
 _WINDOW = a.RateLimitWindow(used_percent=23, window_duration_mins=300, resets_at=1764000000)
@@ -43,14 +44,10 @@ _THREAD = t.Thread(
     turns=[],
 )
 _TURN = t.Turn(id="turn-1", status="inProgress", items=[], error=None)
-_FAILED_TURN = t.Turn(
-    id="turn-1",
-    status="failed",
-    items=[],
-    error=t.TurnError(
-        message="sign in again", codex_error_info="unauthorized", additional_details=None
-    ),
+_AUTH_ERROR = t.TurnError(
+    message="sign in again", codex_error_info="unauthorized", additional_details=None
 )
+_FAILED_TURN = t.Turn(id="turn-1", status="failed", items=[], error=_AUTH_ERROR)
 _COMMAND_ITEM = t.CommandExecutionItem(
     type="commandExecution",
     id="item-3",
@@ -164,6 +161,12 @@ EXAMPLES: dict[str, tuple[Any, Any]] = {
     ),
     "turn/started": (t.TurnNotification(thread_id=_THREAD.id, turn=_TURN), None),
     "turn/completed": (t.TurnNotification(thread_id=_THREAD.id, turn=_FAILED_TURN), None),
+    "error": (
+        te.ErrorNotification(
+            error=_AUTH_ERROR, will_retry=False, thread_id=_THREAD.id, turn_id=_FAILED_TURN.id
+        ),
+        None,
+    ),
     "item/started": (
         t.ItemStarted(
             thread_id=_THREAD.id,

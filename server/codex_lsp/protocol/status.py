@@ -24,6 +24,15 @@ class CodexStatusResult:
         "`5h limit: 23% used`, or `Limits: send a message to load usage data` / `Limits: data not available yet`."
     )
 
+    sandbox_enforced: list[str] = field(
+        "What the sandbox backend enforces here, one sentence each (see protocol-docs/sandbox.md).",
+        default=attrs.Factory(list),
+    )
+    sandbox_gaps: list[str] = field(
+        "What it cannot enforce here (e.g. `.git` under the unprivileged Landlock fallback).",
+        default=attrs.Factory(list),
+    )
+
 
 CODEX_STATUS = define(
     "codex/status",

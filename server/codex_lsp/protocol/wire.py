@@ -27,6 +27,7 @@ JsonValue = Any
 
 _DOC = "codex_doc"
 _WIRE = "codex_wire"
+_OMIT_NONE = "codex_omit_none"
 
 
 class ParamsError(ValueError):
@@ -34,13 +35,21 @@ class ParamsError(ValueError):
 
 
 def field(
-    doc: str, *, default: Any = attrs.NOTHING, wire: str | None = None, secret: bool = False
+    doc: str,
+    *,
+    default: Any = attrs.NOTHING,
+    wire: str | None = None,
+    secret: bool = False,
+    omit_none: bool = False,
 ) -> Any:
     """Declare a payload field with its documentation (and optional explicit wire name).
 
     ``secret=True`` hides the value from ``repr`` so tokens never reach a log line.
+    ``omit_none=True`` leaves the key out of the wire object when the value is None (for
+    optional fields we add beyond upstream's shapes).
     """
-    return attrs.field(default=default, metadata={_DOC: doc, _WIRE: wire}, repr=not secret)
+    metadata = {_DOC: doc, _WIRE: wire, _OMIT_NONE: omit_none}
+    return attrs.field(default=default, metadata=metadata, repr=not secret)
 
 
 def camel(name: str) -> str:
@@ -68,7 +77,11 @@ def _hints(cls: type) -> dict[str, Any]:
 def to_wire(value: Any) -> Any:
     """Convert a payload (attrs instance, list, dict, enum, scalar) to plain JSON."""
     if attrs.has(type(value)):
-        return {wire_name(f): to_wire(getattr(value, f.name)) for f in attrs.fields(type(value))}
+        return {
+            wire_name(f): to_wire(getattr(value, f.name))
+            for f in attrs.fields(type(value))
+            if not (f.metadata.get(_OMIT_NONE) and getattr(value, f.name) is None)
+        }
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, (list, tuple)):

@@ -14,14 +14,37 @@ from codex_lsp.sandbox.layout import FilesystemLayout
 
 DEV_NULL = "/dev/null"
 TMP = Path("/tmp")
+# Where host daemons keep their unix sockets (/var/run is a link to /run on current systems):
+# hidden behind an empty tmpfs when network is off, on top of the seccomp socket(2) denial.
+RUN = Path("/run")
 
 
 def _under(path: Path, parent: Path) -> bool:
     return path == parent or parent in path.parents
 
 
-def _filesystem_args(layout: FilesystemLayout, cwd: Path) -> list[str]:
+def _socket_dirs(layout: FilesystemLayout, cwd: Path, runtime_dirs: Sequence[Path]) -> list[Path]:
+    """/run and $XDG_RUNTIME_DIR, unless the command must see them (cwd or a root inside)."""
+    visible = [cwd, *(root.path for root in layout.writable_roots)]
+    masked: list[Path] = []
+    for path in (RUN, *runtime_dirs):
+        if not path.is_absolute() or not path.is_dir() or path.is_symlink():
+            continue
+        if any(_under(other, path) or _under(path, other) for other in visible):
+            continue
+        if any(_under(path, done) for done in masked):
+            continue
+        masked.append(path)
+    return masked
+
+
+def _filesystem_args(
+    layout: FilesystemLayout, cwd: Path, runtime_dirs: Sequence[Path] = ()
+) -> list[str]:
     args = ["--ro-bind", "/", "/"]
+    if not layout.network_access:
+        for path in _socket_dirs(layout, cwd, runtime_dirs):
+            args += ["--tmpfs", str(path)]
     if layout.host_tmp_writable:
         args += ["--bind", "/tmp", "/tmp"]
     else:
@@ -30,10 +53,13 @@ def _filesystem_args(layout: FilesystemLayout, cwd: Path) -> list[str]:
         in_roots = any(_under(cwd, root.path) for root in layout.writable_roots)
         if _under(cwd, TMP) and not in_roots:
             args += ["--ro-bind", str(cwd), str(cwd)]
-    # Roots are sorted parents first, so a nested root's bind lands on top of its parent's.
+    # Parents first, so a nested root's bind lands on top of its parent's. Pinned directories
+    # (between a root and a protected path or nested root) become mount points: not renameable.
+    binds = {root.path: None for root in layout.writable_roots if root.path != TMP}
     for root in layout.writable_roots:
-        if root.path != TMP:
-            args += ["--bind", str(root.path), str(root.path)]
+        binds.update(dict.fromkeys(root.pinned_paths))
+    for path in sorted(binds, key=lambda p: (len(p.parts), str(p))):
+        args += ["--bind", str(path), str(path)]
     # Protected paths last, so no writable bind covers them again.
     for root in layout.writable_roots:
         for path in root.read_only_paths:
@@ -53,9 +79,13 @@ def build_bwrap_args(
     is_root: bool,
     seccomp_fd: int | None = None,
     bwrap_path: str = "bwrap",
+    runtime_dirs: Sequence[Path] = (),
 ) -> list[str]:
-    """The full command line: `bwrap <options> -- argv`."""
-    args = [bwrap_path, *_filesystem_args(layout, cwd)]
+    """The full command line: `bwrap <options> -- argv`.
+
+    ``runtime_dirs`` ($XDG_RUNTIME_DIR) are hidden like /run when network is off.
+    """
+    args = [bwrap_path, *_filesystem_args(layout, cwd, runtime_dirs)]
     if not layout.network_access:
         args.append("--unshare-net")
     args += ["--unshare-pid", "--die-with-parent", "--new-session"]

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import attrs
 
@@ -83,15 +84,18 @@ def _probe_bwrap(path_env: str) -> tuple[str | None, str | None]:
 def _probe_landlock() -> tuple[int, str | None]:
     if not landlock.supported_machine():
         return 0, f"the Landlock fallback has no syscall table for {os.uname().machine}"
-    abi = landlock.landlock_abi()
+    abi = min(landlock.landlock_abi(), _abi_cap())
     if abi < 1:
         return 0, "Landlock is not enabled in this kernel"
+    problem = fallback_problem(abi, is_root=os.geteuid() == 0)
+    if problem:
+        return 0, problem
     try:
         layout = FilesystemLayout((), host_tmp_writable=False, network_access=False)
-        confinement = landlock.prepare_confinement(layout, abi=abi)
+        confinement = landlock.prepare_confinement(layout, abi=abi, cwd=Path("/"))
         try:
             subprocess.run(
-                ["true"],
+                ["/bin/true" if os.path.exists("/bin/true") else "true"],  # /tmp may be hidden
                 preexec_fn=confinement.preexec_fn,  # noqa: PLW1509 - raw ctypes only
                 timeout=_PROBE_TIMEOUT_S,
                 check=True,
@@ -104,8 +108,35 @@ def _probe_landlock() -> tuple[int, str | None]:
     return abi, None
 
 
+# Lowers the Landlock ABI the fallback uses (never raises it): lets tests exercise the rules for
+# older kernels (5.13-6.11) on a newer one.
+LANDLOCK_ABI_CAP_ENV = "CODEX_SANDBOX_LANDLOCK_ABI_MAX"
+SIGNAL_SCOPING_ABI = 6
+
+
+def _abi_cap() -> int:
+    raw = os.environ.get(LANDLOCK_ABI_CAP_ENV, "").strip()
+    return int(raw) if raw.isdigit() else 1 << 30
+
+
+def fallback_problem(abi: int, *, is_root: bool) -> str | None:
+    """Why the Landlock fallback must not be used, or None.
+
+    As root without Landlock signal scoping (ABI < 6, kernels before 6.12) and without a pid
+    namespace, a sandboxed command could kill the server or any other root process.
+    """
+    if is_root and abi < SIGNAL_SCOPING_ABI:
+        return (
+            f"the Landlock fallback is refused as root: this kernel's Landlock ABI {abi} cannot "
+            f"scope signals (ABI {SIGNAL_SCOPING_ABI}+, Linux 6.12+), so a sandboxed command could "
+            "kill the server or other root processes"
+        )
+    return None
+
+
 @functools.lru_cache(maxsize=8)
-def _detect_linux(path_env: str) -> Detection:
+def _detect_linux(path_env: str, abi_cap: int) -> Detection:
+    del abi_cap  # part of the cache key only; _probe_landlock reads it
     bwrap_path, bwrap_problem = _probe_bwrap(path_env)
     abi, landlock_problem = _probe_landlock()
     problems = tuple(problem for problem in (bwrap_problem, landlock_problem) if problem)
@@ -128,7 +159,7 @@ def _detect_platform() -> Detection:
             return Detection(SEATBELT)
         return Detection(NONE, problems=(f"{SEATBELT_EXECUTABLE} is missing",))
     if sys.platform.startswith("linux"):
-        return _detect_linux(os.environ.get("PATH", os.defpath))
+        return _detect_linux(os.environ.get("PATH", os.defpath), _abi_cap())
     if sys.platform == "win32":
         problem = "the Windows restricted-token sandbox is not supported on this platform yet"
     else:

@@ -8,6 +8,7 @@ danger-full-access (no sandbox). They come from config (`sandbox_mode` plus the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -175,3 +176,62 @@ def network_allowed(policy: SandboxPolicy) -> bool:
     if isinstance(policy, DangerFullAccess):
         return True
     return policy.network_access
+
+
+WORKDIR_WRITABLE = "writable"
+WORKDIR_READ_ONLY = "read-only"
+WORKDIR_UNRESTRICTED = "unrestricted"
+_SLASH_TMP = Path("/tmp")
+
+
+def _normalised(path: Path) -> Path:
+    return Path(os.path.normpath(path))
+
+
+def policy_writable_roots(
+    policy: SandboxPolicy, policy_cwd: Path, *, tmpdir: str | None = None
+) -> tuple[Path, ...]:
+    """The directories `policy` lets a command write, anchored at the thread's cwd.
+
+    Writable roots come only from the policy: the cwd given at `thread/start`/`turn/start`
+    (``policy_cwd``), the configured `writable_roots`, and the scratch dirs /tmp and $TMPDIR
+    unless excluded. A command's own working directory (the model's `workdir`) is never one
+    of them, so a model cannot widen the sandbox by choosing where a command runs. Pure (no
+    filesystem access); the layout canonicalises these paths before enforcing them.
+    """
+    if not isinstance(policy, WorkspaceWrite):
+        return ()
+    roots = [_normalised(policy_cwd), *(_normalised(root) for root in policy.writable_roots)]
+    if not policy.exclude_slash_tmp:
+        roots.append(_SLASH_TMP)
+    if not policy.exclude_tmpdir_env_var and tmpdir and os.path.isabs(tmpdir):
+        roots.append(_normalised(Path(tmpdir)))
+    return tuple(dict.fromkeys(roots))
+
+
+def workdir_access(
+    policy: SandboxPolicy, policy_cwd: Path, workdir: Path, *, tmpdir: str | None = None
+) -> str:
+    """How a command running in ``workdir`` may write there: "writable" when it lies inside a
+    writable root of the thread's policy, "read-only" otherwise (the sandbox stays as the policy
+    says; nothing is widened), "unrestricted" under danger-full-access. Pure, lexical."""
+    if isinstance(policy, DangerFullAccess):
+        return WORKDIR_UNRESTRICTED
+    target = _normalised(workdir)
+    for root in policy_writable_roots(policy, policy_cwd, tmpdir=tmpdir):
+        if target == root or root in target.parents:
+            return WORKDIR_WRITABLE
+    return WORKDIR_READ_ONLY
+
+
+def read_only_workdir_note(policy: SandboxPolicy, policy_cwd: Path, workdir: Path) -> str:
+    """What to tell the model when its workdir lies outside the thread's writable roots
+    under workspace-write ("" otherwise): the command ran there read-only."""
+    if not isinstance(policy, WorkspaceWrite):
+        return ""
+    if workdir_access(policy, policy_cwd, workdir) != WORKDIR_READ_ONLY:
+        return ""
+    return (
+        f"the workdir {os.path.normpath(workdir)} is outside the writable roots of this thread, "
+        "so the command ran read-only there"
+    )

@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import fnmatch
 import logging
 import os
 import signal
@@ -24,7 +26,7 @@ from typing import Literal
 import attrs
 
 from codex_lsp.errors import InvalidParams
-from codex_lsp.sandbox import landlock, seatbelt, seccomp
+from codex_lsp.sandbox import cgroup, landlock, seatbelt, seccomp
 from codex_lsp.sandbox.bwrap import build_bwrap_args
 from codex_lsp.sandbox.detect import (
     BWRAP,
@@ -85,6 +87,7 @@ class _Launch:
     preexec_fn: Callable[[], None] | None = None
     close_after_spawn: Callable[[], None] = lambda: None
     placeholders: tuple[Path, ...] = ()
+    cgroup: Path | None = None  # the fallback's per-command cgroup, killed when it ends
 
 
 @attrs.define
@@ -116,17 +119,44 @@ def _validate_cwd(cwd: Path) -> Path:
     return canonical(cwd)
 
 
-_SECRET_NAME_PARTS = ("KEY", "SECRET", "TOKEN")
+# Upstream's default shell_environment_policy excludes *KEY*, *SECRET*, *TOKEN*; these go further.
+DEFAULT_ENV_EXCLUDES = (
+    "*KEY*", "*SECRET*", "*TOKEN*", "*PASSWORD*", "*PASSWD*", "*CREDENTIAL*", "*_PAT",
+    "DATABASE_URL",
+)  # fmt: skip
 
 
-def _looks_secret(name: str) -> bool:
+@attrs.frozen
+class RunnerSettings:
+    """Server-wide settings from config (`[shell_environment_policy]`, `[sandbox_limits]`)."""
+
+    env_excludes: tuple[str, ...] = ()
+    ignore_default_excludes: bool = False
+    max_memory_bytes: int = 0  # RLIMIT_AS, 0 = unlimited
+    max_file_size_bytes: int = 0  # RLIMIT_FSIZE, 0 = unlimited
+
+
+_settings = RunnerSettings()
+
+
+def configure_runner(settings: RunnerSettings) -> None:
+    """Apply config once at start-up."""
+    global _settings
+    _settings = settings
+
+
+def _looks_secret(name: str, settings: RunnerSettings) -> bool:
+    patterns = settings.env_excludes
+    if not settings.ignore_default_excludes:
+        patterns = DEFAULT_ENV_EXCLUDES + patterns
     upper = name.upper()
-    return any(part in upper for part in _SECRET_NAME_PARTS)
+    return any(fnmatch.fnmatchcase(upper, pattern.upper()) for pattern in patterns)
 
 
 def _child_env(policy: SandboxPolicy, overrides: Mapping[str, str] | None) -> dict[str, str]:
-    # As upstream's default shell_environment_policy: never hand credentials to commands.
-    env = {k: v for k, v in os.environ.items() if not _looks_secret(k)}
+    # As upstream's shell_environment_policy: never hand credentials to commands.
+    settings = _settings
+    env = {k: v for k, v in os.environ.items() if not _looks_secret(k, settings)}
     env.update(overrides or {})
     env.pop("CODEX_SANDBOX_BACKEND", None)
     if network_allowed(policy):
@@ -144,6 +174,7 @@ def _bwrap_launch(
     if tmpdir and canonical(tmpdir) not in writable:
         env["TMPDIR"] = "/tmp"  # private tmpfs or host /tmp: writable either way
     fd = seccomp.filter_pipe(seccomp.build_filter(deny_network=not layout.network_access))
+    runtime = env.get("XDG_RUNTIME_DIR")
     args = build_bwrap_args(
         argv,
         layout=layout,
@@ -151,6 +182,7 @@ def _bwrap_launch(
         is_root=os.geteuid() == 0,
         seccomp_fd=fd,
         bwrap_path=bwrap_path,
+        runtime_dirs=[canonical(runtime)] if runtime and os.path.isabs(runtime) else [],
     )
     placeholders = [path for root in layout.writable_roots for path in root.blocked_paths]
     placeholders += [
@@ -169,30 +201,67 @@ def _bwrap_launch(
     )
 
 
+def _create_placeholders(paths: list[Path]) -> None:
+    """Empty files to bind /dev/null onto (bwrap makes its own; the fallback needs them)."""
+    for path in paths:
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+        except FileExistsError:
+            pass
+
+
 def _landlock_launch(
-    argv: list[str], layout: FilesystemLayout, env: dict[str, str], abi: int
+    argv: list[str], cwd: Path, layout: FilesystemLayout, env: dict[str, str], abi: int
 ) -> _Launch:
-    confinement = landlock.prepare_confinement(layout, abi=abi)
+    placeholders: list[Path] = []
+    if os.geteuid() == 0:  # only root builds the mount namespace that uses them
+        placeholders = [path for root in layout.writable_roots for path in root.blocked_paths]
+        _create_placeholders(placeholders)
+        placeholders += [
+            path
+            for root in layout.writable_roots
+            for path in root.read_only_paths
+            if path in _placeholder_users
+        ]
+    command_cgroup = cgroup.create()
+    try:
+        confinement = landlock.prepare_confinement(
+            layout,
+            abi=abi,
+            cwd=cwd,
+            cgroup_procs=command_cgroup / "cgroup.procs" if command_cgroup else None,
+        )
+    except BaseException:
+        if command_cgroup is not None:
+            cgroup.kill_and_remove(command_cgroup)
+        raise
     return _Launch(
         argv,
         env,
         LANDLOCK,
         preexec_fn=confinement.preexec_fn,
         close_after_spawn=confinement.close,
+        placeholders=tuple(placeholders),
+        cgroup=command_cgroup,
     )
 
 
 def _prepare(
-    argv: list[str], cwd: Path, policy: SandboxPolicy, env: dict[str, str], detection: Detection
+    argv: list[str],
+    cwd: Path,
+    policy: SandboxPolicy,
+    env: dict[str, str],
+    detection: Detection,
+    policy_cwd: Path,
 ) -> _Launch:
     """Blocking preparation (filesystem inspection); called in a worker thread."""
     if isinstance(policy, DangerFullAccess):
         return _Launch(argv, env, NONE)
-    layout = compute_layout(policy, cwd, env)
+    layout = compute_layout(policy, policy_cwd, env)
     if detection.backend == BWRAP and detection.bwrap_path:
         return _bwrap_launch(argv, cwd, layout, env, detection.bwrap_path)
     if detection.backend == LANDLOCK:
-        return _landlock_launch(argv, layout, env, detection.landlock_abi)
+        return _landlock_launch(argv, cwd, layout, env, detection.landlock_abi)
     if detection.backend == SEATBELT:
         env["CODEX_SANDBOX"] = SEATBELT
         return _Launch(seatbelt.build_seatbelt_command(argv, layout), env, SEATBELT)
@@ -272,6 +341,41 @@ class _CommandProtocol(asyncio.SubprocessProtocol):
             self.exited.set_result(None)
 
 
+_RLIMIT_FSIZE = 1
+_RLIMIT_AS = 9
+
+
+class _Rlimit(ctypes.Structure):
+    _fields_ = [("soft", ctypes.c_ulong), ("hard", ctypes.c_ulong)]
+
+
+def _with_limits(
+    preexec_fn: Callable[[], None] | None, settings: RunnerSettings
+) -> Callable[[], None] | None:
+    """Wrap the preexec step with setrlimit calls for the configured limits (none: unchanged).
+    Limits are inherited through bwrap's exec and by every child of the command."""
+    limits = [
+        (resource, _Rlimit(value, value))
+        for resource, value in (
+            (_RLIMIT_AS, settings.max_memory_bytes),
+            (_RLIMIT_FSIZE, settings.max_file_size_bytes),
+        )
+        if value > 0
+    ]
+    if not limits:
+        return preexec_fn
+    setrlimit = landlock.libc().setrlimit
+
+    def apply_limits() -> None:  # in the forked child: raw ctypes calls only
+        for resource, limit in limits:
+            if setrlimit(resource, ctypes.byref(limit)) != 0:
+                raise OSError(ctypes.get_errno(), "setrlimit failed")
+        if preexec_fn is not None:
+            preexec_fn()
+
+    return apply_limits
+
+
 def _kill_tree(pid: int) -> None:
     """SIGKILL the command's process group; for bwrap this also ends its pid namespace."""
     try:
@@ -344,7 +448,7 @@ async def _spawn(
             env=launch.env,
             start_new_session=True,  # own process group, killed as a whole
             pass_fds=launch.pass_fds,
-            preexec_fn=launch.preexec_fn,  # raw ctypes calls only
+            preexec_fn=_with_limits(launch.preexec_fn, _settings),  # raw ctypes calls only
         )
     except subprocess.SubprocessError as error:
         # Only the Landlock preexec_fn raises this: the child never exec'd the command.
@@ -365,8 +469,14 @@ async def run_command(
     env: Mapping[str, str] | None = None,
     output_cap: int = 1024 * 1024,
     on_output: OutputCallback | None = None,
+    policy_cwd: Path | None = None,
 ) -> CommandResult:
     """Run argv under `policy` and collect its output (each stream capped at output_cap bytes).
+
+    ``cwd`` is where the command runs; ``policy_cwd`` is the directory the policy's writable
+    roots are anchored at (a thread's cwd). It defaults to ``cwd``, which is right only when
+    the caller is trusted to choose it (`command/exec`); a model-chosen workdir must come with
+    the thread's cwd here, or it would become writable.
 
     Raises InvalidParams for a bad argv/cwd and SandboxUnavailable when a restricted policy
     cannot be enforced. On timeout the whole tree is killed and `timed_out` is set; when the
@@ -374,15 +484,20 @@ async def run_command(
     """
     command = _validate_argv(argv)
     workdir = await asyncio.to_thread(_validate_cwd, Path(cwd))
+    anchor = workdir if policy_cwd is None else await asyncio.to_thread(canonical, policy_cwd)
     child_env = _child_env(policy, env)
     detection = (
         Detection(NONE) if isinstance(policy, DangerFullAccess) else await asyncio.to_thread(detect)
     )
-    launch = await asyncio.to_thread(_prepare, command, workdir, policy, child_env, detection)
+    launch = await asyncio.to_thread(
+        _prepare, command, workdir, policy, child_env, detection, anchor
+    )
     _acquire_placeholders(launch.placeholders)
     try:
         return await _run(launch, workdir, timeout_s, output_cap, on_output)
     finally:
+        if launch.cgroup is not None:  # daemonised children die with the command
+            await asyncio.shield(asyncio.to_thread(cgroup.kill_and_remove, launch.cgroup))
         unused = _release_placeholders(launch.placeholders)
         if unused:
             await asyncio.shield(asyncio.to_thread(_remove_placeholders, unused))

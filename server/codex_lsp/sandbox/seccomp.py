@@ -1,8 +1,9 @@
 """A tiny classic-BPF seccomp filter built with struct (no libseccomp dependency).
 
 It always denies io_uring (IORING_OP_SOCKET creates sockets without socket(2), which would
-bypass the socket rule) and, when network is off, denies socket/socketpair for every family
-except AF_UNIX. Denied calls fail with EPERM; a foreign architecture (e.g. x32) is killed.
+bypass the socket rule) and, when network is off, denies socket(2) for every family (AF_UNIX
+too: host pathname sockets are reachable through any mount) and socketpair(2) for every family
+but AF_UNIX. Denied calls fail with EPERM; a foreign architecture (e.g. x32) is killed.
 The same bytes go to bwrap (`--seccomp FD`) or to prctl in the fallback's preexec_fn.
 """
 
@@ -60,13 +61,23 @@ def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
 
 
 def build_filter(*, deny_network: bool, machine: str | None = None) -> bytes:
-    """The raw `struct sock_filter[]` program (8 bytes per instruction)."""
-    arch = _ARCHES.get(machine or platform.machine())
+    """The raw `struct sock_filter[]` program (8 bytes per instruction).
+
+    Always denied: io_uring. With ``deny_network``: `socket(2)` for every family, AF_UNIX
+    included (a pathname unix socket on the host, e.g. an editor's `--listen` socket, is a way
+    out that no mount or network namespace closes), and `socketpair(2)` for every family but
+    AF_UNIX (socketpair cannot reach anything outside: asyncio, multiprocessing keep working).
+    """
+    name = machine or platform.machine()
+    arch = _ARCHES.get(name)
     if arch is None:
-        raise OSError(errno.ENOSYS, f"no seccomp syscall table for {machine or platform.machine()}")
+        raise OSError(errno.ENOSYS, f"no seccomp syscall table for {name}")
     deny = _SECCOMP_RET_ERRNO | errno.EPERM
     denied = list(_IO_URING_SYSCALLS)
-    socket_calls = [arch.socket, arch.socketpair] if deny_network else []
+    unix_only: list[int] = []
+    if deny_network:
+        denied.append(arch.socket)
+        unix_only.append(arch.socketpair)
 
     program = [
         _insn(_BPF_LD_W_ABS, 0, 0, _OFFSET_ARCH),
@@ -77,17 +88,17 @@ def build_filter(*, deny_network: bool, machine: str | None = None) -> bytes:
     if arch.reject_x32:
         program.append(_insn(_BPF_JMP_JGE_K, 0, 1, _X32_SYSCALL_BIT))
         program.append(_insn(_BPF_RET_K, 0, 0, _SECCOMP_RET_KILL_PROCESS))
-    # Layout after the checks: [deny jumps][socket jumps] ALLOW, DENY, [family check].
-    checks = len(denied) + len(socket_calls)
+    # Layout after the checks: [deny jumps][unix-only jumps] ALLOW, DENY, [family check].
+    checks = len(denied) + len(unix_only)
     for index, number in enumerate(denied):
         to_deny = checks - index  # skip the remaining checks and ALLOW
         program.append(_insn(_BPF_JMP_JEQ_K, to_deny, 0, number))
-    for index, number in enumerate(socket_calls):
-        to_family_check = len(socket_calls) - index + 1  # skip remaining checks, ALLOW, DENY
+    for index, number in enumerate(unix_only):
+        to_family_check = len(unix_only) - index + 1  # skip remaining checks, ALLOW, DENY
         program.append(_insn(_BPF_JMP_JEQ_K, to_family_check, 0, number))
     program.append(_insn(_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW))
     program.append(_insn(_BPF_RET_K, 0, 0, deny))
-    if socket_calls:
+    if unix_only:
         program.append(_insn(_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG0_LOW))
         program.append(_insn(_BPF_JMP_JEQ_K, 0, 1, _AF_UNIX))
         program.append(_insn(_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW))

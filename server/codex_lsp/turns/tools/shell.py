@@ -3,6 +3,7 @@ and :class:`ShellTool`, which runs a call through the orchestrator as a `command
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import json
 import shlex
@@ -20,9 +21,10 @@ from codex_lsp.protocol.threads import (
     CommandExecutionRequestApprovalParams,
     ItemDelta,
 )
-from codex_lsp.sandbox.policy import SandboxPolicy
+from codex_lsp.sandbox.guarantees import git_protection_gap
+from codex_lsp.sandbox.policy import SandboxPolicy, read_only_workdir_note
 from codex_lsp.sandbox.runner import CommandResult, run_command
-from codex_lsp.turns.approvals import ON_REQUEST, Decision, ask_before_running
+from codex_lsp.turns.approvals import NEVER, ON_REQUEST, Decision, ask_before_running
 from codex_lsp.turns.items import new_item_id, now_ms
 from codex_lsp.turns.orchestrator import SandboxedAction
 from codex_lsp.turns.tools.base import (
@@ -268,6 +270,7 @@ class _ShellCall:
         self.items = invocation.items
         self.output: OutputCollector | None = None  # output of the running command
         self.ran = False  # started (not only asked about)
+        self.workdir_note = ""  # set when the workdir lies outside the writable roots
         self.item = CommandExecutionItem(
             type="commandExecution",
             id=new_item_id(),
@@ -305,6 +308,12 @@ class _ShellCall:
             escalate=args.with_escalated_permissions,
             approved=thread.approved_commands,
         )
+        if reason is None and tuple(args.command) not in thread.approved_commands:
+            # Backends that cannot keep .git read-only (issue 15): ask, or refuse under `never`.
+            gap = await asyncio.to_thread(git_protection_gap, thread.sandbox_policy)
+            if gap is not None and thread.approval_policy == NEVER:
+                self._fail(RespondToModel(f"{gap} It was not run: the approval policy is 'never'."))
+            reason = gap
         if reason is not None and args.justification:
             reason = f"{reason} Reason given: {args.justification}"
 
@@ -322,13 +331,14 @@ class _ShellCall:
             attempted = await self.invocation.orchestrator.run(action)
         except RespondToModel as exc:
             return self._fail(exc)
-        return self._finish(attempted.result, attempted.note)
+        return self._finish(attempted.result, attempted.note or self.workdir_note)
 
     async def _run(self, args: ShellArgs, sandbox: SandboxPolicy) -> CommandResult:
         output = OutputCollector()
         self.output = output
         self.ran = True
         items, item_id = self.items, self.item.id
+        self.workdir_note = read_only_workdir_note(sandbox, self.thread.cwd, args.workdir)
 
         def on_output(stream: str, chunk: bytes) -> None:
             text = output.add(stream, chunk)
@@ -343,6 +353,7 @@ class _ShellCall:
                 args.command,
                 cwd=args.workdir,
                 policy=sandbox,
+                policy_cwd=self.thread.cwd,  # writable roots come from the thread, never the workdir
                 timeout_s=args.timeout_ms / 1000,
                 output_cap=RUN_OUTPUT_CAP_BYTES,
                 on_output=on_output,
