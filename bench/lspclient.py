@@ -18,6 +18,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Which server source tree `spawn` runs: None is the installed one (this checkout); run.py's
+# --baseline sets another tree's `server/` directory here for the "before" side of a comparison.
+SERVER_PATH: Path | None = None
+# XDG_CACHE_HOME for spawned servers (run.py points it at a bench-owned dir: the code cache).
+CACHE_HOME: Path | None = None
+
 Handler = Callable[[Any], Awaitable[Any] | Any]
 
 
@@ -36,27 +42,51 @@ class LspClient:
         self.handlers: dict[str, Handler] = {}
         self.notifications: list[tuple[float, str, Any]] = []
         self.listeners: list[Callable[[float, str, Any], None]] = []
+        # (parsed at, answer written at) of every server->client request, by method.
+        self.server_requests: dict[str, list[tuple[float, float]]] = {}
         self._reader = asyncio.create_task(self._read_loop())
 
     @classmethod
-    async def spawn(cls, codex_home: Path, args: list[str] | None = None, env: dict[str, str] | None = None,
-                    stderr: Any = asyncio.subprocess.DEVNULL) -> LspClient:
+    async def spawn(
+        cls,
+        codex_home: Path,
+        args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        stderr: Any = asyncio.subprocess.DEVNULL,
+    ) -> LspClient:
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("CODEX_", "OPENAI_"))}
         environ.update({"CODEX_HOME": str(codex_home), "CODEX_LSP_LOG_LEVEL": "WARNING"})
+        if SERVER_PATH is not None:
+            environ["PYTHONPATH"] = os.pathsep.join(
+                [str(SERVER_PATH), *filter(None, [environ.get("PYTHONPATH")])])
+        if CACHE_HOME is not None:
+            environ["XDG_CACHE_HOME"] = str(CACHE_HOME)
         environ.update(env or {})
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "codex_lsp", *(args or []), env=environ,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=stderr)
+            sys.executable,
+            "-m",
+            "codex_lsp",
+            *(args or []),
+            env=environ,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
         return cls(proc)
 
     async def initialize(self, workspace: Path | None = None, init_options: Any = None) -> Any:
-        result = await self.request("initialize", {
-            "processId": os.getpid(),
-            "rootUri": workspace.as_uri() if workspace else None,
-            "workspaceFolders": [{"uri": workspace.as_uri(), "name": "ws"}] if workspace else None,
-            "capabilities": {},
-            "initializationOptions": init_options,
-        })
+        result = await self.request(
+            "initialize",
+            {
+                "processId": os.getpid(),
+                "rootUri": workspace.as_uri() if workspace else None,
+                "workspaceFolders": [{"uri": workspace.as_uri(), "name": "ws"}]
+                if workspace
+                else None,
+                "capabilities": {},
+                "initializationOptions": init_options,
+            },
+        )
         self.notify("initialized", {})
         return result
 
@@ -69,11 +99,20 @@ class LspClient:
         msg_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[msg_id] = future
-        self._write({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params if params is not None else {}})
+        self._write(
+            {
+                "jsonrpc": "2.0",
+                "id": msg_id,
+                "method": method,
+                "params": params if params is not None else {},
+            }
+        )
         return await asyncio.wait_for(future, timeout)
 
     def notify(self, method: str, params: Any = None) -> None:
-        self._write({"jsonrpc": "2.0", "method": method, "params": params if params is not None else {}})
+        self._write(
+            {"jsonrpc": "2.0", "method": method, "params": params if params is not None else {}}
+        )
 
     async def _read_loop(self) -> None:
         reader = self.proc.stdout
@@ -95,7 +134,7 @@ class LspClient:
 
     async def _dispatch(self, now: float, message: dict[str, Any]) -> None:
         if "method" in message and "id" in message:
-            asyncio.create_task(self._answer(message))
+            asyncio.create_task(self._answer(now, message))
         elif "method" in message:
             self.notifications.append((now, message["method"], message.get("params")))
             for listener in self.listeners:
@@ -108,15 +147,22 @@ class LspClient:
                 else:
                     future.set_result(message.get("result"))
 
-    async def _answer(self, message: dict[str, Any]) -> None:
+    async def _answer(self, parsed_at: float, message: dict[str, Any]) -> None:
         handler = self.handlers.get(message["method"])
         if handler is None:
-            self._write({"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32601, "message": "no handler"}})
+            self._write(
+                {
+                    "jsonrpc": "2.0",
+                    "id": message["id"],
+                    "error": {"code": -32601, "message": "no handler"},
+                }
+            )
             return
         result = handler(message.get("params"))
         if asyncio.iscoroutine(result):
             result = await result
         self._write({"jsonrpc": "2.0", "id": message["id"], "result": result})
+        self.server_requests.setdefault(message["method"], []).append((parsed_at, time.perf_counter()))
 
     async def close(self) -> None:
         try:

@@ -7,6 +7,8 @@ handler modules are loaded right after `initialize` answers, and requests wait f
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from typing import Any
 
@@ -15,6 +17,9 @@ from lsprotocol import types
 from codex_lsp.config import Config
 from codex_lsp.protocol import client_requests
 from codex_lsp.server import CodexLanguageServer
+
+log = logging.getLogger(__name__)
+_background: set[asyncio.Future[None]] = set()
 
 
 async def start_services(server: CodexLanguageServer, config: Config) -> None:
@@ -26,6 +31,51 @@ async def start_services(server: CodexLanguageServer, config: Config) -> None:
     server.services = services
     register_all(server, services)
     await services.start()
+    # After requests are unblocked, off the loop: nothing waits for it, the first backend
+    # request at worst waits on the import lock.
+    task = asyncio.ensure_future(asyncio.to_thread(finish_startup))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+def finish_startup() -> None:
+    """Pay the HTTP stack's lazy imports now rather than in the first backend request (httpx
+    loads anyio, its asyncio backend, h11 and the idna codec on first connect), then persist the
+    code cache and put attrs back (see codecache)."""
+    from codex_lsp import codecache
+
+    try:
+        import encodings.idna  # noqa: F401 - httpx encodes the host name with it
+        import ssl  # noqa: F401
+
+        import anyio._backends._asyncio  # noqa: F401
+        import anyio.streams.tls  # noqa: F401
+        import h11  # noqa: F401
+        import httpcore._backends.anyio  # noqa: F401
+    except ImportError as exc:  # a different httpx stack: it will import what it needs itself
+        log.debug("HTTP stack preload skipped: %s", exc)
+    codecache.save_and_uninstall()
+    compile_own_bytecode()
+
+
+def compile_own_bytecode() -> None:
+    """Write our package's missing .pyc files once, so later spawns don't recompile ~60 modules.
+
+    Editors often start servers with bytecode writing off (PYTHONDONTWRITEBYTECODE) or from a
+    source checkout; Python still *reads* .pyc files then. Up-to-date files are skipped (a stat
+    each); a read-only install is left alone. `.ci/setup` does the same at install time.
+    """
+    import sys
+
+    if not sys.dont_write_bytecode or os.environ.get("CODEX_LSP_NO_CODE_CACHE") == "1":
+        return  # Python writes them itself (or the user opted out)
+    import compileall
+    from pathlib import Path
+
+    try:
+        compileall.compile_dir(Path(__file__).parent, quiet=2, workers=1)
+    except OSError as exc:
+        log.debug("bytecode not written: %s", type(exc).__name__)
 
 
 def build_server(config: Config, *, log_level: str = "INFO") -> CodexLanguageServer:

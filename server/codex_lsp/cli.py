@@ -10,8 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from codex_lsp import __version__
-from codex_lsp.config import ConfigError, load_config
+from codex_lsp import __version__, codecache
 from codex_lsp.errors import CodexError
 from codex_lsp.logs import setup_logging
 
@@ -59,6 +58,8 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def _loopback_address(value: str) -> tuple[str, int]:
+    from codex_lsp.config import ConfigError
+
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit():
         raise ConfigError(f"--tcp {value!r}: expected HOST:PORT, e.g. 127.0.0.1:2087")
@@ -73,6 +74,11 @@ def _loopback_address(value: str) -> tuple[str, int]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(sys.argv[1:] if argv is None else argv)
     setup_logging(args.log_level)
+    if args.command == "serve":
+        # Before anything builds attrs classes (config, pygls/lsprotocol): see codecache.
+        codecache.install()
+    from codex_lsp.config import ConfigError, load_config
+
     try:
         config = load_config(args.codex_home, args.overrides)
         if args.command == "demo":

@@ -112,3 +112,9 @@ def attach_forwarder(send: Callable[[int, str], None], level: str = "INFO") -> L
     forwarder.setFormatter(logging.Formatter("%(name)s: %(message)s"))
     logging.getLogger("codex_lsp").addHandler(forwarder)
     return forwarder
+
+
+def known_secrets() -> list[str]:
+    """Every registered secret, longest first (for scrubbers outside logging, e.g. rollouts)."""
+    with _secrets_lock:
+        return sorted(_secrets, key=len, reverse=True)

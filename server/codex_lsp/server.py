@@ -33,7 +33,7 @@ from pygls.protocol import (
 from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
-from codex_lsp import __version__, errors, logs
+from codex_lsp import __version__, errors, logs, transport
 from codex_lsp.config import Config
 from codex_lsp.protocol import ParamsError, envelope, from_wire, to_wire
 from codex_lsp.protocol.handshake import PROTOCOL_VERSION, CodexCapabilities, InitializationOptions
@@ -83,7 +83,7 @@ class ClientRequestFailed(errors.CodexError):
         self.client_code = code
 
 
-class CodexProtocol(LanguageServerProtocol):
+class CodexProtocol(transport.FastDispatch, LanguageServerProtocol):
     """Adds Codex's handshake additions to pygls' `initialize`."""
 
     _server: CodexLanguageServer
@@ -189,6 +189,11 @@ class CodexLanguageServer(LanguageServer):
         self._log_level = log_level
         self._forwarder: logs.LogMessageForwarder | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        """pygls' stdio server, reading stdin on the event loop when it is a pipe (see transport)."""
+        if not transport.serve_stdio(self, stdin or sys.stdin.buffer, stdout or sys.stdout.buffer):
+            super().start_io(stdin, stdout)
 
     # ---- handshake -----------------------------------------------------------------------------
 
@@ -367,8 +372,10 @@ class CodexLanguageServer(LanguageServer):
         if self.protocol.writer is None:
             raise ClientRequestFailed(f"{method.name}: the editor is not connected")
         msg_id = msg_id or str(uuid.uuid4())
-        log.debug("asking the editor: %s %s", method.name, _json_for_log(to_wire(payload)))
-        future = self.protocol.send_request_async(method.name, to_wire(payload), msg_id=msg_id)
+        wire = to_wire(payload)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("asking the editor: %s %s", method.name, _json_for_log(wire))
+        future = self.protocol.send_request_async(method.name, wire, msg_id=msg_id)
         try:
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:

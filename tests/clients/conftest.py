@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from client_support import VSCODE_DIR, run_tsc
+from client_support import VSCODE_DIR, require_nvim, run_tsc
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +25,9 @@ def vscode_out() -> Iterator[Path]:
         yield out
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+@pytest.fixture(params=["nvim-debian", "nvim-current"])
+def nvim(request: pytest.FixtureRequest) -> str:
+    """Each Neovim test runs on Debian's 0.7.2 and on the current Neovim from PyPI."""
+    return require_nvim(request.param)

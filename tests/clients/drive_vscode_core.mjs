@@ -19,7 +19,7 @@ const { statusText } = require("./core/state.js");
 const { initialize, startServer, stopServer } = require("./node/serverProcess.js");
 const protocol = require("./protocol.js");
 
-const record = { steps: {}, tokenCalls: [], approvals: [], accountViews: [], output: "", errors: [] };
+const record = { steps: {}, tokenCalls: [], approvals: [], accountViews: [], output: "", errors: [], activities: [] };
 const save = () => writeFileSync(env.CODEX_RESULT_FILE, JSON.stringify(record, null, 2));
 
 // Every wait is bounded: past the deadline, record it and exit on our own.
@@ -38,6 +38,7 @@ const ui = {
     return decision;
   },
   showError: (message) => record.errors.push(message),
+  showActivity: (activity) => record.activities.push(activity),
 };
 
 // The sample provider, wrapped to record the calls (never the tokens).
@@ -81,6 +82,15 @@ async function main() {
     ask: async () => {
       const { turn, text } = await session.ask(env.CODEX_PROMPT || "hello");
       return { status: turn.status, error: turn.error, text, threadId: session.threadId };
+    },
+    // Ask, and stop the answer once its first words arrived (turn/interrupt).
+    askInterrupt: async () => {
+      const asked = session.ask(env.CODEX_PROMPT || "hello");
+      const started = Date.now();
+      while (!record.output.includes("Hello") && Date.now() - started < 20000) await new Promise((r) => setTimeout(r, 20));
+      const interrupted = await session.interrupt();
+      const { turn } = await asked;
+      return { interrupted, status: turn.status, runningAfter: session.runningTurnId, activities: record.activities };
     },
     status: () => session.status(),
     rateLimits: () => session.readRateLimits(),

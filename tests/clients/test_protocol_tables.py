@@ -72,6 +72,7 @@ def test_tables_name_every_method_of_the_protocol_module_with_its_constant() -> 
         protocol_pkg.account,
         protocol_pkg.commands,
         protocol_pkg.handshake,
+        protocol_pkg.history,
         protocol_pkg.models,
         protocol_pkg.status,
         protocol_pkg.threads,

@@ -5,6 +5,7 @@ status and sign-out."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,8 @@ def test_package_json_declares_the_commands_configuration_and_pinned_deps() -> N
         "codex.signOut": "Sign out",
         "codex.status": "Status",
         "codex.ask": "Ask",
+        "codex.interrupt": "Stop the running answer",
+        "codex.resume": "Resume a past conversation",
     }
     assert {"codex.server.command", "codex.server.args", "codex.tokens.file"} <= set(
         package["contributes"]["configuration"]["properties"]
@@ -254,3 +257,53 @@ def test_core_runs_a_turn_that_hits_a_401_and_asks_for_approval(
     assert login["accessToken"] not in json.dumps(record) and rotated[
         "accessToken"
     ] not in json.dumps(record)
+
+
+def test_core_sign_in_loads_rate_limits_and_interrupt_stops_a_turn(
+    vscode_out: Path,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
+) -> None:
+    tokens = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
+    backend.event_delay_s = 0.4  # a slow stream, still running when interrupted
+    record = drive(
+        vscode_out,
+        tmp_path,
+        codex_home,
+        workspace,
+        steps="init,signIn,askInterrupt",
+        command=server_command(*fake_config(backend.base_url)),
+        tokens=tokens,
+        extra={"CODEX_PROMPT": "tell me a long story"},
+    )
+    steps = record["steps"]
+    assert steps["signIn"]["ok"], steps
+    # Sign-in alone (no turn yet, no explicit read) put the limits in the status bar.
+    assert backend.requests_to("/wham/usage")
+    assert record["accountViews"][-1]["text"].startswith("Codex: pro · 5h 23% · wk 61%")
+    result = steps["askInterrupt"]["result"]
+    assert result["interrupted"] is True and result["status"] == "interrupted", result
+    assert result["runningAfter"] is None
+    assert result["activities"][0] == "thinking" and result["activities"][-1] is None
+
+
+def test_unified_diffs_apply_for_the_diff_editor(vscode_out: Path) -> None:
+    """applyUnifiedDiff builds the proposed file shown on the right of `vscode.diff`; a diff that
+    does not match the file gives null (the extension then shows the raw diff)."""
+    script = (
+        "const { applyUnifiedDiff } = require(process.argv[1]);"
+        "const base = 'a\\nb\\nc\\nd\\n';"
+        "const diff = '--- a/f\\n+++ b/f\\n@@ -2,2 +2,3 @@\\n-b\\n+B\\n+b2\\n c\\n';"
+        "console.log(JSON.stringify([applyUnifiedDiff(base, diff), applyUnifiedDiff('x\\ny\\n', diff)]));"
+    )
+    proc = subprocess.run(
+        ["node", "-e", script, str(vscode_out / "core" / "upstream.js")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == ["a\nB\nb2\nc\nd\n", None]

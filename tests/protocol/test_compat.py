@@ -61,6 +61,16 @@ SHARED = {
     "turn/steer": ("v2/TurnSteerParams", "v2/TurnSteerResponse"),
     "thread/compact/start": ("v2/ThreadCompactStartParams", "v2/ThreadCompactStartResponse"),
     "turn/plan/updated": ("v2/TurnPlanUpdatedNotification", None),
+    "thread/list": ("v2/ThreadListParams", "v2/ThreadListResponse"),
+    "thread/read": ("v2/ThreadReadParams", "v2/ThreadReadResponse"),
+    "thread/resume": ("v2/ThreadResumeParams", "v2/ThreadResumeResponse"),
+    "thread/fork": ("v2/ThreadForkParams", "v2/ThreadForkResponse"),
+    "thread/archive": ("v2/ThreadArchiveParams", "v2/ThreadArchiveResponse"),
+    "thread/unarchive": ("v2/ThreadUnarchiveParams", "v2/ThreadUnarchiveResponse"),
+    "thread/name/set": ("v2/ThreadSetNameParams", "v2/ThreadSetNameResponse"),
+    "thread/archived": ("v2/ThreadArchivedNotification", None),
+    "thread/unarchived": ("v2/ThreadUnarchivedNotification", None),
+    "thread/name/updated": ("v2/ThreadNameUpdatedNotification", None),
 }
 
 

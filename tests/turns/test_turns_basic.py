@@ -36,7 +36,7 @@ async def test_thread_start_defaults_cwd_to_workspace_and_sends_started_after_th
         assert result["approvalPolicy"] == "never"
         assert result["approvalsReviewer"] == "user"
         assert result["sandbox"]["type"] == "workspaceWrite"
-        assert thread["status"] == {"type": "idle"} and thread["ephemeral"] is True
+        assert thread["status"] == {"type": "idle"} and thread["ephemeral"] is False
         assert isinstance(thread["createdAt"], int) and thread["turns"] == []
         assert started["thread"]["id"] == thread["id"]
         order = methods(s.notifications[since:], include_marks=True)

@@ -366,6 +366,16 @@ export interface GetAuthStatusResult {
   requiresOpenaiAuth: boolean | null;
 }
 
+/** Git metadata recorded when the thread was created. */
+export interface GitInfo {
+  /** Commit hash. */
+  sha: string | null;
+  /** Branch name. */
+  branch: string | null;
+  /** Remote URL. */
+  originUrl: string | null;
+}
+
 /** An image by URL (`https://…` or a `data:image/…;base64,…` URL), sent to the model as is. */
 export interface ImageInput {
   /** Discriminator. */
@@ -655,36 +665,53 @@ export interface TextInput {
   text_elements?: unknown[];
 }
 
-/** A conversation held in server memory. */
+/** A conversation: loaded in this server, or stored as a rollout (ours or the Codex CLI's). */
 export interface Thread {
-  /** Thread id (UUID). */
+  /** Thread id (UUID; ours are UUIDv7). */
   id: string;
-  /** Session id (same as `id`; threads are not persisted). */
+  /** Session id from the rollout (the thread id for threads started here). */
   sessionId: string;
   /** Project id; always null here. */
   projectId: string | null;
   /** First user message, truncated (empty before the first turn). */
   preview: string;
-  /** Always true: threads live in memory only. */
+  /** True when the thread is kept in memory only (`thread/start {ephemeral: true}`). */
   ephemeral: boolean;
-  /** Model resolved for this thread. */
-  model: string;
+  /** Model of a loaded thread, else the latest recorded model (null if unknown). */
+  model: string | null;
   /** Model provider id, e.g. `openai`. */
   modelProvider: string;
   /** Creation time, unix seconds. */
   createdAt: number;
-  /** Last update, unix seconds. */
+  /** Last update, unix seconds (the rollout's modification time when stored). */
   updatedAt: number;
-  /** Thread status. */
+  /** `notLoaded` for stored threads; `idle` or `active` once loaded. */
   status: ThreadStatus;
-  /** Working directory of the thread's commands. */
+  /** Working directory recorded for the thread. */
   cwd: string;
-  /** codex-lsp version. */
+  /** Version of the program that created the thread (codex-lsp or the Codex CLI). */
   cliVersion: string;
-  /** Who created the thread; always `vscode`-style client source `appServer`. */
-  source: string;
-  /** Turns (always empty in `thread/start`). */
+  /** Origin: `cli`, `vscode` (threads started here, as upstream's app-server records them), `exec`, `appServer`, `unknown`, or `{subAgent: ...}` / `{custom: ...}`. */
+  source: unknown;
+  /** Only filled by `thread/resume`, `thread/fork` and `thread/read {includeTurns: true}`; else empty. */
   turns: unknown[];
+  /** [UNSTABLE] The rollout file; null until the first item is recorded. */
+  path?: string | null;
+  /** User-facing name set with `thread/name/set` (or by the Codex CLI). */
+  name?: string | null;
+  /** The thread this one was forked from. */
+  forkedFromId?: string | null;
+  /** Git metadata recorded at creation, when known. */
+  gitInfo?: GitInfo | null;
+}
+
+/** No fields. */
+export interface ThreadArchiveResult {}
+
+/** A thread was archived. */
+export interface ThreadArchivedNotification {
+  /** Thread id. */
+  threadId: string;
 }
 
 /** Params of `thread/compact/start`. */
@@ -692,6 +719,124 @@ export interface ThreadCompactStartParams {
   /** Thread to compact. */
   threadId: string;
 }
+
+/** Params of `thread/fork`. */
+export interface ThreadForkParams {
+  /** Thread to copy. */
+  threadId: string;
+  /** Working directory override. */
+  cwd?: string | null;
+  /** Model override. */
+  model?: string | null;
+  /** Provider override. */
+  modelProvider?: string | null;
+  /** Approval policy override. */
+  approvalPolicy?: "untrusted" | "on-failure" | "on-request" | "never" | null;
+  /** Sandbox mode override. */
+  sandbox?: "read-only" | "workspace-write" | "danger-full-access" | null;
+  /** Replaces the built-in system instructions. */
+  baseInstructions?: string | null;
+  /** Extra developer instructions. */
+  developerInstructions?: string | null;
+  /** Keep the fork in memory only (no rollout). */
+  ephemeral?: boolean;
+  /** Return `thread.turns` empty. */
+  excludeTurns?: boolean;
+}
+
+/** A thread id. */
+export interface ThreadIdParams {
+  /** Thread id. */
+  threadId: string;
+}
+
+/** Params of `thread/list` (all optional). */
+export interface ThreadListParams {
+  /** Opaque cursor from a previous page's `nextCursor`. */
+  cursor?: string | null;
+  /** Page size; default 25, at most 500. */
+  limit?: number | null;
+  /** `created_at` (default) or `updated_at` (the rollout file's modification time). */
+  sortKey?: "created_at" | "updated_at" | null;
+  /** Default `desc` (newest first). */
+  sortDirection?: "asc" | "desc" | null;
+  /** True: only archived threads; false or null: only active ones. */
+  archived?: boolean | null;
+  /** Only threads whose recorded cwd equals this path (or one of these). */
+  cwd?: string | string[] | null;
+  /** Case-insensitive substring of the thread's name or preview. */
+  searchTerm?: string | null;
+  /** Only threads recorded under these providers; empty or null: all. */
+  modelProviders?: string[] | null;
+  /** Only threads from these sources; empty or null: interactive ones (`cli`, `vscode`). */
+  sourceKinds?: ("cli" | "vscode" | "exec" | "appServer" | "subAgent" | "subAgentReview" | "subAgentCompact" | "subAgentThreadSpawn" | "subAgentOther" | "unknown")[] | null;
+}
+
+/** One page of stored threads. */
+export interface ThreadListResult {
+  /** Threads of this page (`turns` empty). */
+  data: Thread[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/** A thread's name changed. */
+export interface ThreadNameUpdatedNotification {
+  /** Thread id. */
+  threadId: string;
+  /** The new name; null when cleared. */
+  threadName: string | null;
+}
+
+/** Params of `thread/read`. */
+export interface ThreadReadParams {
+  /** Thread id. */
+  threadId: string;
+  /** Rebuild `thread.turns` from the rollout. */
+  includeTurns?: boolean;
+}
+
+/** A thread. */
+export interface ThreadResult {
+  /** The thread. */
+  thread: Thread;
+}
+
+/**
+ * Params of `thread/resume`. Overrides apply to the resumed thread; unset ones come from its
+ * latest `turn_context` (then from config).
+ */
+export interface ThreadResumeParams {
+  /** Thread to continue. */
+  threadId: string;
+  /** Working directory override. */
+  cwd?: string | null;
+  /** Model override. */
+  model?: string | null;
+  /** Provider override (a provider id from config). */
+  modelProvider?: string | null;
+  /** Approval policy override. */
+  approvalPolicy?: "untrusted" | "on-failure" | "on-request" | "never" | null;
+  /** Sandbox mode override. */
+  sandbox?: "read-only" | "workspace-write" | "danger-full-access" | null;
+  /** Replaces the built-in system instructions. */
+  baseInstructions?: string | null;
+  /** Extra developer instructions. */
+  developerInstructions?: string | null;
+  /** Return `thread.turns` empty. */
+  excludeTurns?: boolean;
+}
+
+/** Params of `thread/name/set`. */
+export interface ThreadSetNameParams {
+  /** Thread id. */
+  threadId: string;
+  /** New name; an empty string clears it. */
+  name: string;
+}
+
+/** No fields. */
+export interface ThreadSetNameResult {}
 
 /** Params of `thread/start` (all optional). */
 export interface ThreadStartParams {
@@ -709,6 +854,8 @@ export interface ThreadStartParams {
   baseInstructions?: string | null;
   /** Extra developer instructions. */
   developerInstructions?: string | null;
+  /** Keep the thread in memory only: no rollout is written. */
+  ephemeral?: boolean | null;
 }
 
 /** Result of `thread/start`. */
@@ -761,6 +908,12 @@ export interface ThreadTokenUsageUpdated {
   turnId: string;
   /** Usage. */
   tokenUsage: ThreadTokenUsage;
+}
+
+/** A thread was unarchived. */
+export interface ThreadUnarchivedNotification {
+  /** Thread id. */
+  threadId: string;
 }
 
 /** Token counts. */
@@ -929,10 +1082,20 @@ export const MethodNames = {
   ITEM_STARTED: "item/started",
   MODEL_LIST: "model/list",
   SERVER_REQUEST_RESOLVED: "serverRequest/resolved",
+  THREAD_ARCHIVE: "thread/archive",
+  THREAD_ARCHIVED: "thread/archived",
   THREAD_COMPACT_START: "thread/compact/start",
+  THREAD_FORK: "thread/fork",
+  THREAD_LIST: "thread/list",
+  THREAD_NAME_SET: "thread/name/set",
+  THREAD_NAME_UPDATED: "thread/name/updated",
+  THREAD_READ: "thread/read",
+  THREAD_RESUME: "thread/resume",
   THREAD_START: "thread/start",
   THREAD_STARTED: "thread/started",
   THREAD_TOKEN_USAGE_UPDATED: "thread/tokenUsage/updated",
+  THREAD_UNARCHIVE: "thread/unarchive",
+  THREAD_UNARCHIVED: "thread/unarchived",
   TURN_COMPLETED: "turn/completed",
   TURN_INTERRUPT: "turn/interrupt",
   TURN_PLAN_UPDATED: "turn/plan/updated",
@@ -972,10 +1135,20 @@ export const MethodInfo: { readonly [name: string]: { readonly direction: Direct
   "item/started": { direction: "server->client", kind: "notification", group: "threads" },
   "model/list": { direction: "client->server", kind: "request", group: "models" },
   "serverRequest/resolved": { direction: "server->client", kind: "notification", group: "approvals" },
+  "thread/archive": { direction: "client->server", kind: "request", group: "history" },
+  "thread/archived": { direction: "server->client", kind: "notification", group: "history" },
   "thread/compact/start": { direction: "client->server", kind: "request", group: "context" },
+  "thread/fork": { direction: "client->server", kind: "request", group: "history" },
+  "thread/list": { direction: "client->server", kind: "request", group: "history" },
+  "thread/name/set": { direction: "client->server", kind: "request", group: "history" },
+  "thread/name/updated": { direction: "server->client", kind: "notification", group: "history" },
+  "thread/read": { direction: "client->server", kind: "request", group: "history" },
+  "thread/resume": { direction: "client->server", kind: "request", group: "history" },
   "thread/start": { direction: "client->server", kind: "request", group: "threads" },
   "thread/started": { direction: "server->client", kind: "notification", group: "threads" },
   "thread/tokenUsage/updated": { direction: "server->client", kind: "notification", group: "threads" },
+  "thread/unarchive": { direction: "client->server", kind: "request", group: "history" },
+  "thread/unarchived": { direction: "server->client", kind: "notification", group: "history" },
   "turn/completed": { direction: "server->client", kind: "notification", group: "threads" },
   "turn/interrupt": { direction: "client->server", kind: "request", group: "threads" },
   "turn/plan/updated": { direction: "server->client", kind: "notification", group: "context" },
@@ -1055,8 +1228,32 @@ export const MODEL_LIST = new RequestType<ModelListParams, ModelListResult, void
 /** server → client notification. Sent when an approval request is answered or cleared. */
 export const SERVER_REQUEST_RESOLVED = new NotificationType<ServerRequestResolved>("serverRequest/resolved");
 
+/** client → server request. Move a thread's rollout to `$CODEX_HOME/archived_sessions/` (unloading it); sends `thread/archived`. */
+export const THREAD_ARCHIVE = new RequestType<ThreadIdParams, ThreadArchiveResult, void>("thread/archive");
+
+/** server → client notification. Sent after `thread/archive` answers. */
+export const THREAD_ARCHIVED = new NotificationType<ThreadArchivedNotification>("thread/archived");
+
 /** client → server request. Compact the thread's conversation now; runs as a turn with a `contextCompaction` item. */
 export const THREAD_COMPACT_START = new RequestType<ThreadCompactStartParams, EmptyResult, void>("thread/compact/start");
+
+/** client → server request. Copy a thread's history into a new loaded thread (new id, `forkedFromId`); sends `thread/started`. */
+export const THREAD_FORK = new RequestType<ThreadForkParams, ThreadStartResult, void>("thread/fork");
+
+/** client → server request. List stored threads (ours and the Codex CLI's), newest first, with stable cursor paging. */
+export const THREAD_LIST = new RequestType<ThreadListParams, ThreadListResult, void>("thread/list");
+
+/** client → server request. Name a thread (persisted in `$CODEX_HOME/session_index.jsonl`, as upstream); sends `thread/name/updated`. */
+export const THREAD_NAME_SET = new RequestType<ThreadSetNameParams, ThreadSetNameResult, void>("thread/name/set");
+
+/** server → client notification. Sent after `thread/name/set` answers. */
+export const THREAD_NAME_UPDATED = new NotificationType<ThreadNameUpdatedNotification>("thread/name/updated");
+
+/** client → server request. Read a stored or loaded thread without loading it; `includeTurns` rebuilds its turns. */
+export const THREAD_READ = new RequestType<ThreadReadParams, ThreadResult, void>("thread/read");
+
+/** client → server request. Load a stored thread so the next `turn/start` continues it; a loaded thread is returned as is. */
+export const THREAD_RESUME = new RequestType<ThreadResumeParams, ThreadStartResult, void>("thread/resume");
 
 /** client → server request. Create a thread; the model is resolved once here. Followed by `thread/started`. */
 export const THREAD_START = new RequestType<ThreadStartParams, ThreadStartResult, void>("thread/start");
@@ -1066,6 +1263,12 @@ export const THREAD_STARTED = new NotificationType<ThreadStarted>("thread/starte
 
 /** server → client notification. Sent after each model response, before `turn/completed`. */
 export const THREAD_TOKEN_USAGE_UPDATED = new NotificationType<ThreadTokenUsageUpdated>("thread/tokenUsage/updated");
+
+/** client → server request. Move an archived thread back to `$CODEX_HOME/sessions/`; sends `thread/unarchived`. */
+export const THREAD_UNARCHIVE = new RequestType<ThreadIdParams, ThreadResult, void>("thread/unarchive");
+
+/** server → client notification. Sent after `thread/unarchive` answers. */
+export const THREAD_UNARCHIVED = new NotificationType<ThreadUnarchivedNotification>("thread/unarchived");
 
 /** server → client notification. Last notification of a turn: `completed`, `interrupted` or `failed` (with `error`). */
 export const TURN_COMPLETED = new NotificationType<TurnNotification>("turn/completed");

@@ -45,9 +45,12 @@ from codex_lsp.auth.restrictions import (
     check_workspace,
 )
 from codex_lsp.auth.storage import AuthDotJson, TokenData, create_store
+from codex_lsp.backend.pool import release_response
 from codex_lsp.errors import CodexError, InvalidParams, InvalidRequest
 from codex_lsp.logs import register_secret
 
+# How long a 401 body may still be draining once the editor has answered (see below).
+_DRAIN_GRACE_S = 0.05
 log = logging.getLogger(__name__)
 
 CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
@@ -358,16 +361,36 @@ class AuthManager:
         response = await send(auth)
         if response.status_code != 401 or isinstance(auth, ApiKeyAuth):
             return response
-        await response.aclose()
         if asked is not None and isinstance(auth, ChatGptAuthTokens):
             # One operation asks the editor at most once: it was asked proactively already.
+            await response.aclose()
             raise AuthRecoveryFailed(
                 asked.error.reason
                 if isinstance(asked.error, AuthRecoveryFailed)
                 else "the backend rejected the editor's refreshed token (HTTP 401); sign in "
                 "again from the editor"
             )
-        recovered = await self._recover(auth)
+        # Ask the editor first, then drain the small 401 body while it answers: read to its
+        # end, the connection goes back to the pool and the retry reuses it.
+        recovery = asyncio.ensure_future(self._recover(auth))
+        try:
+            # Two loop steps: the recovery task joins/starts the single-flight task, which asks.
+            for _ in range(2):
+                await asyncio.sleep(0)
+        except BaseException:
+            recovery.cancel()
+            raise
+        drain = asyncio.ensure_future(release_response(response))
+        try:
+            recovered = await recovery
+        finally:
+            # A small body is read in microseconds; one still streaming after the editor answered
+            # (plus a short grace) is not worth the wait: drop that connection.
+            if not drain.done():
+                await asyncio.wait([drain], timeout=_DRAIN_GRACE_S)
+            if not drain.done():
+                drain.cancel()
+                await asyncio.wait([drain])
         return await send(recovered)
 
     # -- internals: loading ------------------------------------------------------------------

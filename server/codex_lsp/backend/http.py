@@ -71,7 +71,9 @@ def create_http_client(
     return httpx.AsyncClient(
         verify=_ssl_context(environ),
         timeout=httpx.Timeout(read_timeout_s, connect=connect_timeout_s),
-        limits=httpx.Limits(max_connections=32, max_keepalive_connections=8, keepalive_expiry=90),
+        # Keep as many idle connections as we may open: a burst of concurrent 401 retries (or turns)
+        # then reuses them instead of reconnecting (reqwest, upstream, keeps every idle one).
+        limits=httpx.Limits(max_connections=32, max_keepalive_connections=32, keepalive_expiry=90),
         headers={"User-Agent": user_agent()},
         follow_redirects=False,
     )
@@ -121,9 +123,17 @@ async def send_authorized(
         return await http_client.send(build_request(NO_CREDENTIALS), stream=stream)
 
     async def send(auth: CodexAuth) -> httpx.Response:
-        return await http_client.send(build_request(credentials_from_auth(auth)), stream=stream)
+        # Always streamed: the status decides first (a 401 asks the editor before its body is
+        # read); other bodies are read below for callers that did not ask for a stream.
+        return await http_client.send(build_request(credentials_from_auth(auth)), stream=True)
 
-    return await auth_manager.send_with_unauthorized_recovery(send)
+    response = await auth_manager.send_with_unauthorized_recovery(send)
+    if not stream:
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+    return response
 
 
 async def read_error_body(response: httpx.Response) -> bytes:

@@ -191,6 +191,8 @@ class RecordedRequest:
     query: dict[str, str]
     headers: dict[str, str] = attrs.field(repr=False)  # lower-case names; holds bearer tokens
     body: Any
+    connection: int = 0  # serial number of the TCP connection it came on (1, 2, ...)
+    received_at: float = 0.0  # time.perf_counter() when its body was read
 
     @property
     def bearer(self) -> str | None:
@@ -266,6 +268,10 @@ class FakeBackend:
         self._stopping = threading.Event()
         self._ids = itertools.count(1)
         self._connections: set[socket.socket] = set()
+        self._connection_serials = itertools.count(1)
+        self.connections_opened = 0  # TCP connections accepted so far
+        # time.perf_counter() of every 401 written (benchmarks: 401 -> editor asked).
+        self.sent_401_at: list[float] = []
         self._server = _Server((host, port), _Handler, self)
         self._thread: threading.Thread | None = None
 
@@ -448,6 +454,8 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         with self.fake._lock:
             self.fake._connections.add(self.connection)
+            self.connection_serial = next(self.fake._connection_serials)
+            self.fake.connections_opened += 1
 
     def finish(self) -> None:
         with self.fake._lock:
@@ -472,7 +480,15 @@ class _Handler(BaseHTTPRequestHandler):
         path = parts.path
         body = self._read_body()
         headers = {k.lower(): v for k, v in self.headers.items()}
-        request = RecordedRequest(self.command, path, dict(parse_qsl(parts.query)), headers, body)
+        request = RecordedRequest(
+            self.command,
+            path,
+            dict(parse_qsl(parts.query)),
+            headers,
+            body,
+            connection=self.connection_serial,
+            received_at=time.perf_counter(),
+        )
         self.fake._record(request)
         self.fake._maybe_delay(path)
         fault = self.fake._take_fault(path, self._authorized(request))
@@ -516,6 +532,8 @@ class _Handler(BaseHTTPRequestHandler):
         faults = self.fake.faults
         if fault == "401":
             self._send_json(401, {"error": {"message": "token expired", "code": "token_expired"}})
+            self.wfile.flush()
+            self.fake.sent_401_at.append(time.perf_counter())
         elif fault == "429":
             headers = {}
             if faults.retry_after_s is not None:

@@ -8,7 +8,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any, cast
 
-from codex_lsp import __version__
+from codex_lsp.handlers import history as history_handlers
 from codex_lsp.protocol.account import ACCOUNT_RATE_LIMITS_UPDATED
 from codex_lsp.protocol.context import (
     THREAD_COMPACT_START,
@@ -29,11 +29,9 @@ from codex_lsp.protocol.threads import (
     EmptyResult,
     SandboxPolicyWire,
     ServerRequestResolved,
-    Thread,
     ThreadStarted,
     ThreadStartParams,
     ThreadStartResult,
-    ThreadStatus,
     Turn,
     TurnInterruptParams,
     TurnStartParams,
@@ -46,7 +44,6 @@ from codex_lsp.sandbox.policy import (
 )
 from codex_lsp.server import ClientRequestFailed
 from codex_lsp.turns.approvals import Decision, parse_decision
-from codex_lsp.turns.store import ThreadState
 from codex_lsp.turns.threads import ThreadService
 
 if TYPE_CHECKING:
@@ -95,50 +92,23 @@ class LspTurnSink:
         return parse_decision(answer)
 
 
-def thread_payload(thread: ThreadState) -> Thread:
-    return Thread(
-        id=thread.id,
-        session_id=thread.id,
-        project_id=None,
-        preview=thread.preview,
-        ephemeral=True,
-        model=thread.model,
-        model_provider=thread.model_provider,
-        created_at=thread.created_at,
-        updated_at=thread.updated_at,
-        status=ThreadStatus(type="active" if thread.active else "idle"),
-        cwd=str(thread.cwd),
-        cli_version=__version__,
-        source="appServer",
-        turns=[],
-    )
-
-
 def _sandbox_wire(policy: SandboxPolicy) -> SandboxPolicyWire:
     return cast(SandboxPolicyWire, from_wire(cast(Any, SandboxPolicyWire), policy_to_wire(policy)))
 
 
 def register(server: CodexLanguageServer, services: Services) -> None:
     threads = ThreadService(services, LspTurnSink(server, services), server.workspace_root)
-    services.on_close.append(threads.interrupt_all)
+    services.on_close.append(threads.close)  # turns stopped, then every rollout flushed
+    history_handlers.register(server, threads)
 
     @server.request_handler(THREAD_START)
     async def thread_start(params: ThreadStartParams) -> ThreadStartResult:
         thread = await threads.start_thread(params)
-        payload = thread_payload(thread)
+        result = threads.start_result(thread)
         server.after_response(
-            lambda: server.send_notification(THREAD_STARTED, ThreadStarted(payload))
+            lambda: server.send_notification(THREAD_STARTED, ThreadStarted(result.thread))
         )
-        return ThreadStartResult(
-            thread=payload,
-            model=thread.model,
-            model_provider=thread.model_provider,
-            cwd=str(thread.cwd),
-            approval_policy=cast(Any, thread.approval_policy),
-            approvals_reviewer="user",
-            sandbox=_sandbox_wire(thread.sandbox_policy),
-            reasoning_effort=cast(Any, thread.effort),
-        )
+        return result
 
     @server.request_handler(TURN_START)
     async def turn_start(params: TurnStartParams) -> TurnStartResult:

@@ -10,6 +10,7 @@ from typing import Any
 
 from codex_lsp.protocol import account as a
 from codex_lsp.protocol import commands as c
+from codex_lsp.protocol import history as h
 from codex_lsp.protocol import models as m
 from codex_lsp.protocol import status as s
 from codex_lsp.protocol import threads as t
@@ -32,7 +33,7 @@ _THREAD = t.Thread(
     session_id="5f0c3f0e-2b7d-4c53-9a55-0d3f3b1c2a10",
     project_id=None,
     preview="",
-    ephemeral=True,
+    ephemeral=False,
     model="gpt-5.2-codex",
     model_provider="openai",
     created_at=1764000000,
@@ -40,8 +41,42 @@ _THREAD = t.Thread(
     status=t.ThreadStatus(type="idle"),
     cwd="/home/dev/project",
     cli_version="0.1.0",
-    source="appServer",
+    source="vscode",
     turns=[],
+    path="/home/dev/.codex/sessions/2025/11/24/rollout-2025-11-24T16-00-00-5f0c3f0e-2b7d-4c53-9a55-0d3f3b1c2a10.jsonl",
+    name=None,
+    forked_from_id=None,
+    git_info=t.GitInfo(sha="abc123", branch="main", origin_url=None),
+)
+_STORED = t.Thread(
+    id="0199a213-81c0-7800-8aa1-bbab2a035a53",
+    session_id="0199a213-81c0-7800-8aa1-bbab2a035a53",
+    project_id=None,
+    preview="Fix the failing test",
+    ephemeral=False,
+    model="gpt-5.1-codex",
+    model_provider="openai",
+    created_at=1763990000,
+    updated_at=1763990600,
+    status=t.ThreadStatus(type="notLoaded"),
+    cwd="/home/dev/project",
+    cli_version="0.169.0",
+    source="cli",
+    turns=[],
+    path="/home/dev/.codex/sessions/2025/11/24/rollout-2025-11-24T13-13-20-0199a213-81c0-7800-8aa1-bbab2a035a53.jsonl",
+    name="flaky test",
+    forked_from_id=None,
+    git_info=None,
+)
+_RESUMED = t.ThreadStartResult(
+    thread=_STORED,
+    model="gpt-5.1-codex",
+    model_provider="openai",
+    cwd="/home/dev/project",
+    approval_policy="on-request",
+    approvals_reviewer="user",
+    sandbox=t.WorkspaceWriteSandboxPolicy(type="workspaceWrite"),
+    reasoning_effort="high",
 )
 _TURN = t.Turn(id="turn-1", status="inProgress", items=[], error=None)
 _AUTH_ERROR = t.TurnError(
@@ -255,6 +290,30 @@ EXAMPLES: dict[str, tuple[Any, Any]] = {
                 "Weekly limit: 61% used",
             ],
         ),
+    ),
+    "thread/list": (
+        h.ThreadListParams(limit=25, sort_key="created_at", search_term="test"),
+        h.ThreadListResult(
+            data=[_STORED], next_cursor="WyJjcmVhdGVkX2F0IiwxNzYzOTkwMDAwLCIwMTk5Il0"
+        ),
+    ),
+    "thread/read": (
+        h.ThreadReadParams(thread_id=_STORED.id, include_turns=True),
+        h.ThreadResult(thread=_STORED),
+    ),
+    "thread/resume": (h.ThreadResumeParams(thread_id=_STORED.id), _RESUMED),
+    "thread/fork": (h.ThreadForkParams(thread_id=_STORED.id), _RESUMED),
+    "thread/archive": (h.ThreadIdParams(thread_id=_STORED.id), h.ThreadArchiveResult()),
+    "thread/unarchive": (h.ThreadIdParams(thread_id=_STORED.id), h.ThreadResult(thread=_STORED)),
+    "thread/name/set": (
+        h.ThreadSetNameParams(thread_id=_STORED.id, name="flaky test"),
+        h.ThreadSetNameResult(),
+    ),
+    "thread/archived": (h.ThreadArchivedNotification(thread_id=_STORED.id), None),
+    "thread/unarchived": (h.ThreadUnarchivedNotification(thread_id=_STORED.id), None),
+    "thread/name/updated": (
+        h.ThreadNameUpdatedNotification(thread_id=_STORED.id, thread_name="flaky test"),
+        None,
     ),
 }
 

@@ -8,7 +8,17 @@ import attrs
 
 Direction = Literal["client->server", "server->client"]
 Kind = Literal["request", "notification"]
-GROUPS = ("handshake", "account", "models", "threads", "approvals", "commands", "status", "context")
+GROUPS = (
+    "handshake",
+    "account",
+    "models",
+    "threads",
+    "history",
+    "approvals",
+    "commands",
+    "status",
+    "context",
+)
 
 
 @attrs.frozen

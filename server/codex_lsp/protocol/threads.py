@@ -64,23 +64,53 @@ class ThreadStatus:
 
 
 @attrs.define
-class Thread:
-    """A conversation held in server memory."""
+class GitInfo:
+    """Git metadata recorded when the thread was created."""
 
-    id: str = field("Thread id (UUID).")
-    session_id: str = field("Session id (same as `id`; threads are not persisted).")
+    sha: str | None = field("Commit hash.")
+    branch: str | None = field("Branch name.")
+    origin_url: str | None = field("Remote URL.")
+
+
+@attrs.define
+class Thread:
+    """A conversation: loaded in this server, or stored as a rollout (ours or the Codex CLI's)."""
+
+    id: str = field("Thread id (UUID; ours are UUIDv7).")
+    session_id: str = field("Session id from the rollout (the thread id for threads started here).")
     project_id: str | None = field("Project id; always null here.")
     preview: str = field("First user message, truncated (empty before the first turn).")
-    ephemeral: bool = field("Always true: threads live in memory only.")
-    model: str = field("Model resolved for this thread.")
+    ephemeral: bool = field(
+        "True when the thread is kept in memory only (`thread/start {ephemeral: true}`)."
+    )
+    model: str | None = field(
+        "Model of a loaded thread, else the latest recorded model (null if unknown)."
+    )
     model_provider: str = field("Model provider id, e.g. `openai`.")
     created_at: int = field("Creation time, unix seconds.")
-    updated_at: int = field("Last update, unix seconds.")
-    status: ThreadStatus = field("Thread status.")
-    cwd: str = field("Working directory of the thread's commands.")
-    cli_version: str = field("codex-lsp version.")
-    source: str = field("Who created the thread; always `vscode`-style client source `appServer`.")
-    turns: list[JsonValue] = field("Turns (always empty in `thread/start`).")
+    updated_at: int = field(
+        "Last update, unix seconds (the rollout's modification time when stored)."
+    )
+    status: ThreadStatus = field("`notLoaded` for stored threads; `idle` or `active` once loaded.")
+    cwd: str = field("Working directory recorded for the thread.")
+    cli_version: str = field(
+        "Version of the program that created the thread (codex-lsp or the Codex CLI)."
+    )
+    source: JsonValue = field(
+        "Origin: `cli`, `vscode` (threads started here, as upstream's app-server records them), `exec`, "
+        "`appServer`, `unknown`, or `{subAgent: ...}` / `{custom: ...}`."
+    )
+    turns: list[JsonValue] = field(
+        "Only filled by `thread/resume`, `thread/fork` and `thread/read {includeTurns: true}`; else empty."
+    )
+    path: str | None = field(
+        "[UNSTABLE] The rollout file; null until the first item is recorded.", default=None
+    )
+    name: str | None = field(
+        "User-facing name set with `thread/name/set` (or by the Codex CLI).", default=None
+    )
+    forked_from_id: str | None = field("The thread this one was forked from.", default=None)
+    git_info: GitInfo | None = field("Git metadata recorded at creation, when known.", default=None)
 
 
 @attrs.define
@@ -102,6 +132,9 @@ class ThreadStartParams:
         "Replaces the built-in system instructions.", default=None
     )
     developer_instructions: str | None = field("Extra developer instructions.", default=None)
+    ephemeral: bool | None = field(
+        "Keep the thread in memory only: no rollout is written.", default=None
+    )
 
 
 @attrs.define

@@ -74,12 +74,23 @@ def _hints(cls: type) -> dict[str, Any]:
 # Python -> JSON
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def to_wire(value: Any) -> Any:
     """Convert a payload (attrs instance, list, dict, enum, scalar) to plain JSON."""
-    if attrs.has(type(value)):
+    kind = type(value)
+    # Plain JSON first: large results (rebuilt turns) are mostly dicts, lists and scalars.
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return {str(k): to_wire(v) for k, v in value.items()}
+    if kind is list:
+        return [to_wire(v) for v in value]
+    if attrs.has(kind):
         return {
             wire_name(f): to_wire(getattr(value, f.name))
-            for f in attrs.fields(type(value))
+            for f in attrs.fields(kind)
             if not (f.metadata.get(_OMIT_NONE) and getattr(value, f.name) is None)
         }
     if isinstance(value, enum.Enum):

@@ -69,6 +69,7 @@ def _probe_bwrap(path_env: str) -> tuple[str | None, str | None]:
     try:
         probe = subprocess.run(
             probe_args(bwrap_path, is_root=os.geteuid() == 0),
+            stdin=subprocess.DEVNULL,  # our stdin is the editor's pipe (see transport)
             capture_output=True,
             timeout=_PROBE_TIMEOUT_S,
             check=False,
@@ -97,6 +98,7 @@ def _probe_landlock() -> tuple[int, str | None]:
             subprocess.run(
                 ["/bin/true" if os.path.exists("/bin/true") else "true"],  # /tmp may be hidden
                 preexec_fn=confinement.preexec_fn,  # noqa: PLW1509 - raw ctypes only
+                stdin=subprocess.DEVNULL,
                 timeout=_PROBE_TIMEOUT_S,
                 check=True,
                 capture_output=True,

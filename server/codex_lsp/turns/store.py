@@ -77,6 +77,14 @@ class ThreadState:
     context_mark: int = 0
     steered: list[SteeredInput] = attrs.Factory(list)
     active: ActiveTurn | None = None
+    # history (issue 13): how the thread is stored and where it came from
+    ephemeral: bool = False  # no rollout is written
+    session_id: str | None = None
+    forked_from_id: str | None = None
+    name: str | None = None
+    git: dict[str, Any] | None = None
+    stored_cli_version: str | None = None  # of a resumed thread: the program that created it
+    stored_source: Any = None  # of a resumed thread: its recorded source
 
     def touch(self) -> None:
         self.updated_at = int(time.time())
@@ -100,10 +108,16 @@ class ThreadStore:
         thread = self._threads.get(thread_id)
         if thread is None:
             raise InvalidRequest(
-                f"thread not found: {thread_id}; start one with thread/start (threads live in "
-                "memory and end with the server)"
+                f"thread not found: {thread_id}; it is not loaded: continue a stored thread with "
+                "thread/resume, or start one with thread/start"
             )
         return thread
+
+    def find(self, thread_id: str) -> ThreadState | None:
+        return self._threads.get(thread_id)
+
+    def remove(self, thread_id: str) -> None:
+        self._threads.pop(thread_id, None)
 
     def active_tasks(self) -> list[asyncio.Task[Any]]:
         return [t.active.task for t in self._threads.values() if t.active is not None]

@@ -1,4 +1,5 @@
--- :checkhealth codex_lsp — the server binary and its version, the sandbox backend, the auth state.
+-- :checkhealth codex_lsp — starts the server for real (initialize, then shutdown) and reports its
+-- version or the reason it failed, the sandbox backend and the sign-in state.
 
 local M = {}
 
@@ -14,47 +15,95 @@ local function reporter()
   }
 end
 
--- Run argv with a time limit; returns trimmed stdout or nil, reason.
-local function run(argv, timeout_ms)
-  local out = {}
-  local ok, job = pcall(vim.fn.jobstart, argv, {
-    stdout_buffered = true,
+local function frame(tbl)
+  local body = vim.fn.json_encode(tbl)
+  return "Content-Length: " .. #body .. "\r\n\r\n" .. body
+end
+
+-- Start `cmd`, send initialize, wait (bounded) for the answer or the exit. Returns
+-- { result = initialize result } or { error = reason }.
+function M.probe(cmd, env, cwd, timeout_ms)
+  local out, err, exit_code = "", {}, nil
+  local opts = {
+    cwd = cwd,
     on_stdout = function(_, data)
-      out = data
+      out = out .. table.concat(data, "\n")
     end,
-  })
+    on_stderr = function(_, data)
+      vim.list_extend(err, data)
+    end,
+    on_exit = function(_, code)
+      exit_code = code
+    end,
+  }
+  if env then
+    opts.env = env
+  end
+  local ok, job = pcall(vim.fn.jobstart, cmd, opts)
   if not ok or job <= 0 then
-    return nil, "cannot execute " .. argv[1]
+    return { error = "cannot run " .. table.concat(cmd, " ") }
   end
-  local status = vim.fn.jobwait({ job }, timeout_ms)[1]
-  if status == -1 then
+  vim.fn.chansend(job, frame({ jsonrpc = "2.0", id = 1, method = "initialize",
+    params = { processId = vim.fn.getpid(), rootUri = vim.NIL, capabilities = vim.empty_dict(),
+      initializationOptions = { experimentalApi = true } } }))
+  local result
+  vim.wait(timeout_ms, function()
+    local body = out:match("\r\n\r\n(.*)$")
+    if body then
+      local decoded_ok, decoded = pcall(vim.fn.json_decode, body)
+      if decoded_ok and type(decoded) == "table" then
+        result = decoded
+        return true
+      end
+    end
+    return exit_code ~= nil
+  end, 20)
+  if result then
+    vim.fn.chansend(job, frame({ jsonrpc = "2.0", id = 2, method = "shutdown" }))
+    vim.fn.chansend(job, frame({ jsonrpc = "2.0", method = "exit" }))
+    if vim.fn.jobwait({ job }, 3000)[1] == -1 then
+      vim.fn.jobstop(job)
+    end
+    if result.error then
+      return { error = "initialize failed: " .. tostring(result.error.message) }
+    end
+    return { result = result.result }
+  end
+  if exit_code == nil then
     vim.fn.jobstop(job)
-    return nil, "timed out after " .. timeout_ms .. " ms"
+    return { error = "no answer to initialize within " .. timeout_ms .. " ms" }
   end
-  if status ~= 0 then
-    return nil, "exited with status " .. status
+  local lines = {}
+  for _, l in ipairs(err) do
+    if l ~= "" then
+      table.insert(lines, l)
+    end
   end
-  return vim.trim(table.concat(out, "\n"))
+  local reason = table.concat(vim.list_slice(lines, math.max(1, #lines - 2)), "\n")
+  return { error = "the server exited with status " .. exit_code .. (reason ~= "" and (": " .. reason) or "") }
 end
 
 local function check_server(report, codex)
-  local cmd = codex.config and codex.config.cmd
-  if not cmd then
-    report.error("setup() was not called", { "require('codex_lsp').setup({ cmd = {...}, get_tokens = ... })" })
-    return
+  if not codex.config then
+    report.error("setup() was not called", { "require('codex_lsp').setup({ get_tokens = ... })" })
+    return nil
   end
+  local cmd = codex.user_cmd()
   if vim.fn.executable(cmd[1]) ~= 1 then
-    report.error("server command not found: " .. cmd[1], { "install codex-lsp (pip install codex-lsp) or set cmd" })
-    return
+    report.error("server command not found: " .. cmd[1],
+      { "install codex-lsp (pip install codex-lsp), or set cmd in setup() / vim.lsp.config('codex_lsp', { cmd = ... })" })
+    return nil
   end
-  local argv = vim.deepcopy(cmd)
-  table.insert(argv, "--version")
-  local version, problem = run(argv, 10000)
-  if version then
-    report.ok("server found: " .. table.concat(cmd, " ") .. " (" .. version .. ")")
-  else
-    report.error("server found but `--version` failed: " .. problem, { "run the command by hand to see why" })
+  local probe = M.probe(cmd, codex.config.cmd_env and vim.tbl_extend("force", vim.fn.environ(), codex.config.cmd_env) or nil,
+    codex.config.root_dir or vim.loop.cwd(), 15000)
+  if probe.error then
+    report.error("the server does not start: " .. probe.error, { "fix the problem above (often ~/.codex/config.toml), then run :checkhealth codex_lsp again" })
+    return nil
   end
+  local info = probe.result.serverInfo or {}
+  report.ok("server starts: " .. table.concat(cmd, " ") .. " (" .. tostring(info.name) .. " " .. tostring(info.version) .. ")")
+  local caps = probe.result.capabilities or {}
+  return caps.experimental and caps.experimental.codex or {}
 end
 
 -- Ask the running server (2 s budget); nil when none is running.
@@ -63,7 +112,12 @@ local function server_status(codex)
   if not client or not codex.state.initialized then
     return nil
   end
-  local response = client.request_sync("codex/status", vim.empty_dict(), 2000)
+  local response
+  if vim.fn.has("nvim-0.11") == 1 then
+    response = client:request_sync("codex/status", vim.empty_dict(), 2000)
+  else
+    response = client.request_sync("codex/status", vim.empty_dict(), 2000)
+  end
   return response and response.result or nil
 end
 
@@ -85,20 +139,24 @@ end
 local function check_auth(report, codex, status)
   local state = codex.state
   if not state.initialized then
-    report.info("auth state: server not running (run :CodexLogin)")
-    return
-  end
-  local mode = (status and status.authMode) or state.auth_mode
-  if mode and mode ~= vim.NIL then
-    local account = state.account
-    local who = account and account.email and account.email ~= vim.NIL and (" as " .. account.email) or ""
-    report.ok("auth state: signed in (" .. mode .. ")" .. who)
+    report.info("sign-in: the plugin has not started the server yet (run :CodexLogin)")
   else
-    report.warn("auth state: signed out", { "run :CodexLogin" })
+    local mode = (status and status.authMode) or state.auth_mode
+    if mode and mode ~= vim.NIL then
+      local account = state.account
+      local who = account and account.email and account.email ~= vim.NIL and (" as " .. account.email) or ""
+      report.ok("signed in (" .. mode .. ")" .. who)
+    else
+      report.warn("signed out", { "run :CodexLogin" })
+    end
   end
-  if not codex.config.get_tokens then
-    report.warn("no get_tokens function: :CodexLogin and token refresh cannot work",
-      { "setup({ get_tokens = function(reason, previous_account_id) ... end })" })
+  if codex.config and not codex.config.get_tokens then
+    report.info("no get_tokens function: sign in with :CodexLogin device or :CodexLogin api-key")
+  end
+  local exits = state.exits or {}
+  local last = exits[#exits]
+  if last and last.code ~= 0 then
+    report.warn("the server last stopped with exit " .. tostring(last.code) .. (last.reason ~= "" and (": " .. last.reason) or ""))
   end
 end
 

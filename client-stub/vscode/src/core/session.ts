@@ -20,12 +20,14 @@ import {
   ITEM_COMPLETED,
   ITEM_STARTED,
   TURN_COMPLETED,
+  TURN_INTERRUPT,
   TURN_START,
   TURN_STARTED,
   THREAD_START,
 } from "../protocol";
 import type {
   AccountReadResult,
+  ItemStarted,
   CodexStatusResult,
   CommandExecutionRequestApprovalParams,
   CommandExecutionRequestApprovalResponse,
@@ -45,6 +47,20 @@ import {
 import type { Disposable, RpcConnection } from "./rpc";
 import { type AccountView, mergeRateLimits, signedOutView } from "./state";
 import { refreshAnswer, type TokenProvider } from "./tokens";
+import {
+  type FileChangeApprovalDecision,
+  type FileChangeItem,
+  type FileChangeRequestApprovalParams,
+  ITEM_FILE_CHANGE_REQUEST_APPROVAL,
+  type StoredThread,
+  THREAD_LIST,
+  THREAD_RESUME,
+  TURN_DIFF_UPDATED,
+  TURN_PLAN_UPDATED,
+  type TurnPlanUpdated,
+} from "./upstream";
+
+type ItemStartedItem = ItemStarted["item"] | FileChangeItem;
 
 export type ApprovalDecision = CommandExecutionRequestApprovalResponse["decision"];
 export type ApprovalPolicy = NonNullable<ThreadStartParams["approvalPolicy"]>;
@@ -59,6 +75,12 @@ export interface CodexUi {
   askApproval(request: CommandExecutionRequestApprovalParams): Promise<ApprovalDecision>;
   /** A problem the user should see. */
   showError(message: string): void;
+  /** Review the file changes the agent wants to make (diffs). Declined when absent. */
+  askFileChange?(request: FileChangeRequestApprovalParams, item: FileChangeItem | undefined): Promise<FileChangeApprovalDecision>;
+  /** The running turn's plan changed. */
+  showPlan?(plan: TurnPlanUpdated): void;
+  /** What the agent is doing now ("thinking", "running a command", ...); null when idle. */
+  showActivity?(activity: string | null): void;
 }
 
 export interface SessionOptions {
@@ -96,6 +118,12 @@ export class CodexSession {
   private readonly finished = new Map<string, Turn>();
   private readonly answers = new Map<string, string>();
   private readonly disposables: Disposable[] = [];
+  /** `fileChange` items seen in this session, by id (their diffs are shown for review). */
+  readonly fileChanges = new Map<string, FileChangeItem>();
+  /** The turn now running, if any (what :interrupt stops). */
+  runningTurnId: string | null = null;
+  /** The last `turn/diff/updated` of the running turn. */
+  turnDiff: string | null = null;
 
   constructor(
     private readonly connection: RpcConnection,
@@ -118,9 +146,27 @@ export class CodexSession {
           return new ResponseError(-32603, message);
         }
       }),
-      c.onRequest(ITEM_COMMAND_EXECUTION_REQUEST_APPROVAL, async (params) => ({
-        decision: await this.ui.askApproval(params),
-      })),
+      c.onRequest(ITEM_COMMAND_EXECUTION_REQUEST_APPROVAL, async (params) => {
+        this.activity("waiting for your approval");
+        try {
+          return { decision: await this.ui.askApproval(params) };
+        } finally {
+          this.activity("thinking");
+        }
+      }),
+      c.onRequest(ITEM_FILE_CHANGE_REQUEST_APPROVAL, async (params) => {
+        if (!this.ui.askFileChange) return { decision: "decline" as const };
+        this.activity("waiting for your review");
+        try {
+          return { decision: await this.ui.askFileChange(params, this.fileChanges.get(params.itemId)) };
+        } finally {
+          this.activity("thinking");
+        }
+      }),
+      c.onNotification(TURN_PLAN_UPDATED, (p) => this.ui.showPlan?.(p)),
+      c.onNotification(TURN_DIFF_UPDATED, (p) => {
+        this.turnDiff = p.diff;
+      }),
       c.onNotification(ACCOUNT_UPDATED, (p) => {
         this.view.authMode = p.authMode;
         this.view.planType = p.planType;
@@ -134,15 +180,40 @@ export class CodexSession {
       c.onNotification(ACCOUNT_LOGIN_COMPLETED, (p) => {
         if (!p.success) this.ui.showError(`Codex sign-in failed: ${p.error ?? "unknown error"}`);
       }),
-      c.onNotification(TURN_STARTED, (p) => this.ui.appendOutput(renderTurnStarted(p))),
-      c.onNotification(ITEM_STARTED, (p) => this.ui.appendOutput(renderItemStarted(p))),
+      c.onNotification(TURN_STARTED, (p) => {
+        this.runningTurnId = p.turn.id;
+        this.turnDiff = null;
+        this.activity("thinking");
+        this.ui.appendOutput(renderTurnStarted(p));
+      }),
+      c.onNotification(ITEM_STARTED, (p) => {
+        const item = p.item as ItemStartedItem;
+        if (item.type === "fileChange") {
+          this.fileChanges.set(item.id, item);
+          this.ui.appendOutput(item.changes.map((ch) => `~ ${ch.kind.type} ${ch.path}\n`).join(""));
+          return;
+        }
+        if (item.type === "commandExecution") this.activity("running a command");
+        this.ui.appendOutput(renderItemStarted(p));
+      }),
       c.onNotification(ITEM_AGENT_MESSAGE_DELTA, (p) => {
         this.answers.set(p.turnId, (this.answers.get(p.turnId) ?? "") + p.delta);
         this.ui.appendOutput(renderAgentDelta(p));
       }),
       c.onNotification(ITEM_COMMAND_EXECUTION_OUTPUT_DELTA, (p) => this.ui.appendOutput(renderCommandOutput(p))),
-      c.onNotification(ITEM_COMPLETED, (p) => this.ui.appendOutput(renderItemCompleted(p))),
+      c.onNotification(ITEM_COMPLETED, (p) => {
+        const item = p.item as ItemStartedItem;
+        if (item.type === "fileChange") {
+          this.fileChanges.set(item.id, item);
+          this.ui.appendOutput(`[file changes ${item.status}]\n`);
+          return;
+        }
+        if (item.type === "commandExecution") this.activity("thinking");
+        this.ui.appendOutput(renderItemCompleted(p));
+      }),
       c.onNotification(TURN_COMPLETED, (p) => {
+        if (this.runningTurnId === p.turn.id) this.runningTurnId = null;
+        this.activity(null);
         this.ui.appendOutput(renderTurnCompleted(p));
         const waiter = this.waiters.get(p.turn.id);
         if (waiter) waiter.resolve(p.turn);
@@ -161,7 +232,10 @@ export class CodexSession {
       chatgptAccountId: tokens.chatgptAccountId,
       chatgptPlanType: tokens.chatgptPlanType ?? null,
     });
-    return this.readAccount();
+    const account = await this.readAccount();
+    // The status bar shows the limits right after sign-in, not only after the first turn.
+    await this.readRateLimits().catch(() => undefined);
+    return account;
   }
 
   async signOut(): Promise<void> {
@@ -213,6 +287,30 @@ export class CodexSession {
     const text = this.answers.get(turn.id) ?? "";
     this.answers.delete(turn.id);
     return { turn: done, text };
+  }
+
+  /** Stop the running turn (`turn/interrupt`); false when nothing runs. */
+  async interrupt(): Promise<boolean> {
+    if (!this.threadId || !this.runningTurnId) return false;
+    await this.connection.sendRequest(TURN_INTERRUPT, { threadId: this.threadId, turnId: this.runningTurnId });
+    return true;
+  }
+
+  /** Past conversations of this workspace (`thread/list`), newest first. */
+  async listThreads(): Promise<StoredThread[]> {
+    const result = await this.connection.sendRequest(THREAD_LIST, { limit: 50, cwd: this.options.cwd ?? null });
+    return result.data;
+  }
+
+  /** Continue a past conversation (`thread/resume`); later asks go to it. */
+  async resume(threadId: string): Promise<StoredThread> {
+    const { thread } = await this.connection.sendRequest(THREAD_RESUME, { threadId });
+    this.threadId = thread.id;
+    return thread;
+  }
+
+  private activity(activity: string | null): void {
+    this.ui.showActivity?.(activity);
   }
 
   private async ensureThread(): Promise<string> {

@@ -1,0 +1,289 @@
+"""A persistent cache of the code objects attrs compiles at import time (cold-start speed).
+
+Importing pygls builds lsprotocol's ~550 attrs classes; attrs generates the source of their
+``__init__``/``__eq__``/``__repr__``/... and ``compile()``s each one, which is about half of the
+import. This module wraps attrs' ``_compile_and_eval`` so each generated script is looked up by
+its exact source (and file name) in a cache of marshalled code objects; a miss compiles as before
+and is remembered. :func:`save` writes the misses once start-up is over and puts attrs back.
+
+Safety, because the cache holds executable code:
+
+* it lives in the user's cache dir (``$XDG_CACHE_HOME/codex-lsp`` or ``~/.cache/codex-lsp``),
+  a 0700 directory owned by this user; the cache and its key are 0600 files owned by this user,
+  opened without following symlinks. Anything else is ignored (a warning), never read.
+* every cache file is signed with HMAC-SHA256 under a random per-user key kept next to it; a file
+  whose signature does not verify (corrupt, truncated, copied from elsewhere, written by someone
+  else) is ignored and replaced by a fresh one, never unmarshalled.
+* the file name and the signed header pin the attrs version and the Python bytecode magic, so an
+  attrs or Python upgrade just starts a new cache. Entries are keyed by a hash of the generated
+  source, so a changed class can never pick up stale code.
+* a hit never rewrites the file; writes are atomic (temp file + rename). Any failure falls back
+  to plain ``compile()``. POSIX only (ownership checks); elsewhere the cache is off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib.util
+import logging
+import marshal
+import os
+import secrets
+import stat
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import CodeType
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+FORMAT = b"codex-lsp attrs code cache v1\n"
+KEY_NAME = "code-cache.key"
+KEY_BYTES = 32
+MAX_CACHE_BYTES = 32 * 1024 * 1024
+DISABLE_ENV = "CODEX_LSP_NO_CODE_CACHE"
+
+
+def default_dir(env: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if env is None else env
+    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "codex-lsp"
+
+
+def _attrs_version() -> str:
+    """attrs' version plus the identity of the module that generates the code. Read from the
+    dist-info name and a stat (importlib.metadata alone would cost ~10 ms of the start-up)."""
+    import attr._make
+
+    make = Path(attr._make.__file__)
+    dists = sorted(p.name for p in make.parent.parent.glob("attrs-*.dist-info"))
+    version = dists[0][len("attrs-") : -len(".dist-info")] if len(dists) == 1 else "unknown"
+    info = make.stat()
+    return f"{version}+{info.st_size}.{info.st_mtime_ns}"
+
+
+def _entry_key(script: str, filename: str) -> bytes:
+    return hashlib.sha256(filename.encode() + b"\0" + script.encode()).digest()
+
+
+class CodeCache:
+    """Cached code objects of attrs' generated methods, for one attrs + Python version."""
+
+    def __init__(self, directory: Path, attrs_version: str) -> None:
+        self.directory = directory
+        self.attrs_version = attrs_version
+        self.header = FORMAT + f"attrs {attrs_version}\n".encode() + importlib.util.MAGIC_NUMBER
+        tag = sys.implementation.cache_tag or "python"
+        safe_version = "".join(c if c.isalnum() or c in ".-" else "_" for c in attrs_version)[:80]
+        self.path = directory / f"attrs-{safe_version}-{tag}.code"
+        self.entries: dict[bytes, CodeType] = {}
+        self.hits = 0
+        self.misses: dict[bytes, CodeType] = {}  # new scripts: worth writing
+        self.changed = 0  # known file names with new source (see lookup)
+        self._known_files: set[str] = set()
+        self._used: set[bytes] = set()
+        self._key: bytes | None = None
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Read the cache if it is ours and intact; otherwise start empty (never raises)."""
+        try:
+            if not self._directory_is_private(create=False):
+                return
+            key = self._read_key(create=False)
+            if key is None:
+                return
+            self._key = key
+            data = _read_private_file(self.path, MAX_CACHE_BYTES)
+            if data is None:
+                return
+            entries = self._verify(data, key)
+            if entries is not None:
+                self.entries = entries
+                self._known_files = {code.co_filename for code in entries.values()}
+        except Exception as exc:  # noqa: BLE001 - the cache is only ever a speed-up
+            log.warning("code cache ignored (%s)", type(exc).__name__)
+            self.entries = {}
+
+    def _verify(self, data: bytes, key: bytes) -> dict[bytes, CodeType] | None:
+        mac, payload = data[:32], data[32:]
+        expected = hmac.new(key, payload, hashlib.sha256).digest()
+        if len(data) < 32 or not hmac.compare_digest(mac, expected):
+            log.warning("code cache %s failed its signature check: ignoring it", self.path.name)
+            return None
+        if not payload.startswith(self.header):
+            return None  # another attrs/Python version (signed by us, so just a miss)
+        table = marshal.loads(payload[len(self.header) :])
+        if not isinstance(table, dict) or not all(
+            isinstance(k, bytes) and isinstance(v, CodeType) for k, v in table.items()
+        ):
+            return None
+        return table
+
+    def lookup(self, script: str, filename: str) -> CodeType:
+        key = _entry_key(script, filename)
+        self._used.add(key)
+        code = self.entries.get(key)
+        if code is not None:
+            self.hits += 1
+            return code
+        code = compile(script, filename, "exec")
+        self.entries[key] = code
+        if filename in self._known_files:
+            # Same class, new source. attrs bakes the per-process str hash into frozen classes'
+            # __hash__, so a few of these differ on every run: caching them would rewrite the
+            # file each time. Many of them mean a library changed: see stale().
+            self.changed += 1
+        else:
+            self.misses[key] = code
+        return code
+
+    def stale(self) -> bool:
+        """More changed scripts than per-run hash noise explains (e.g. lsprotocol upgraded)."""
+        return self.changed > max(16, len(self._used) // 10)
+
+    # ---- writing -------------------------------------------------------------------------------
+
+    def save(self) -> bool:
+        """Write the cache when this run compiled something new. Returns True when written."""
+        stale = self.stale()
+        if not self.misses and not stale:
+            return False  # a hit never rewrites the file
+        try:
+            if not self._directory_is_private(create=True):
+                return False
+            key = self._key or self._read_key(create=True)
+            if key is None:
+                return False
+            entries = self.entries
+            if stale:  # start over from what this run used
+                entries = {k: v for k, v in entries.items() if k in self._used}
+            payload = self.header + marshal.dumps(entries)
+            mac = hmac.new(key, payload, hashlib.sha256).digest()
+            _write_private_file(self.path, mac + payload)
+        except Exception as exc:  # noqa: BLE001 - the cache is only ever a speed-up
+            log.warning("code cache not written (%s)", type(exc).__name__)
+            return False
+        self.misses = {}
+        self.changed = 0
+        return True
+
+    # ---- ownership and permissions -------------------------------------------------------------
+
+    def _directory_is_private(self, *, create: bool) -> bool:
+        if create:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            info = os.lstat(self.directory)
+        except FileNotFoundError:
+            return False
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            log.warning("code cache dir %s is not a directory owned by this user", self.directory)
+            return False
+        if info.st_mode & 0o077:
+            log.warning("code cache dir %s is accessible to others: not using it", self.directory)
+            return False
+        return True
+
+    def _read_key(self, *, create: bool) -> bytes | None:
+        path = self.directory / KEY_NAME
+        key = _read_private_file(path, KEY_BYTES + 1)
+        if key is not None and len(key) == KEY_BYTES:
+            return key
+        if not create:
+            return None
+        key = secrets.token_bytes(KEY_BYTES)
+        _write_private_file(path, key)
+        return key
+
+
+def _read_private_file(path: Path, limit: int) -> bytes | None:
+    """The file's bytes if it is a regular 0600-or-stricter file owned by this user, else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        log.warning("code cache file %s not readable (%s)", path.name, type(exc).__name__)
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+            log.warning("code cache file %s has a foreign owner or open permissions", path.name)
+            return None
+        if info.st_size > limit:
+            return None
+        return handle.read(limit)
+
+
+def _write_private_file(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+# ---- hooking attrs ---------------------------------------------------------------------------
+
+_active: CodeCache | None = None
+_original: Callable[..., None] | None = None
+
+
+def install(
+    directory: Path | None = None, env: Mapping[str, str] | None = None
+) -> CodeCache | None:
+    """Route attrs' compiles through the cache until :func:`save`. Safe to call once, early."""
+    global _active, _original
+    environ = os.environ if env is None else env
+    if _active is not None or environ.get(DISABLE_ENV) == "1" or not hasattr(os, "getuid"):
+        return _active
+    try:
+        import attr._make as attrs_make
+
+        original = attrs_make._compile_and_eval
+        cache = CodeCache(directory or default_dir(environ), _attrs_version())
+    except Exception as exc:  # noqa: BLE001 - attrs moved its internals: just compile as usual
+        log.debug("code cache unavailable (%s)", type(exc).__name__)
+        return None
+    cache.load()
+
+    def compile_and_eval(
+        script: str, globs: dict[str, Any] | None, locs: Any = None, filename: str = ""
+    ) -> None:
+        eval(cache.lookup(script, filename), globs, locs)  # noqa: S307 - attrs' own generated code
+
+    attrs_make._compile_and_eval = compile_and_eval
+    _active, _original = cache, original
+    return cache
+
+
+def uninstall() -> None:
+    """Put attrs' own compile back and drop the in-memory table (idle memory)."""
+    global _active, _original
+    if _active is None or _original is None:
+        return
+    import attr._make as attrs_make
+
+    attrs_make._compile_and_eval = _original
+    _active.entries = {}
+    _active, _original = None, None
+
+
+def save_and_uninstall() -> None:
+    """End of start-up: persist the new entries (if any), then stop caching."""
+    cache = _active
+    if cache is None:
+        return
+    log.debug(
+        "code cache: %d hits, %d new, %d changed", cache.hits, len(cache.misses), cache.changed
+    )
+    cache.save()
+    uninstall()
