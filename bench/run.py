@@ -30,6 +30,7 @@ sys.path.insert(0, str(HERE))
 
 import lspclient  # noqa: E402
 import scenarios  # noqa: E402
+import edits_bench  # noqa: E402, F401  (registers the `edits` scenario)
 from scenarios import SCENARIOS  # noqa: E402
 from stats import evaluate, summary  # noqa: E402
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from codex_lsp import open_documents
 from codex_lsp.config import Config
 from codex_lsp.protocol import client_requests
 from codex_lsp.server import CodexLanguageServer
@@ -87,6 +88,8 @@ def build_server(config: Config, *, log_level: str = "INFO") -> CodexLanguageSer
     @server.feature(types.INITIALIZE)
     def on_initialize(params: types.InitializeParams) -> None:
         server.begin_startup(start_services(server, config))
+
+    open_documents.register(server)
 
     @server.feature(types.SHUTDOWN)
     async def on_shutdown(params: Any) -> None:

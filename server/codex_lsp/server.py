@@ -33,7 +33,7 @@ from pygls.protocol import (
 from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
-from codex_lsp import __version__, errors, logs, transport
+from codex_lsp import __version__, errors, logs, open_documents, transport
 from codex_lsp.config import Config
 from codex_lsp.protocol import ParamsError, envelope, from_wire, to_wire
 from codex_lsp.protocol.handshake import PROTOCOL_VERSION, CodexCapabilities, InitializationOptions
@@ -139,8 +139,15 @@ class CodexProtocol(transport.FastDispatch, LanguageServerProtocol):
     def lsp_initialize(self, params: types.InitializeParams) -> Any:
         if self._server.initialized:
             raise JsonRpcException("Already initialized", code=errors.INVALID_REQUEST)
-        result = yield from super().lsp_initialize(params)
         server = self._server
+        server.file_edits_mode = open_documents.requested_mode(params)
+        if server.file_edits_mode == open_documents.WORKSPACE_EDIT:
+            server._text_document_sync_kind = types.TextDocumentSyncKind.Incremental
+        result = yield from super().lsp_initialize(params)
+        if server.file_edits_mode != open_documents.WORKSPACE_EDIT:  # no buffers needed
+            result.capabilities.text_document_sync = types.TextDocumentSyncOptions(
+                open_close=False, change=types.TextDocumentSyncKind.None_
+            )
         server.accept_initialization_options(params.initialization_options)
         window = params.capabilities.window if params.capabilities else None
         server.client_supports_show_document = bool(window and window.show_document)
@@ -180,6 +187,7 @@ class CodexLanguageServer(LanguageServer):
         self.experimental_api = False
         self.opted_out: frozenset[str] = frozenset()
         self.client_supports_show_document = False
+        self.file_edits_mode = "disk"  # or "workspaceEdit" (initializationOptions.fileEdits)
         self.workspace_folders: list[Path] = []
         self.registered: dict[str, Method] = {}  # methods with a bound handler
         self.services: Services | None = None  # set during start-up
@@ -372,9 +380,11 @@ class CodexLanguageServer(LanguageServer):
         if self.protocol.writer is None:
             raise ClientRequestFailed(f"{method.name}: the editor is not connected")
         msg_id = msg_id or str(uuid.uuid4())
-        wire = to_wire(payload)
+        # Standard LSP requests (workspace/applyEdit) go as lsprotocol objects: pygls structures them.
+        is_lsp = type(payload).__module__.startswith("lsprotocol")
+        wire = payload if is_lsp else to_wire(payload)
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("asking the editor: %s %s", method.name, _json_for_log(wire))
+            log.debug("asking the editor: %s %s", method.name, _json_for_log(to_wire(payload)))
         future = self.protocol.send_request_async(method.name, wire, msg_id=msg_id)
         try:
             return await asyncio.wait_for(future, timeout)

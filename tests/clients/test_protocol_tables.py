@@ -71,6 +71,7 @@ def test_tables_name_every_method_of_the_protocol_module_with_its_constant() -> 
     for module in (
         protocol_pkg.account,
         protocol_pkg.commands,
+        protocol_pkg.edits,
         protocol_pkg.handshake,
         protocol_pkg.history,
         protocol_pkg.models,

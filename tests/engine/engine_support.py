@@ -22,6 +22,7 @@ from codex_lsp.backend.responses import (
     ResponsesRequest,
     TokenUsage,
 )
+from codex_lsp.edits.session import EditorAnswer, EditorConnection
 from codex_lsp.protocol.methods import Method
 from codex_lsp.protocol.threads import CommandExecutionRequestApprovalParams, TextInput
 from codex_lsp.protocol.wire import to_wire
@@ -75,6 +76,19 @@ class RecordingSink:
             self.on_approval()
         await asyncio.sleep(0)
         return self._decisions.pop(0) if self._decisions else "decline"
+
+    async def ask_editor(self, method: Method, params: Any, thread_id: str) -> Decision:
+        self.approvals.append(params)
+        if self.on_approval is not None:
+            self.on_approval()
+        await asyncio.sleep(0)
+        return self._decisions.pop(0) if self._decisions else "decline"
+
+    async def apply_workspace_edit(self, label: str, edit: Any) -> EditorAnswer:
+        return EditorAnswer(False, "this recording sink has no editor")
+
+    def file_edits(self) -> EditorConnection:
+        return EditorConnection()
 
     def methods(self) -> list[str]:
         return [method for method, _ in self.events]

@@ -66,9 +66,11 @@ async def test_request_is_instructions_prompt_items_history_and_registry_specs(
     assert request.input[0]["role"] == "developer"
     roles = [item.get("role") for item in request.input[1:]]
     assert roles == ["user", "assistant", "user"]
-    assert [t["name"] for t in request.tools] == ["shell", "update_plan"]
-    tool = request.tools[0]
-    assert "with_escalated_permissions" in tool["parameters"]["properties"]
+    shell, apply_patch, update_plan = request.tools
+    assert shell["name"] == "shell" and apply_patch["name"] == "apply_patch"
+    assert update_plan["name"] == "update_plan"
+    assert apply_patch["type"] == "function"  # make_thread's model has no catalog entry
+    assert "with_escalated_permissions" in shell["parameters"]["properties"]
 
 
 async def test_shell_call_runs_and_its_output_goes_back(tmp_path: Path) -> None:
@@ -91,7 +93,10 @@ async def test_unknown_tool_answers_the_model_and_the_turn_goes_on(tmp_path: Pat
     await run_turn(thread, sink)
     assert sink.completed()["status"] == "completed"
     output = next(i for i in model.requests[1].input if i["type"] == "function_call_output")
-    assert output["output"] == "error: unknown tool 'browse'; the tools are `shell`, `update_plan`."
+    assert (
+        output["output"]
+        == "error: unknown tool 'browse'; the tools are `shell`, `apply_patch`, `update_plan`."
+    )
 
 
 async def test_declined_approval_declines_the_item_and_tells_the_model(tmp_path: Path) -> None:
@@ -224,7 +229,12 @@ async def test_a_registered_tool_is_offered_and_dispatched(tmp_path: Path) -> No
     )
     thread = make_thread(tmp_path, model)
     await run_turn(thread, RecordingSink(), tools=_with_upper())
-    assert [tool["name"] for tool in model.requests[0].tools] == ["shell", "update_plan", "upper"]
+    assert [tool["name"] for tool in model.requests[0].tools] == [
+        "shell",
+        "apply_patch",
+        "update_plan",
+        "upper",
+    ]
     outputs = [i["output"] for i in model.requests[1].input if i["type"] == "function_call_output"]
     assert outputs == ["ABC", "error: bad input"]
 
@@ -242,8 +252,12 @@ async def test_a_fatal_tool_error_fails_the_turn(tmp_path: Path) -> None:
 
 def test_specs_may_depend_on_the_model() -> None:
     registry = _with_upper()
-    assert registry.names == ["shell", "update_plan", "upper"]
+    assert registry.names == ["shell", "apply_patch", "update_plan", "upper"]
     context = SpecContext("no-tools-model", None, "never")
-    assert [spec["name"] for spec in registry.specs(context)] == ["shell", "update_plan"]
+    assert [spec["name"] for spec in registry.specs(context)] == [
+        "shell",
+        "apply_patch",
+        "update_plan",
+    ]
     with pytest.raises(ValueError, match="registered twice"):
         registry.register(Upper())

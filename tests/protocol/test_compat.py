@@ -61,6 +61,12 @@ SHARED = {
     "turn/steer": ("v2/TurnSteerParams", "v2/TurnSteerResponse"),
     "thread/compact/start": ("v2/ThreadCompactStartParams", "v2/ThreadCompactStartResponse"),
     "turn/plan/updated": ("v2/TurnPlanUpdatedNotification", None),
+    "item/fileChange/requestApproval": (
+        "FileChangeRequestApprovalParams",
+        "FileChangeRequestApprovalResponse",
+    ),
+    "turn/diff/updated": ("v2/TurnDiffUpdatedNotification", None),
+    "item/fileChange/patchUpdated": ("v2/FileChangePatchUpdatedNotification", None),
     "thread/list": ("v2/ThreadListParams", "v2/ThreadListResponse"),
     "thread/read": ("v2/ThreadReadParams", "v2/ThreadReadResponse"),
     "thread/resume": ("v2/ThreadResumeParams", "v2/ThreadResumeResponse"),

@@ -48,6 +48,12 @@ export interface AccountUpdated {
   email?: string | null;
 }
 
+/** The file is created (or overwritten). */
+export interface AddPatchChangeKind {
+  /** Discriminator. */
+  type: "add";
+}
+
 /** Text from the model. */
 export interface AgentMessageItem {
   /** Discriminator. */
@@ -298,6 +304,12 @@ export interface DangerFullAccessSandboxPolicy {
   type: "dangerFullAccess";
 }
 
+/** The file is deleted. */
+export interface DeletePatchChangeKind {
+  /** Discriminator. */
+  type: "delete";
+}
+
 /** No fields. */
 export interface Empty {}
 
@@ -314,6 +326,62 @@ export interface ErrorNotification {
   threadId: string;
   /** Turn id. */
   turnId: string;
+}
+
+/** A patch the model asked to apply (the `apply_patch` tool or a shell form of it). */
+export interface FileChangeItem {
+  /** Discriminator. */
+  type: "fileChange";
+  /** Item id. */
+  id: string;
+  /** The files the patch changes, in patch order. */
+  changes: FileUpdateChange[];
+  /** `inProgress` until applied; then `completed`, `failed` (nothing or only part written: see the model's output) or `declined` (refused by the user or the policy; nothing written). */
+  status: "inProgress" | "completed" | "failed" | "declined";
+}
+
+/** Progress of a patch the model is still writing. */
+export interface FileChangePatchUpdated {
+  /** Thread id. */
+  threadId: string;
+  /** Turn id. */
+  turnId: string;
+  /** The `fileChange` item. */
+  itemId: string;
+  /** The files parsed so far (diff empty until the patch is complete). */
+  changes: FileUpdateChange[];
+}
+
+/** The agent wants to apply a patch and the approval policy says to ask. */
+export interface FileChangeRequestApprovalParams {
+  /** Thread id. */
+  threadId: string;
+  /** Turn id. */
+  turnId: string;
+  /** The `fileChange` item (sent in `item/started` just before) with the changes. */
+  itemId: string;
+  /** When the request was made, unix milliseconds. */
+  startedAtMs: number;
+  /** Why approval is asked (e.g. the patch writes outside the writable roots). */
+  reason: string | null;
+  /** [UNSTABLE upstream] A root the agent asks to write under for the session; always null here. */
+  grantRoot?: string | null;
+}
+
+/** The editor's decision. */
+export interface FileChangeRequestApprovalResponse {
+  /** `accept` applies the patch; `acceptForSession` also approves later patches to the same files for the rest of the thread; `decline` writes nothing and tells the model; `cancel` writes nothing and interrupts the turn. */
+  decision: "accept" | "acceptForSession" | "decline" | "cancel";
+}
+
+/** One file of a patch. */
+export interface FileUpdateChange {
+  /** Absolute path of the file (its source path for a move). */
+  path: string;
+  /** Add, delete, or update (with an optional move). */
+  kind: AddPatchChangeKind | DeletePatchChangeKind | UpdatePatchChangeKind;
+  /** For `add` the new content, for `delete` the old content, for `update` a unified diff (hunks only, one line of context, as upstream). */
+  diff: string;
 }
 
 /** Params of `fuzzyFileSearch`. */
@@ -392,6 +460,8 @@ export interface InitializationOptions {
   experimentalApi?: boolean;
   /** Exact notification method names the server must never send to this client (no wildcards; unknown names are ignored). */
   optOutNotificationMethods?: string[] | null;
+  /** How approved patches are applied: `disk` (default) writes files directly; `workspaceEdit` sends each patch to the editor as one `workspace/applyEdit` (open documents' unsaved text is what the patch applies to), then makes the disk agree. Needs the client capability `workspace.applyEdit`; without it the server falls back to `disk`. */
+  fileEdits?: "disk" | "workspaceEdit";
 }
 
 /** An item completed. */
@@ -401,7 +471,7 @@ export interface ItemCompleted {
   /** Turn id. */
   turnId: string;
   /** The complete item. */
-  item: UserMessageItem | AgentMessageItem | ReasoningItem | CommandExecutionItem | ContextCompactionItem;
+  item: UserMessageItem | AgentMessageItem | ReasoningItem | CommandExecutionItem | ContextCompactionItem | FileChangeItem;
   /** Unix milliseconds. */
   completedAtMs: number;
 }
@@ -425,7 +495,7 @@ export interface ItemStarted {
   /** Turn id. */
   turnId: string;
   /** The item as it starts. */
-  item: UserMessageItem | AgentMessageItem | ReasoningItem | CommandExecutionItem | ContextCompactionItem;
+  item: UserMessageItem | AgentMessageItem | ReasoningItem | CommandExecutionItem | ContextCompactionItem | FileChangeItem;
   /** Unix milliseconds. */
   startedAtMs: number;
 }
@@ -942,6 +1012,16 @@ export interface Turn {
   error: TurnError | null;
 }
 
+/** The turn's aggregated diff changed. */
+export interface TurnDiffUpdated {
+  /** Thread id. */
+  threadId: string;
+  /** Turn id. */
+  turnId: string;
+  /** Git-style unified diff of every file the turn's patches touched, from the file's content when the turn first touched it to its content now; paths relative to the thread's cwd. */
+  diff: string;
+}
+
 /** Why a turn failed. */
 export interface TurnError {
   /** What went wrong and what to do. */
@@ -1030,6 +1110,14 @@ export interface TurnSteerResult {
   turnId: string;
 }
 
+/** The file is changed, and moved when `move_path` is set. */
+export interface UpdatePatchChangeKind {
+  /** Discriminator. */
+  type: "update";
+  /** Absolute destination path of a move (snake_case on the wire, as upstream). */
+  move_path?: string | null;
+}
+
 /** The user's input. */
 export interface UserMessageItem {
   /** Discriminator. */
@@ -1077,6 +1165,8 @@ export const MethodNames = {
   ITEM_COMMAND_EXECUTION_OUTPUT_DELTA: "item/commandExecution/outputDelta",
   ITEM_COMMAND_EXECUTION_REQUEST_APPROVAL: "item/commandExecution/requestApproval",
   ITEM_COMPLETED: "item/completed",
+  ITEM_FILE_CHANGE_PATCH_UPDATED: "item/fileChange/patchUpdated",
+  ITEM_FILE_CHANGE_REQUEST_APPROVAL: "item/fileChange/requestApproval",
   ITEM_REASONING_SUMMARY_PART_ADDED: "item/reasoning/summaryPartAdded",
   ITEM_REASONING_SUMMARY_TEXT_DELTA: "item/reasoning/summaryTextDelta",
   ITEM_STARTED: "item/started",
@@ -1097,6 +1187,7 @@ export const MethodNames = {
   THREAD_UNARCHIVE: "thread/unarchive",
   THREAD_UNARCHIVED: "thread/unarchived",
   TURN_COMPLETED: "turn/completed",
+  TURN_DIFF_UPDATED: "turn/diff/updated",
   TURN_INTERRUPT: "turn/interrupt",
   TURN_PLAN_UPDATED: "turn/plan/updated",
   TURN_START: "turn/start",
@@ -1130,6 +1221,8 @@ export const MethodInfo: { readonly [name: string]: { readonly direction: Direct
   "item/commandExecution/outputDelta": { direction: "server->client", kind: "notification", group: "threads" },
   "item/commandExecution/requestApproval": { direction: "server->client", kind: "request", group: "approvals" },
   "item/completed": { direction: "server->client", kind: "notification", group: "threads" },
+  "item/fileChange/patchUpdated": { direction: "server->client", kind: "notification", group: "edits" },
+  "item/fileChange/requestApproval": { direction: "server->client", kind: "request", group: "edits" },
   "item/reasoning/summaryPartAdded": { direction: "server->client", kind: "notification", group: "threads" },
   "item/reasoning/summaryTextDelta": { direction: "server->client", kind: "notification", group: "threads" },
   "item/started": { direction: "server->client", kind: "notification", group: "threads" },
@@ -1150,6 +1243,7 @@ export const MethodInfo: { readonly [name: string]: { readonly direction: Direct
   "thread/unarchive": { direction: "client->server", kind: "request", group: "history" },
   "thread/unarchived": { direction: "server->client", kind: "notification", group: "history" },
   "turn/completed": { direction: "server->client", kind: "notification", group: "threads" },
+  "turn/diff/updated": { direction: "server->client", kind: "notification", group: "edits" },
   "turn/interrupt": { direction: "client->server", kind: "request", group: "threads" },
   "turn/plan/updated": { direction: "server->client", kind: "notification", group: "context" },
   "turn/start": { direction: "client->server", kind: "request", group: "threads" },
@@ -1213,6 +1307,12 @@ export const ITEM_COMMAND_EXECUTION_REQUEST_APPROVAL = new RequestType<CommandEx
 /** server → client notification. An item finished; it carries the complete item. */
 export const ITEM_COMPLETED = new NotificationType<ItemCompleted>("item/completed");
 
+/** server → client notification. While a freeform `apply_patch` call streams: the files it names so far. */
+export const ITEM_FILE_CHANGE_PATCH_UPDATED = new NotificationType<FileChangePatchUpdated>("item/fileChange/patchUpdated");
+
+/** server → client request. Ask the editor whether to apply a patch. Followed by `serverRequest/resolved`. */
+export const ITEM_FILE_CHANGE_REQUEST_APPROVAL = new RequestType<FileChangeRequestApprovalParams, FileChangeRequestApprovalResponse, void>("item/fileChange/requestApproval");
+
 /** server → client notification. A reasoning summary part began. */
 export const ITEM_REASONING_SUMMARY_PART_ADDED = new NotificationType<ReasoningSummaryPartAdded>("item/reasoning/summaryPartAdded");
 
@@ -1272,6 +1372,9 @@ export const THREAD_UNARCHIVED = new NotificationType<ThreadUnarchivedNotificati
 
 /** server → client notification. Last notification of a turn: `completed`, `interrupted` or `failed` (with `error`). */
 export const TURN_COMPLETED = new NotificationType<TurnNotification>("turn/completed");
+
+/** server → client notification. Sent after each `fileChange` item that changed files completes. */
+export const TURN_DIFF_UPDATED = new NotificationType<TurnDiffUpdated>("turn/diff/updated");
 
 /** client → server request. Interrupt a running turn; it then completes as `interrupted` and running commands are killed. */
 export const TURN_INTERRUPT = new RequestType<TurnInterruptParams, EmptyResult, void>("turn/interrupt");

@@ -96,7 +96,8 @@ class OutputItemDone:
 
 @attrs.frozen
 class FunctionCallDone:
-    """A finished ``function_call`` item; ``arguments`` is the JSON text the model produced."""
+    """A finished ``function_call`` item (``arguments`` is the JSON text the model produced), or
+    with ``kind="custom"`` a ``custom_tool_call`` (``arguments`` is its raw ``input``)."""
 
     output_index: int
     item_id: str | None
@@ -104,10 +105,20 @@ class FunctionCallDone:
     name: str
     arguments: str
     item: dict[str, Any]
+    kind: str = "function"
 
     def parsed_arguments(self) -> Any:
         """The arguments as JSON; raises ``ValueError`` if the model produced invalid JSON."""
         return json.loads(self.arguments or "{}")
+
+
+@attrs.frozen
+class CustomToolCallInputDelta:
+    """A chunk of a freeform (custom) tool call's input while the model writes it."""
+
+    item_id: str | None
+    output_index: int
+    delta: str
 
 
 @attrs.frozen
@@ -179,6 +190,7 @@ ResponseEvent = (
     | OutputItemAdded
     | OutputItemDone
     | FunctionCallDone
+    | CustomToolCallInputDelta
     | OutputTextDelta
     | ReasoningSummaryPartAdded
     | ReasoningSummaryTextDelta
@@ -228,6 +240,16 @@ def _item_done(data: dict[str, Any]) -> OutputItemDone | FunctionCallDone:
             arguments=_str(item.get("arguments")) or "",
             item=item,
         )
+    if item.get("type") == "custom_tool_call":
+        return FunctionCallDone(
+            output_index=index,
+            item_id=_str(item.get("id")),
+            call_id=_str(item.get("call_id")) or "",
+            name=_str(item.get("name")) or "",
+            arguments=_str(item.get("input")) or "",
+            item=item,
+            kind="custom",
+        )
     return OutputItemDone(output_index=index, item=item)
 
 
@@ -253,6 +275,12 @@ def event_from_json(event_type: str, data: dict[str, Any]) -> ResponseEvent | No
                 item_id=_str(data.get("item_id")),
                 output_index=_int(data.get("output_index")),
                 content_index=_int(data.get("content_index")),
+                delta=_str(data.get("delta")) or "",
+            )
+        case "response.custom_tool_call_input.delta":
+            return CustomToolCallInputDelta(
+                item_id=_str(data.get("item_id")),
+                output_index=_int(data.get("output_index")),
                 delta=_str(data.get("delta")) or "",
             )
         case "response.reasoning_summary_part.added":

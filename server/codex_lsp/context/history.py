@@ -148,3 +148,11 @@ def function_call(name: str, arguments: str, call_id: str) -> Item:
 
 def function_call_output(call_id: str, output: str) -> Item:
     return {"type": "function_call_output", "call_id": call_id, "output": output}
+
+
+def custom_tool_call(name: str, tool_input: str, call_id: str) -> Item:
+    return {"type": "custom_tool_call", "name": name, "input": tool_input, "call_id": call_id}
+
+
+def custom_tool_call_output(call_id: str, output: str) -> Item:
+    return {"type": "custom_tool_call_output", "call_id": call_id, "output": output}

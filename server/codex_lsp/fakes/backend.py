@@ -80,6 +80,17 @@ class FunctionCallStep:
 
 
 @attrs.frozen
+class PatchCallStep:
+    """An ``apply_patch`` call: a freeform ``custom_tool_call`` (input streamed in chunks) or a
+    ``function_call`` with ``{"input": patch}``."""
+
+    patch: str
+    freeform: bool = True
+    call_id: str | None = None
+    chunk_chars: int = 64
+
+
+@attrs.frozen
 class FailStep:
     """Ends the stream with ``response.failed`` carrying this error code and message."""
 
@@ -87,7 +98,7 @@ class FailStep:
     message: str
 
 
-Step = TextStep | ReasoningStep | ShellCallStep | FunctionCallStep | FailStep
+Step = TextStep | ReasoningStep | ShellCallStep | FunctionCallStep | PatchCallStep | FailStep
 Script = list[Step]
 
 
@@ -128,6 +139,12 @@ def shell_call(
     )
 
 
+def patch_call(
+    patch: str, *, freeform: bool = True, call_id: str | None = None, chunk_chars: int = 64
+) -> PatchCallStep:
+    return PatchCallStep(patch, freeform=freeform, call_id=call_id, chunk_chars=chunk_chars)
+
+
 def failure(code: str, message: str = "The model failed.") -> FailStep:
     return FailStep(code, message)
 
@@ -149,7 +166,7 @@ def _user_text(item: dict[str, Any]) -> str:
 def default_script(body: Any) -> Script:
     """After a tool result: a final answer quoting the output. Otherwise: a short reply."""
     last = _last_input_item(body)
-    if last.get("type") == "function_call_output":
+    if last.get("type") in ("function_call_output", "custom_tool_call_output"):
         output = last.get("output")
         if isinstance(output, dict):  # some clients send {content, success}
             output = output.get("content", "")
@@ -260,6 +277,8 @@ class FakeBackend:
         # When a list, every SSE delta written is logged as (perf_counter(), delta) so the
         # benchmarks can measure how fast the server forwards it to the editor.
         self.sent_deltas: list[tuple[float, str]] | None = None
+        # When a list: (perf_counter, call_id or item id) of each finished output item written.
+        self.sent_items: list[tuple[float, str]] | None = None
         self._scripts: list[Script] = []
         self._requests: list[RecordedRequest] = []
         self._models: list[dict[str, Any]] = bundled_models()
@@ -582,6 +601,10 @@ class _Handler(BaseHTTPRequestHandler):
             log = self.fake.sent_deltas
             if log is not None and event.get("type") == "response.output_text.delta":
                 log.append((time.perf_counter(), str(event.get("delta", ""))))
+            done = self.fake.sent_items
+            if done is not None and event.get("type") == "response.output_item.done":
+                item = event.get("item") or {}
+                done.append((time.perf_counter(), str(item.get("call_id") or item.get("id"))))
         self._write_chunk(b"")
 
     def _write_chunk(self, data: bytes) -> None:
@@ -614,6 +637,8 @@ def _render_script(fake: FakeBackend, script: Script, body: Any) -> Iterator[dic
             yield from _render_reasoning(fake, index, step, body)
         elif isinstance(step, FunctionCallStep):
             yield from _render_function_call(fake, index, step.name, step.arguments, step.call_id)
+        elif isinstance(step, PatchCallStep):
+            yield from _render_patch_call(fake, index, step)
         else:
             yield from _render_shell_call(fake, index, step)
         output_tokens += sum(len(d) for d in getattr(step, "deltas", ())) // 4 + 1
@@ -772,4 +797,58 @@ def _render_function_call(
         "type": "response.output_item.done",
         "output_index": index,
         "item": {**item, "arguments": args_json},
+    }
+
+
+def _render_patch_call(
+    fake: FakeBackend, index: int, step: PatchCallStep
+) -> Iterator[dict[str, Any]]:
+    call_id = step.call_id or fake._new_id("call")
+    size = max(1, step.chunk_chars)
+    if not step.freeform:
+        item_id = fake._new_id("fc")
+        args_json = json.dumps({"input": step.patch})
+        item = {"type": "function_call", "id": item_id, "call_id": call_id, "name": "apply_patch"}
+        yield {
+            "type": "response.output_item.added",
+            "output_index": index,
+            "item": {**item, "arguments": ""},
+        }
+        for start in range(0, len(args_json), size):
+            yield {
+                "type": "response.function_call_arguments.delta",
+                "item_id": item_id,
+                "output_index": index,
+                "delta": args_json[start : start + size],
+            }
+        yield {
+            "type": "response.output_item.done",
+            "output_index": index,
+            "item": {**item, "arguments": args_json},
+        }
+        return
+    item_id = fake._new_id("ctc")
+    item = {"type": "custom_tool_call", "id": item_id, "call_id": call_id, "name": "apply_patch"}
+    yield {
+        "type": "response.output_item.added",
+        "output_index": index,
+        "item": {**item, "input": ""},
+    }
+    for start in range(0, len(step.patch), size):
+        yield {
+            "type": "response.custom_tool_call_input.delta",
+            "item_id": item_id,
+            "output_index": index,
+            "delta": step.patch[start : start + size],
+        }
+    yield {
+        "type": "response.custom_tool_call_input.done",
+        "item_id": item_id,
+        "output_index": index,
+        "input": step.patch,
+    }
+    yield {
+        "type": "response.output_item.done",
+        "output_index": index,
+        "item": {**item, "input": step.patch},
     }

@@ -8,6 +8,10 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any, cast
 
+from lsprotocol import types as lsp
+
+from codex_lsp import open_documents
+from codex_lsp.edits.session import EditorAnswer, EditorConnection
 from codex_lsp.handlers import history as history_handlers
 from codex_lsp.protocol.account import ACCOUNT_RATE_LIMITS_UPDATED
 from codex_lsp.protocol.context import (
@@ -68,14 +72,16 @@ class LspTurnSink:
         self._server.send_notification(ACCOUNT_RATE_LIMITS_UPDATED, {"rateLimits": merged})
 
     async def request_approval(self, params: CommandExecutionRequestApprovalParams) -> Decision:
+        return await self.ask_editor(
+            ITEM_COMMAND_EXECUTION_REQUEST_APPROVAL, params, params.thread_id
+        )
+
+    async def ask_editor(self, method: Method, params: Any, thread_id: str) -> Decision:
         """Ask, wait for the answer (or the turn's end), then send `serverRequest/resolved`."""
         request_id = f"approval-{uuid.uuid4()}"
         request = asyncio.ensure_future(
             self._server.request_client(
-                ITEM_COMMAND_EXECUTION_REQUEST_APPROVAL,
-                params,
-                self._services.config.lsp.approval_timeout_s,
-                msg_id=request_id,
+                method, params, self._services.config.lsp.approval_timeout_s, msg_id=request_id
             )
         )
         try:
@@ -87,9 +93,30 @@ class LspTurnSink:
             if not request.done():
                 request.cancel()  # cancelled turn: request_client withdraws the request
             self._server.send_notification(
-                SERVER_REQUEST_RESOLVED, ServerRequestResolved(params.thread_id, request_id)
+                SERVER_REQUEST_RESOLVED, ServerRequestResolved(thread_id, request_id)
             )
         return parse_decision(answer)
+
+    async def apply_workspace_edit(self, label: str, edit: lsp.WorkspaceEdit) -> EditorAnswer:
+        """`workspace/applyEdit`; an error answer or a timeout is `applied: false`."""
+        params = lsp.ApplyWorkspaceEditParams(edit=edit, label=label)
+        try:
+            answer = await self._server.request_client(
+                open_documents.WORKSPACE_APPLY_EDIT, params, open_documents.APPLY_EDIT_TIMEOUT_S
+            )
+        except ClientRequestFailed as exc:
+            log.warning("workspace/applyEdit failed: %s", exc.message)
+            return EditorAnswer(False, exc.message)
+        applied = getattr(answer, "applied", None)
+        reason = getattr(answer, "failure_reason", None)
+        if isinstance(answer, dict):
+            applied, reason = answer.get("applied"), answer.get("failureReason")
+        if applied is True:
+            return EditorAnswer(True)
+        return EditorAnswer(False, reason if isinstance(reason, str) and reason else None)
+
+    def file_edits(self) -> EditorConnection:
+        return open_documents.connection(self._server)
 
 
 def _sandbox_wire(policy: SandboxPolicy) -> SandboxPolicyWire:

@@ -15,7 +15,10 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from lsprotocol import types as lsp
+
 from codex_lsp.context.history import HistoryListener, Item
+from codex_lsp.edits.session import EditorAnswer, EditorConnection
 from codex_lsp.history.policy import events_for_notification
 from codex_lsp.history.recorder import RolloutRecorder
 from codex_lsp.protocol.methods import Method
@@ -68,6 +71,15 @@ class RecordingSink:
 
     async def request_approval(self, params: CommandExecutionRequestApprovalParams) -> Decision:
         return await self._inner.request_approval(params)
+
+    async def ask_editor(self, method: Method, params: Any, thread_id: str) -> Decision:
+        return await self._inner.ask_editor(method, params, thread_id)
+
+    async def apply_workspace_edit(self, label: str, edit: lsp.WorkspaceEdit) -> EditorAnswer:
+        return await self._inner.apply_workspace_edit(label, edit)
+
+    def file_edits(self) -> EditorConnection:
+        return self._inner.file_edits()
 
     def _record(self, method: str, payload: Any) -> None:
         try:

@@ -10,6 +10,7 @@ from typing import Any
 
 from codex_lsp.protocol import account as a
 from codex_lsp.protocol import commands as c
+from codex_lsp.protocol import edits as e
 from codex_lsp.protocol import history as h
 from codex_lsp.protocol import models as m
 from codex_lsp.protocol import status as s
@@ -100,6 +101,12 @@ _BREAKDOWN = t.TokenUsageBreakdown(
     cached_input_tokens=40,
     output_tokens=20,
     reasoning_output_tokens=5,
+)
+
+_FILE_CHANGE = e.FileUpdateChange(
+    path="/home/dev/project/app.py",
+    kind=e.UpdatePatchChangeKind(type="update", move_path=None),
+    diff="@@ -1 +1 @@\n-print('hi')\n+print('hello')\n",
 )
 
 EXAMPLES: dict[str, tuple[Any, Any]] = {
@@ -269,6 +276,35 @@ EXAMPLES: dict[str, tuple[Any, Any]] = {
     ),
     "serverRequest/resolved": (
         t.ServerRequestResolved(thread_id=_THREAD.id, request_id="approval-1"),
+        None,
+    ),
+    "item/fileChange/requestApproval": (
+        e.FileChangeRequestApprovalParams(
+            thread_id=_THREAD.id,
+            turn_id="turn-1",
+            item_id="call_patch_1",
+            started_at_ms=1764000000000,
+            reason="The patch writes outside the writable roots: ../notes.md",
+            grant_root=None,
+        ),
+        e.FileChangeRequestApprovalResponse(decision="accept"),
+    ),
+    "turn/diff/updated": (
+        e.TurnDiffUpdated(
+            thread_id=_THREAD.id,
+            turn_id="turn-1",
+            diff="diff --git a/app.py b/app.py\n--- a/app.py\n+++ b/app.py\n@@ -1 +1 @@\n-print('hi')\n"
+            "+print('hello')\n",
+        ),
+        None,
+    ),
+    "item/fileChange/patchUpdated": (
+        e.FileChangePatchUpdated(
+            thread_id=_THREAD.id,
+            turn_id="turn-1",
+            item_id="call_patch_1",
+            changes=[_FILE_CHANGE],
+        ),
         None,
     ),
     "command/exec": (

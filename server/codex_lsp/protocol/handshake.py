@@ -25,6 +25,13 @@ class InitializationOptions:
         "(no wildcards; unknown names are ignored).",
         default=None,
     )
+    file_edits: Literal["disk", "workspaceEdit"] = field(
+        "How approved patches are applied: `disk` (default) writes files directly; `workspaceEdit` "
+        "sends each patch to the editor as one `workspace/applyEdit` (open documents' unsaved text "
+        "is what the patch applies to), then makes the disk agree. Needs the client capability "
+        "`workspace.applyEdit`; without it the server falls back to `disk`.",
+        default="disk",
+    )
 
 
 @attrs.define

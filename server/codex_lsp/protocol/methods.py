@@ -15,6 +15,7 @@ GROUPS = (
     "threads",
     "history",
     "approvals",
+    "edits",
     "commands",
     "status",
     "context",

@@ -6,6 +6,7 @@ from typing import Literal
 
 import attrs
 
+from codex_lsp.protocol.edits import FileChangeItem
 from codex_lsp.protocol.inputs import TextInput as TextInput  # re-exported
 from codex_lsp.protocol.inputs import UserInput
 from codex_lsp.protocol.methods import define
@@ -354,6 +355,7 @@ ThreadItem = (
     | ReasoningItem
     | CommandExecutionItem
     | ContextCompactionItem
+    | FileChangeItem
 )
 
 

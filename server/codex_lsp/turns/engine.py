@@ -19,6 +19,7 @@ import logging
 from typing import Any
 
 from codex_lsp.backend.responses import (
+    CustomToolCallInputDelta,
     FunctionCallDone,
     OutputItemAdded,
     OutputItemDone,
@@ -32,7 +33,12 @@ from codex_lsp.backend.responses import (
     TokenUsage,
 )
 from codex_lsp.context.compaction import build_replacement, estimate_tokens, should_compact
-from codex_lsp.context.history import function_call, function_call_output
+from codex_lsp.context.history import (
+    custom_tool_call,
+    custom_tool_call_output,
+    function_call,
+    function_call_output,
+)
 from codex_lsp.context.instructions import base_instructions, prompt_prefix
 from codex_lsp.context.summarize import summarize
 from codex_lsp.context.turn_context import context_items, initial_context
@@ -66,6 +72,7 @@ from codex_lsp.turns.tools import (
     ToolRegistry,
     default_registry,
 )
+from codex_lsp.turns.tools.apply_patch import PatchStream
 
 __all__ = ["TurnRunner", "TurnSink", "schedule_turn"]
 
@@ -113,6 +120,7 @@ class TurnRunner:
         self._max_tool_rounds = max_tool_rounds
         self._items = TurnItems(sink, thread.id, turn_id)
         self._responses = ResponseItems(self._items, thread.history)
+        self._patch_stream = PatchStream(self._items, thread.cwd)
         self._invocation = ToolInvocation(thread, turn_id, self._items, Orchestrator(thread))
 
     # ---- the turn ------------------------------------------------------------------------------
@@ -245,10 +253,19 @@ class TurnRunner:
 
     async def _run_call(self, done: FunctionCallDone) -> None:
         history = self.thread.history
-        history.record(function_call(done.name, done.arguments, done.call_id))
-        call = ToolCall(name=done.name, call_id=done.call_id, arguments=done.arguments)
+        custom = done.kind == "custom"
+        if custom:
+            history.record(custom_tool_call(done.name, done.arguments, done.call_id))
+        else:
+            history.record(function_call(done.name, done.arguments, done.call_id))
+        call = ToolCall(
+            name=done.name, call_id=done.call_id, arguments=done.arguments, kind=done.kind
+        )
         output = await self._tools.dispatch(call, self._invocation)
-        history.record(function_call_output(done.call_id, output))
+        if custom:
+            history.record(custom_tool_call_output(done.call_id, output))
+        else:
+            history.record(function_call_output(done.call_id, output))
 
     # ---- model calls -------------------------------------------------------------------------
 
@@ -286,6 +303,9 @@ class TurnRunner:
             responses.summary_delta(event)
         elif isinstance(event, OutputItemAdded):
             responses.item_added(event)
+            self._patch_stream.added(event.item)
+        elif isinstance(event, CustomToolCallInputDelta):
+            self._patch_stream.delta(event.item_id, event.delta)
         elif isinstance(event, ReasoningSummaryPartAdded):
             responses.summary_part(event)
         elif isinstance(event, OutputItemDone):

@@ -7,6 +7,9 @@ import time
 import uuid
 from typing import Any, Protocol
 
+from lsprotocol import types as lsp
+
+from codex_lsp.edits.session import EditorAnswer, EditorConnection
 from codex_lsp.protocol.methods import Method
 from codex_lsp.protocol.threads import (
     ITEM_COMPLETED,
@@ -28,6 +31,19 @@ class TurnSink(Protocol):
     def rate_limits_updated(self, snapshot: dict[str, Any]) -> None: ...
 
     async def request_approval(self, params: CommandExecutionRequestApprovalParams) -> Decision: ...
+
+    async def ask_editor(self, method: Method, params: Any, thread_id: str) -> Decision:
+        """Any approval request (e.g. `item/fileChange/requestApproval`): ask, wait, send
+        `serverRequest/resolved`; an error, a bad answer or no answer is `decline`."""
+        ...
+
+    async def apply_workspace_edit(self, label: str, edit: lsp.WorkspaceEdit) -> EditorAnswer:
+        """`workspace/applyEdit`; an error or no answer is `applied: false` with the reason."""
+        ...
+
+    def file_edits(self) -> EditorConnection:
+        """How this editor connection takes file edits (mode, capabilities, open documents)."""
+        ...
 
 
 def now_ms() -> int:

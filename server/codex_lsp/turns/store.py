@@ -76,6 +76,8 @@ class ThreadState:
     context_tokens: int | None = None
     context_mark: int = 0
     steered: list[SteeredInput] = attrs.Factory(list)
+    # Real paths a patch may write without asking again (`acceptForSession` on a file change).
+    approved_patch_paths: set[Path] = attrs.Factory(set)
     active: ActiveTurn | None = None
     # history (issue 13): how the thread is stored and where it came from
     ephemeral: bool = False  # no rollout is written

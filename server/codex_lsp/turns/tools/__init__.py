@@ -73,13 +73,14 @@ class ToolRegistry:
 
 def default_registry() -> ToolRegistry:
     """The tools of every thread."""
+    from codex_lsp.turns.tools.apply_patch import ApplyPatchTool
     from codex_lsp.turns.tools.shell import ShellTool
     from codex_lsp.turns.tools.update_plan import UpdatePlanTool
 
     return ToolRegistry(
         [
             ShellTool(),
+            ApplyPatchTool(),
             UpdatePlanTool(),
-            # one line per tool, e.g. ApplyPatchTool(),
         ]
     )

@@ -27,6 +27,7 @@ from codex_lsp.sandbox.runner import CommandResult, run_command
 from codex_lsp.turns.approvals import NEVER, ON_REQUEST, Decision, ask_before_running
 from codex_lsp.turns.items import new_item_id, now_ms
 from codex_lsp.turns.orchestrator import SandboxedAction
+from codex_lsp.turns.tools.apply_patch import intercept_shell_patch
 from codex_lsp.turns.tools.base import (
     RespondToModel,
     SpecContext,
@@ -258,6 +259,9 @@ class ShellTool:
         return shell_tool(allow_escalation=context.approval_policy == ON_REQUEST)
 
     async def handle(self, call: ToolCall, invocation: ToolInvocation) -> str:
+        patched = await intercept_shell_patch(call, invocation)  # `apply_patch <<'EOF'` forms
+        if patched is not None:
+            return patched
         return await _ShellCall(invocation).run(call.arguments)
 
 
