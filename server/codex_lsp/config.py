@@ -132,6 +132,11 @@ class Config:
     sandbox_limits: SandboxLimits = SandboxLimits()
     lsp: LspSettings = LspSettings()
     login_env: Mapping[str, str] = attrs.field(factory=dict)  # LOGIN_ENV_VARS that are set
+    # Agent context (issue 14): AGENTS.md discovery and compaction.
+    project_doc_max_bytes: int = 32 * 1024
+    project_doc_fallback_filenames: tuple[str, ...] = ()
+    model_context_window: int | None = None
+    model_auto_compact_token_limit: int | None = None
 
     @property
     def model_provider(self) -> ModelProviderConfig:
@@ -221,6 +226,14 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise self._fail(key, "a non-negative number", value)
         return float(value)
+
+    def integer(self, key: str, default: int | None) -> int | None:
+        value = self.data.get(key, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise self._fail(key, "a non-negative integer", value)
+        return value
 
     def positive_number_or_none(self, key: str) -> float | None:
         value = self.data.get(key)
@@ -327,6 +340,10 @@ def _build(home: Path, path: Path, data: Mapping[str, Any], env: Mapping[str, st
             login_timeout_s=lsp.positive_number_or_none("login_timeout_s"),
         ),
         login_env={name: env[name] for name in LOGIN_ENV_VARS if env.get(name)},
+        project_doc_max_bytes=top.integer("project_doc_max_bytes", 32 * 1024) or 0,
+        project_doc_fallback_filenames=top.text_list("project_doc_fallback_filenames"),
+        model_context_window=top.integer("model_context_window", None) or None,
+        model_auto_compact_token_limit=top.integer("model_auto_compact_token_limit", None) or None,
     )
 
 

@@ -77,6 +77,7 @@ def test_tables_name_every_method_of_the_protocol_module_with_its_constant() -> 
         protocol_pkg.models,
         protocol_pkg.status,
         protocol_pkg.threads,
+        protocol_pkg.context,
         protocol_pkg.turn_errors,
     ):
         for attr, value in vars(module).items():

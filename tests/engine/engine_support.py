@@ -24,7 +24,7 @@ from codex_lsp.backend.responses import (
 )
 from codex_lsp.edits.session import EditorAnswer, EditorConnection
 from codex_lsp.protocol.methods import Method
-from codex_lsp.protocol.threads import CommandExecutionRequestApprovalParams, UserInput
+from codex_lsp.protocol.threads import CommandExecutionRequestApprovalParams, TextInput
 from codex_lsp.protocol.wire import to_wire
 from codex_lsp.sandbox.policy import SandboxPolicy, WorkspaceWrite
 from codex_lsp.turns.approvals import Decision
@@ -155,7 +155,7 @@ async def run_turn(
     runner = TurnRunner(
         thread,
         "turn-1",
-        [UserInput(type="text", text=text)],
+        [TextInput(type="text", text=text)],
         sink,
         tools=tools,
         max_tool_rounds=max_tool_rounds,

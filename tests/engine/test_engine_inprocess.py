@@ -66,8 +66,9 @@ async def test_request_is_instructions_prompt_items_history_and_registry_specs(
     assert request.input[0]["role"] == "developer"
     roles = [item.get("role") for item in request.input[1:]]
     assert roles == ["user", "assistant", "user"]
-    shell, apply_patch = request.tools
+    shell, apply_patch, update_plan = request.tools
     assert shell["name"] == "shell" and apply_patch["name"] == "apply_patch"
+    assert update_plan["name"] == "update_plan"
     assert apply_patch["type"] == "function"  # make_thread's model has no catalog entry
     assert "with_escalated_permissions" in shell["parameters"]["properties"]
 
@@ -92,7 +93,10 @@ async def test_unknown_tool_answers_the_model_and_the_turn_goes_on(tmp_path: Pat
     await run_turn(thread, sink)
     assert sink.completed()["status"] == "completed"
     output = next(i for i in model.requests[1].input if i["type"] == "function_call_output")
-    assert output["output"] == "error: unknown tool 'browse'; the tools are `shell`, `apply_patch`."
+    assert (
+        output["output"]
+        == "error: unknown tool 'browse'; the tools are `shell`, `apply_patch`, `update_plan`."
+    )
 
 
 async def test_declined_approval_declines_the_item_and_tells_the_model(tmp_path: Path) -> None:
@@ -152,10 +156,10 @@ async def test_task_cancel_mid_command_fails_the_item_with_its_output(tmp_path: 
     model = ScriptedModel([call_round(("shell", "c1", script))])
     thread = make_thread(tmp_path, model)
     sink = RecordingSink()
-    from codex_lsp.protocol.threads import UserInput
+    from codex_lsp.protocol.threads import TextInput
     from codex_lsp.turns.engine import TurnRunner
 
-    runner = TurnRunner(thread, "turn-1", [UserInput(type="text", text="go")], sink)
+    runner = TurnRunner(thread, "turn-1", [TextInput(type="text", text="go")], sink)
     task = asyncio.create_task(runner.run())
     for _ in range(200):
         if sink.of("item/commandExecution/outputDelta"):
@@ -225,7 +229,12 @@ async def test_a_registered_tool_is_offered_and_dispatched(tmp_path: Path) -> No
     )
     thread = make_thread(tmp_path, model)
     await run_turn(thread, RecordingSink(), tools=_with_upper())
-    assert [tool["name"] for tool in model.requests[0].tools] == ["shell", "apply_patch", "upper"]
+    assert [tool["name"] for tool in model.requests[0].tools] == [
+        "shell",
+        "apply_patch",
+        "update_plan",
+        "upper",
+    ]
     outputs = [i["output"] for i in model.requests[1].input if i["type"] == "function_call_output"]
     assert outputs == ["ABC", "error: bad input"]
 
@@ -243,8 +252,12 @@ async def test_a_fatal_tool_error_fails_the_turn(tmp_path: Path) -> None:
 
 def test_specs_may_depend_on_the_model() -> None:
     registry = _with_upper()
-    assert registry.names == ["shell", "apply_patch", "upper"]
+    assert registry.names == ["shell", "apply_patch", "update_plan", "upper"]
     context = SpecContext("no-tools-model", None, "never")
-    assert [spec["name"] for spec in registry.specs(context)] == ["shell", "apply_patch"]
+    assert [spec["name"] for spec in registry.specs(context)] == [
+        "shell",
+        "apply_patch",
+        "update_plan",
+    ]
     with pytest.raises(ValueError, match="registered twice"):
         registry.register(Upper())

@@ -57,6 +57,10 @@ SHARED = {
     ),
     "serverRequest/resolved": ("v2/ServerRequestResolvedNotification", None),
     "command/exec": ("v2/CommandExecParams", "v2/CommandExecResponse"),
+    "fuzzyFileSearch": ("FuzzyFileSearchParams", "FuzzyFileSearchResponse"),
+    "turn/steer": ("v2/TurnSteerParams", "v2/TurnSteerResponse"),
+    "thread/compact/start": ("v2/ThreadCompactStartParams", "v2/ThreadCompactStartResponse"),
+    "turn/plan/updated": ("v2/TurnPlanUpdatedNotification", None),
     "item/fileChange/requestApproval": (
         "FileChangeRequestApprovalParams",
         "FileChangeRequestApprovalResponse",

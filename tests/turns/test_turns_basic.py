@@ -149,10 +149,12 @@ async def test_request_carries_instructions_developer_message_history_tool_and_c
         assert body["instructions"] == "You are a test agent."
         assert body["prompt_cache_key"] == thread["id"]
         assert body["stream"] is True and body["store"] is False
-        assert [t["name"] for t in body["tools"]] == ["shell", "apply_patch"]
+        assert [t["name"] for t in body["tools"]] == ["shell", "apply_patch", "update_plan"]
         assert body["tools"][0]["parameters"]["required"] == ["command"]
         assert body["tools"][1]["type"] == "custom"  # the bundled models ask for freeform
-        assert body["input"] == [
+        environment = body["input"][1]  # the agent context (tests/context) sits before the talk
+        assert environment["content"][0]["text"].startswith("<environment_context>")
+        assert body["input"][:1] + body["input"][2:] == [
             {
                 "type": "message",
                 "role": "developer",
@@ -197,7 +199,7 @@ async def test_builtin_instructions_by_default(
         ),
         (
             "turn/start",
-            {"threadId": "t", "input": [{"type": "image", "url": "x"}]},
+            {"threadId": "t", "input": [{"type": "audio", "url": "x"}]},
             "params.input[0].type",
         ),
         ("turn/start", {"threadId": "t", "input": [], "effort": "huge"}, "params.effort"),

@@ -280,6 +280,14 @@ export interface CommandExecutionRequestApprovalResponse {
   decision: "accept" | "acceptForSession" | "decline" | "cancel";
 }
 
+/** The conversation was compacted (summarised) to fit the model's context window. */
+export interface ContextCompactionItem {
+  /** Discriminator. */
+  type: "contextCompaction";
+  /** Item id. */
+  id: string;
+}
+
 /** Credit balance of the account. */
 export interface CreditsSnapshot {
   /** Whether the account has credits. */
@@ -376,6 +384,38 @@ export interface FileUpdateChange {
   diff: string;
 }
 
+/** Params of `fuzzyFileSearch`. */
+export interface FuzzyFileSearchParams {
+  /** What the user typed; whitespace separates terms that must all match. */
+  query: string;
+  /** Absolute directories to search (e.g. the workspace folders). */
+  roots: string[];
+  /** A newer call with the same token cancels this one (it then answers `files: []`). */
+  cancellationToken?: string | null;
+}
+
+/** Result of `fuzzyFileSearch`: best first (score, then path), at most 50. */
+export interface FuzzyFileSearchResponse {
+  /** The matches. */
+  files: FuzzyFileSearchResult[];
+}
+
+/** One match. */
+export interface FuzzyFileSearchResult {
+  /** The root it was found under, as given. */
+  root: string;
+  /** Path relative to `root` (`/`-separated). */
+  path: string;
+  /** Last component of `path`. */
+  file_name: string;
+  /** Relevance; higher is better. */
+  score: number;
+  /** Matched character positions in `path`, ascending. */
+  indices: number[] | null;
+  /** What `path` is. */
+  match_type: "file" | "directory";
+}
+
 /** Params of the legacy `getAuthStatus`. */
 export interface GetAuthStatusParams {
   /** Include the bearer token in the answer. */
@@ -404,6 +444,16 @@ export interface GitInfo {
   originUrl: string | null;
 }
 
+/** An image by URL (`https://…` or a `data:image/…;base64,…` URL), sent to the model as is. */
+export interface ImageInput {
+  /** Discriminator. */
+  type: "image";
+  /** Image URL: `http(s)://` or `data:image/<type>;base64,...`. */
+  url: string;
+  /** Resolution hint for the model. */
+  detail?: "auto" | "low" | "high" | "original" | null;
+}
+
 /** ``initialize`` → ``params.initializationOptions`` (all optional). */
 export interface InitializationOptions {
   /** Opt in to experimental methods and fields. Fixed for the connection's lifetime. */
@@ -421,7 +471,7 @@ export interface ItemCompleted {
   /** Turn id. */
   turnId: string;
   /** The complete item. */
-  item: UserMessageItem | AgentMessageItem | ReasoningItem | CommandExecutionItem | FileChangeItem;
+  item: UserMessageItem | AgentMessageItem | ReasoningItem | CommandExecutionItem | ContextCompactionItem | FileChangeItem;
   /** Unix milliseconds. */
   completedAtMs: number;
 }
@@ -445,9 +495,22 @@ export interface ItemStarted {
   /** Turn id. */
   turnId: string;
   /** The item as it starts. */
-  item: UserMessageItem | AgentMessageItem | ReasoningItem | CommandExecutionItem | FileChangeItem;
+  item: UserMessageItem | AgentMessageItem | ReasoningItem | CommandExecutionItem | ContextCompactionItem | FileChangeItem;
   /** Unix milliseconds. */
   startedAtMs: number;
+}
+
+/**
+ * An image file on the server's machine: read, checked (PNG, JPEG, GIF or WebP, at most
+ * 20 MiB) and sent to the model as a data URL. A missing or non-image file is -32602.
+ */
+export interface LocalImageInput {
+  /** Discriminator. */
+  type: "localImage";
+  /** Absolute path of the image file. */
+  path: string;
+  /** Resolution hint for the model. */
+  detail?: "auto" | "low" | "high" | "original" | null;
 }
 
 /** Params of `account/login/cancel`. */
@@ -460,6 +523,16 @@ export interface LoginCancelParams {
 export interface LoginCancelResult {
   /** `canceled` when a pending login was stopped. */
   status: "canceled" | "notFound";
+}
+
+/** A file or resource the user mentioned (`@file`): the model is told its name and path. */
+export interface MentionInput {
+  /** Discriminator. */
+  type: "mention";
+  /** Display name. */
+  name: string;
+  /** Path (absolute, or relative to the thread's cwd) or URI. */
+  path: string;
 }
 
 /** One model, in upstream's `Model` shape. */
@@ -642,12 +715,24 @@ export interface ServerRequestResolved {
   requestId: string | number;
 }
 
+/** A skill the user selected: the model is told its name and where its SKILL.md is. */
+export interface SkillInput {
+  /** Discriminator. */
+  type: "skill";
+  /** Skill name. */
+  name: string;
+  /** Path of the skill's SKILL.md. */
+  path: string;
+}
+
 /** User text. */
 export interface TextInput {
   /** Discriminator. */
   type: "text";
   /** The text. */
   text: string;
+  /** UI-defined spans within `text` (`{byteRange:{start,end}, placeholder?}`); kept, not sent to the model. */
+  text_elements?: unknown[];
 }
 
 /** A conversation: loaded in this server, or stored as a rollout (ours or the Codex CLI's). */
@@ -696,6 +781,12 @@ export interface ThreadArchiveResult {}
 /** A thread was archived. */
 export interface ThreadArchivedNotification {
   /** Thread id. */
+  threadId: string;
+}
+
+/** Params of `thread/compact/start`. */
+export interface ThreadCompactStartParams {
+  /** Thread to compact. */
   threadId: string;
 }
 
@@ -957,12 +1048,32 @@ export interface TurnNotification {
   turn: Turn;
 }
 
+/** One step of the agent's plan. */
+export interface TurnPlanStep {
+  /** What the step does. */
+  step: string;
+  /** `pending`, `inProgress` (at most one step) or `completed`. */
+  status: "pending" | "inProgress" | "completed";
+}
+
+/** The agent published (or revised) its plan with the `update_plan` tool. */
+export interface TurnPlanUpdated {
+  /** Thread id. */
+  threadId: string;
+  /** Turn id. */
+  turnId: string;
+  /** Why the plan changed, when the model said. */
+  explanation: string | null;
+  /** The whole plan, in order. */
+  plan: TurnPlanStep[];
+}
+
 /** Params of `turn/start`. Overrides persist for later turns of the thread. */
 export interface TurnStartParams {
   /** Thread to continue. */
   threadId: string;
-  /** User input items (text). */
-  input: TextInput[];
+  /** User input items: `text`, `image`, `localImage`, `mention`, `skill` (see context.md). */
+  input: (TextInput | ImageInput | LocalImageInput | MentionInput | SkillInput)[];
   /** Model override. */
   model?: string | null;
   /** Reasoning effort override. */
@@ -983,6 +1094,22 @@ export interface TurnStartResult {
   turn: Turn;
 }
 
+/** Params of `turn/steer`. */
+export interface TurnSteerParams {
+  /** Thread id. */
+  threadId: string;
+  /** The running turn; the call fails (-32600) if it is not the active one. */
+  expectedTurnId: string;
+  /** More user input; joins the turn at its next model request. */
+  input: (TextInput | ImageInput | LocalImageInput | MentionInput | SkillInput)[];
+}
+
+/** Result of `turn/steer`. */
+export interface TurnSteerResult {
+  /** The turn the input joined. */
+  turnId: string;
+}
+
 /** The file is changed, and moved when `move_path` is set. */
 export interface UpdatePatchChangeKind {
   /** Discriminator. */
@@ -998,7 +1125,7 @@ export interface UserMessageItem {
   /** Item id. */
   id: string;
   /** The input. */
-  content: TextInput[];
+  content: (TextInput | ImageInput | LocalImageInput | MentionInput | SkillInput)[];
 }
 
 /** Write inside the cwd and `writableRoots` (and /tmp, $TMPDIR unless excluded); `.git` stays read-only. */
@@ -1031,6 +1158,7 @@ export const MethodNames = {
   CODEX_STATUS: "codex/status",
   COMMAND_EXEC: "command/exec",
   ERROR: "error",
+  FUZZY_FILE_SEARCH: "fuzzyFileSearch",
   GET_AUTH_STATUS: "getAuthStatus",
   INITIALIZE: "initialize",
   ITEM_AGENT_MESSAGE_DELTA: "item/agentMessage/delta",
@@ -1046,6 +1174,7 @@ export const MethodNames = {
   SERVER_REQUEST_RESOLVED: "serverRequest/resolved",
   THREAD_ARCHIVE: "thread/archive",
   THREAD_ARCHIVED: "thread/archived",
+  THREAD_COMPACT_START: "thread/compact/start",
   THREAD_FORK: "thread/fork",
   THREAD_LIST: "thread/list",
   THREAD_NAME_SET: "thread/name/set",
@@ -1060,8 +1189,10 @@ export const MethodNames = {
   TURN_COMPLETED: "turn/completed",
   TURN_DIFF_UPDATED: "turn/diff/updated",
   TURN_INTERRUPT: "turn/interrupt",
+  TURN_PLAN_UPDATED: "turn/plan/updated",
   TURN_START: "turn/start",
   TURN_STARTED: "turn/started",
+  TURN_STEER: "turn/steer",
 } as const;
 
 export type MethodName = (typeof MethodNames)[keyof typeof MethodNames];
@@ -1083,6 +1214,7 @@ export const MethodInfo: { readonly [name: string]: { readonly direction: Direct
   "codex/status": { direction: "client->server", kind: "request", group: "status" },
   "command/exec": { direction: "client->server", kind: "request", group: "commands" },
   "error": { direction: "server->client", kind: "notification", group: "threads" },
+  "fuzzyFileSearch": { direction: "client->server", kind: "request", group: "context" },
   "getAuthStatus": { direction: "client->server", kind: "request", group: "account" },
   "initialize": { direction: "client->server", kind: "request", group: "handshake" },
   "item/agentMessage/delta": { direction: "server->client", kind: "notification", group: "threads" },
@@ -1098,6 +1230,7 @@ export const MethodInfo: { readonly [name: string]: { readonly direction: Direct
   "serverRequest/resolved": { direction: "server->client", kind: "notification", group: "approvals" },
   "thread/archive": { direction: "client->server", kind: "request", group: "history" },
   "thread/archived": { direction: "server->client", kind: "notification", group: "history" },
+  "thread/compact/start": { direction: "client->server", kind: "request", group: "context" },
   "thread/fork": { direction: "client->server", kind: "request", group: "history" },
   "thread/list": { direction: "client->server", kind: "request", group: "history" },
   "thread/name/set": { direction: "client->server", kind: "request", group: "history" },
@@ -1112,8 +1245,10 @@ export const MethodInfo: { readonly [name: string]: { readonly direction: Direct
   "turn/completed": { direction: "server->client", kind: "notification", group: "threads" },
   "turn/diff/updated": { direction: "server->client", kind: "notification", group: "edits" },
   "turn/interrupt": { direction: "client->server", kind: "request", group: "threads" },
+  "turn/plan/updated": { direction: "server->client", kind: "notification", group: "context" },
   "turn/start": { direction: "client->server", kind: "request", group: "threads" },
   "turn/started": { direction: "server->client", kind: "notification", group: "threads" },
+  "turn/steer": { direction: "client->server", kind: "request", group: "context" },
 };
 
 // ---- typed method constants ----
@@ -1153,6 +1288,9 @@ export const COMMAND_EXEC = new RequestType<CommandExecParams, CommandExecResult
 
 /** server → client notification. Sent when a turn fails (before its `turn/completed` with status `failed`), as upstream. */
 export const ERROR = new NotificationType<ErrorNotification>("error");
+
+/** client → server request. Fuzzy-find files and directories under the roots; respects .gitignore, skips `.git`. */
+export const FUZZY_FILE_SEARCH = new RequestType<FuzzyFileSearchParams, FuzzyFileSearchResponse, void>("fuzzyFileSearch");
 
 /** client → server request. Legacy (v1) auth status. */
 export const GET_AUTH_STATUS = new RequestType<GetAuthStatusParams, GetAuthStatusResult, void>("getAuthStatus");
@@ -1196,6 +1334,9 @@ export const THREAD_ARCHIVE = new RequestType<ThreadIdParams, ThreadArchiveResul
 /** server → client notification. Sent after `thread/archive` answers. */
 export const THREAD_ARCHIVED = new NotificationType<ThreadArchivedNotification>("thread/archived");
 
+/** client → server request. Compact the thread's conversation now; runs as a turn with a `contextCompaction` item. */
+export const THREAD_COMPACT_START = new RequestType<ThreadCompactStartParams, EmptyResult, void>("thread/compact/start");
+
 /** client → server request. Copy a thread's history into a new loaded thread (new id, `forkedFromId`); sends `thread/started`. */
 export const THREAD_FORK = new RequestType<ThreadForkParams, ThreadStartResult, void>("thread/fork");
 
@@ -1238,8 +1379,14 @@ export const TURN_DIFF_UPDATED = new NotificationType<TurnDiffUpdated>("turn/dif
 /** client → server request. Interrupt a running turn; it then completes as `interrupted` and running commands are killed. */
 export const TURN_INTERRUPT = new RequestType<TurnInterruptParams, EmptyResult, void>("turn/interrupt");
 
+/** server → client notification. The model called `update_plan`; carries the full plan with camelCase statuses. */
+export const TURN_PLAN_UPDATED = new NotificationType<TurnPlanUpdated>("turn/plan/updated");
+
 /** client → server request. Start a turn. One active turn per thread; a second one is refused with -32600. */
 export const TURN_START = new RequestType<TurnStartParams, TurnStartResult, void>("turn/start");
 
 /** server → client notification. First notification of a turn. */
 export const TURN_STARTED = new NotificationType<TurnNotification>("turn/started");
+
+/** client → server request. Add input to the running turn; it joins at the turn's next model request. */
+export const TURN_STEER = new RequestType<TurnSteerParams, TurnSteerResult, void>("turn/steer");

@@ -169,6 +169,11 @@ class ResponseFailed:
         info: CodexErrorInfo
         if self.code == "context_length_exceeded":
             info = "contextWindowExceeded"
+            return StreamError(
+                f"The conversation no longer fits the model's context window: {self.message or self.code}. "
+                "Start a new thread or compact this one (thread/compact/start).",
+                info,
+            )
         elif self.code in USAGE_LIMIT_ERROR_TYPES or self.code == "insufficient_quota":
             info = "usageLimitExceeded"
         elif self.code == "server_error":
@@ -327,6 +332,9 @@ class ResponsesRequest:
     prompt_cache_key: str | None = None
     parallel_tool_calls: bool = False
     session_id: str | None = None
+    # e.g. ["reasoning.encrypted_content"]: with store=false, reasoning can only be carried to the
+    # next request as the encrypted content the backend returns.
+    include: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -338,7 +346,7 @@ class ResponsesRequest:
             "parallel_tool_calls": self.parallel_tool_calls,
             "store": False,
             "stream": True,
-            "include": [],
+            "include": list(self.include),
         }
         if self.prompt_cache_key is not None:
             body["prompt_cache_key"] = self.prompt_cache_key
@@ -426,6 +434,12 @@ def error_for_status(status: int, body: bytes, *, retries_exhausted: bool) -> St
     if status == 401:
         return StreamError(
             "The backend rejected the credentials (HTTP 401); sign in again.", "unauthorized"
+        )
+    if status == 400 and (error.get("code") or error.get("type")) == "context_length_exceeded":
+        return StreamError(
+            f"The conversation no longer fits the model's context window{suffix}. Start a new "
+            "thread or compact this one (thread/compact/start).",
+            "contextWindowExceeded",
         )
     if status == 400:
         return StreamError(f"The model backend rejected the request{suffix}.", "badRequest")

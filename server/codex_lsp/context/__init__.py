@@ -1,7 +1,5 @@
-"""What the model is told: the conversation (`history`) and the instructions around it
-(`instructions`). Plain data and functions, no JSON-RPC, no I/O.
-
-AGENTS.md, the environment context and compaction belong here too (`context/agents_md.py`,
-`context/environment.py`, `context/compaction.py`); they add items through
-:func:`codex_lsp.context.instructions.prompt_prefix` or :meth:`ConversationHistory.replace`.
+"""What the model is told: the conversation (`history`), the instructions around it
+(`instructions`), project instructions (`agents_md`), the environment context (`environment`),
+the per-turn context items (`turn_context`) and compaction (`compaction`, `summarize`). Plain
+data and functions, no JSON-RPC.
 """

@@ -1,8 +1,9 @@
 """What the model is told besides the conversation: the base prompt and the items sent before
 the conversation on every request.
 
-:func:`prompt_prefix` is where per-thread context attaches: today the developer instructions of
-`thread/start`; AGENTS.md and the environment context go here too (one line each).
+:func:`prompt_prefix` holds the developer instructions of `thread/start`. AGENTS.md and the
+environment context are not here: they are user messages recorded in the history at the start of
+a turn (:mod:`codex_lsp.context.turn_context`), as upstream records them.
 """
 
 from __future__ import annotations
@@ -25,8 +26,15 @@ because of the sandbox, say so instead of retrying blindly.
 
 
 def base_instructions(thread: ThreadState) -> str:
-    """The request's `instructions`: the thread's own, or ours."""
-    return thread.base_instructions or BASE_INSTRUCTIONS
+    """The request's `instructions`: the thread's own (`baseInstructions`), else the model
+    family's from its `/models` entry (`base_instructions`), else ours."""
+    if thread.base_instructions:
+        return thread.base_instructions
+    info = thread.model_info
+    family = info.raw.get("base_instructions") if info is not None else None
+    if isinstance(family, str) and family.strip():
+        return family
+    return BASE_INSTRUCTIONS
 
 
 def developer_message(text: str) -> dict[str, Any]:
@@ -42,6 +50,6 @@ def prompt_prefix(thread: ThreadState) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     if thread.developer_instructions:
         items.append(developer_message(thread.developer_instructions))
-    # AGENTS.md (context/agents_md.py) and the environment context (context/environment.py)
-    # append their items here.
+    # AGENTS.md and the environment context are history items (context/turn_context.py), so a
+    # resumed thread already holds them and compaction keeps them first.
     return items

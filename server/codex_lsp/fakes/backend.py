@@ -52,9 +52,11 @@ class TextStep:
 
 @attrs.frozen
 class ReasoningStep:
-    """A reasoning item with one summary part streamed as these deltas."""
+    """A reasoning item with one summary part streamed as these deltas. Its ``encrypted_content``
+    is this value, or (when None and the request asked for it in ``include``) a generated one."""
 
     deltas: tuple[str, ...]
+    encrypted_content: str | None = None
 
 
 @attrs.frozen
@@ -66,6 +68,15 @@ class ShellCallStep:
     workdir: str | None = None
     timeout_ms: int | None = None
     raw_arguments: str | None = None  # sent verbatim instead (escalation flags, malformed JSON)
+
+
+@attrs.frozen
+class FunctionCallStep:
+    """A function call to any tool (``update_plan``...) with these JSON arguments."""
+
+    name: str
+    arguments: str
+    call_id: str | None = None
 
 
 @attrs.frozen
@@ -87,7 +98,7 @@ class FailStep:
     message: str
 
 
-Step = TextStep | ReasoningStep | ShellCallStep | PatchCallStep | FailStep
+Step = TextStep | ReasoningStep | ShellCallStep | FunctionCallStep | PatchCallStep | FailStep
 Script = list[Step]
 
 
@@ -101,8 +112,14 @@ def text(message: str) -> TextStep:
     return TextStep(_word_deltas(message))
 
 
-def reasoning(summary: str) -> ReasoningStep:
-    return ReasoningStep(_word_deltas(summary))
+def reasoning(summary: str, *, encrypted_content: str | None = None) -> ReasoningStep:
+    return ReasoningStep(_word_deltas(summary), encrypted_content)
+
+
+def function_call(name: str, arguments: Any, *, call_id: str | None = None) -> FunctionCallStep:
+    """A call to tool ``name``; ``arguments`` is JSON-encoded unless it is already a string."""
+    raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return FunctionCallStep(name, raw, call_id)
 
 
 def shell_call(
@@ -617,7 +634,9 @@ def _render_script(fake: FakeBackend, script: Script, body: Any) -> Iterator[dic
         if isinstance(step, TextStep):
             yield from _render_text(fake, index, step)
         elif isinstance(step, ReasoningStep):
-            yield from _render_reasoning(fake, index, step)
+            yield from _render_reasoning(fake, index, step, body)
+        elif isinstance(step, FunctionCallStep):
+            yield from _render_function_call(fake, index, step.name, step.arguments, step.call_id)
         elif isinstance(step, PatchCallStep):
             yield from _render_patch_call(fake, index, step)
         else:
@@ -686,10 +705,18 @@ def _render_text(fake: FakeBackend, index: int, step: TextStep) -> Iterator[dict
     }
 
 
+def _wants_encrypted_reasoning(body: Any) -> bool:
+    include = body.get("include") if isinstance(body, dict) else None
+    return isinstance(include, list) and "reasoning.encrypted_content" in include
+
+
 def _render_reasoning(
-    fake: FakeBackend, index: int, step: ReasoningStep
+    fake: FakeBackend, index: int, step: ReasoningStep, body: Any = None
 ) -> Iterator[dict[str, Any]]:
     item_id = fake._new_id("rs")
+    encrypted = step.encrypted_content
+    if encrypted is None and _wants_encrypted_reasoning(body):
+        encrypted = f"gAAAA-encrypted-{item_id}"
     full = "".join(step.deltas)
     yield {
         "type": "response.output_item.added",
@@ -725,6 +752,7 @@ def _render_reasoning(
             "type": "reasoning",
             "id": item_id,
             "summary": [{"type": "summary_text", "text": full}],
+            **({"encrypted_content": encrypted} if encrypted is not None else {}),
         },
     }
 
@@ -740,7 +768,20 @@ def _render_shell_call(
     if step.timeout_ms is not None:
         arguments["timeout_ms"] = step.timeout_ms
     args_json = step.raw_arguments if step.raw_arguments is not None else json.dumps(arguments)
-    item = {"type": "function_call", "id": item_id, "call_id": call_id, "name": "shell"}
+    yield from _render_function_call(fake, index, "shell", args_json, call_id, item_id)
+
+
+def _render_function_call(
+    fake: FakeBackend,
+    index: int,
+    name: str,
+    args_json: str,
+    call_id: str | None,
+    item_id: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    item_id = item_id or fake._new_id("fc")
+    call_id = call_id or fake._new_id("call")
+    item = {"type": "function_call", "id": item_id, "call_id": call_id, "name": name}
     yield {
         "type": "response.output_item.added",
         "output_index": index,

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from codex_lsp.services import Services
 
 # Handler modules, one per method group. A module listed here must exist.
-MODULES = ("models", "commands", "account", "status", "threads")
+MODULES = ("models", "commands", "account", "status", "threads", "search")
 
 
 def register_all(server: CodexLanguageServer, services: Services) -> None:

@@ -1,4 +1,4 @@
-"""`thread/start`, `turn/start`, `turn/interrupt` (onto :class:`~codex_lsp.turns.threads.ThreadService`),
+"""`thread/start`, `turn/start`, `turn/steer`, `turn/interrupt`, `thread/compact/start` (onto :class:`~codex_lsp.turns.threads.ThreadService`),
 and the LSP side of a running turn (notifications, approval requests, rate-limit updates)."""
 
 from __future__ import annotations
@@ -14,6 +14,13 @@ from codex_lsp import open_documents
 from codex_lsp.edits.session import EditorAnswer, EditorConnection
 from codex_lsp.handlers import history as history_handlers
 from codex_lsp.protocol.account import ACCOUNT_RATE_LIMITS_UPDATED
+from codex_lsp.protocol.context import (
+    THREAD_COMPACT_START,
+    TURN_STEER,
+    ThreadCompactStartParams,
+    TurnSteerParams,
+    TurnSteerResult,
+)
 from codex_lsp.protocol.methods import Method
 from codex_lsp.protocol.threads import (
     ITEM_COMMAND_EXECUTION_REQUEST_APPROVAL,
@@ -134,10 +141,21 @@ def register(server: CodexLanguageServer, services: Services) -> None:
     async def turn_start(params: TurnStartParams) -> TurnStartResult:
         answered = asyncio.Event()
         server.after_response(answered.set)
-        runner = threads.start_turn(params, answered)
+        runner = await threads.start_turn(params, answered)
         return TurnStartResult(
             turn=Turn(id=runner.turn_id, status="inProgress", items=[], error=None)
         )
+
+    @server.request_handler(TURN_STEER)
+    async def turn_steer(params: TurnSteerParams) -> TurnSteerResult:
+        return TurnSteerResult(turn_id=await threads.steer(params))
+
+    @server.request_handler(THREAD_COMPACT_START)
+    async def thread_compact_start(params: ThreadCompactStartParams) -> EmptyResult:
+        answered = asyncio.Event()
+        server.after_response(answered.set)
+        threads.compact(params, answered)
+        return EmptyResult()
 
     @server.request_handler(TURN_INTERRUPT)
     async def turn_interrupt(params: TurnInterruptParams) -> EmptyResult:

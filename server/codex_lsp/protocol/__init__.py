@@ -7,6 +7,7 @@ payload classes and docs. Handlers, docs, the JSON Schema and the editor clients
 from codex_lsp.protocol import (
     account,
     commands,
+    context,
     edits,
     handshake,
     history,
@@ -26,6 +27,7 @@ __all__ = [
     "account",
     "client_requests",
     "commands",
+    "context",
     "edits",
     "from_wire",
     "handshake",

@@ -352,3 +352,68 @@ EXAMPLES: dict[str, tuple[Any, Any]] = {
         None,
     ),
 }
+
+# ---- agent context (issue 14) ---------------------------------------------------------------
+
+from codex_lsp.protocol import context as x  # noqa: E402
+from codex_lsp.protocol import turn_errors as te  # noqa: E402
+
+EXAMPLES.update(
+    {
+        "fuzzyFileSearch": (
+            x.FuzzyFileSearchParams(
+                query="srvcfg", roots=["/home/dev/project"], cancellation_token="picker-1"
+            ),
+            x.FuzzyFileSearchResponse(
+                files=[
+                    x.FuzzyFileSearchResult(
+                        root="/home/dev/project",
+                        path="server/config.py",
+                        file_name="config.py",
+                        score=1290,
+                        indices=[0, 3, 4, 7, 8, 13],
+                        match_type="file",
+                    )
+                ]
+            ),
+        ),
+        "turn/steer": (
+            x.TurnSteerParams(
+                thread_id=_THREAD.id,
+                expected_turn_id="turn-1",
+                input=[t.TextInput(type="text", text="Also update the README")],
+            ),
+            x.TurnSteerResult(turn_id="turn-1"),
+        ),
+        "thread/compact/start": (
+            x.ThreadCompactStartParams(thread_id=_THREAD.id),
+            t.EmptyResult(),
+        ),
+        "turn/plan/updated": (
+            x.TurnPlanUpdated(
+                thread_id=_THREAD.id,
+                turn_id="turn-1",
+                explanation="Found the bug",
+                plan=[
+                    x.TurnPlanStep(step="Reproduce", status="completed"),
+                    x.TurnPlanStep(step="Fix the parser", status="inProgress"),
+                    x.TurnPlanStep(step="Add a test", status="pending"),
+                ],
+            ),
+            None,
+        ),
+        "error": (
+            te.ErrorNotification(
+                error=t.TurnError(
+                    message="You've hit your usage limit. Wait for it to reset or add credits, then try again.",
+                    codex_error_info="usageLimitExceeded",
+                    additional_details=None,
+                ),
+                will_retry=False,
+                thread_id=_THREAD.id,
+                turn_id="turn-1",
+            ),
+            None,
+        ),
+    }
+)

@@ -18,6 +18,7 @@ GROUPS = (
     "edits",
     "commands",
     "status",
+    "context",
 )
 
 

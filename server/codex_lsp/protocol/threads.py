@@ -7,6 +7,8 @@ from typing import Literal
 import attrs
 
 from codex_lsp.protocol.edits import FileChangeItem
+from codex_lsp.protocol.inputs import TextInput as TextInput  # re-exported
+from codex_lsp.protocol.inputs import UserInput
 from codex_lsp.protocol.methods import define
 from codex_lsp.protocol.wire import JsonValue, field
 
@@ -184,17 +186,6 @@ THREAD_STARTED = define(
 
 
 @attrs.define
-class TextInput:
-    """User text."""
-
-    type: Literal["text"] = field("Discriminator.")
-    text: str = field("The text.")
-
-
-UserInput = TextInput
-
-
-@attrs.define
 class TurnError:
     """Why a turn failed."""
 
@@ -222,7 +213,9 @@ class TurnStartParams:
     """Params of `turn/start`. Overrides persist for later turns of the thread."""
 
     thread_id: str = field("Thread to continue.")
-    input: list[UserInput] = field("User input items (text).")
+    input: list[UserInput] = field(
+        "User input items: `text`, `image`, `localImage`, `mention`, `skill` (see context.md)."
+    )
     model: str | None = field("Model override.", default=None)
     effort: ReasoningEffort | None = field("Reasoning effort override.", default=None)
     summary: Literal["auto", "concise", "detailed", "none"] | None = field(
@@ -348,8 +341,21 @@ class CommandExecutionItem:
     duration_ms: int | None = field("Run time, when finished.")
 
 
+@attrs.define
+class ContextCompactionItem:
+    """The conversation was compacted (summarised) to fit the model's context window."""
+
+    type: Literal["contextCompaction"] = field("Discriminator.")
+    id: str = field("Item id.")
+
+
 ThreadItem = (
-    UserMessageItem | AgentMessageItem | ReasoningItem | CommandExecutionItem | FileChangeItem
+    UserMessageItem
+    | AgentMessageItem
+    | ReasoningItem
+    | CommandExecutionItem
+    | ContextCompactionItem
+    | FileChangeItem
 )
 
 

@@ -32,20 +32,24 @@ from codex_lsp.backend.responses import (
     ResponsesRequest,
     TokenUsage,
 )
+from codex_lsp.context.compaction import build_replacement, estimate_tokens, should_compact
 from codex_lsp.context.history import (
     custom_tool_call,
     custom_tool_call_output,
     function_call,
     function_call_output,
-    user_message,
 )
 from codex_lsp.context.instructions import base_instructions, prompt_prefix
+from codex_lsp.context.summarize import summarize
+from codex_lsp.context.turn_context import context_items, initial_context
+from codex_lsp.context.user_input import preview_text, to_model_message
 from codex_lsp.errors import CodexError
 from codex_lsp.protocol.methods import Method
 from codex_lsp.protocol.threads import (
     THREAD_TOKEN_USAGE_UPDATED,
     TURN_COMPLETED,
     TURN_STARTED,
+    ContextCompactionItem,
     ThreadTokenUsage,
     ThreadTokenUsageUpdated,
     TokenUsageBreakdown,
@@ -76,6 +80,7 @@ log = logging.getLogger(__name__)
 
 MAX_TOOL_ROUNDS = 50
 PREVIEW_CHARS = 120
+ENCRYPTED_REASONING = "reasoning.encrypted_content"
 
 
 def _breakdown(usage: TokenUsage) -> TokenUsageBreakdown:
@@ -98,12 +103,18 @@ class TurnRunner:
         user_input: list[UserInput],
         sink: TurnSink,
         *,
+        message: dict[str, Any] | None = None,
+        compact_only: bool = False,
         tools: ToolRegistry | None = None,
         max_tool_rounds: int = MAX_TOOL_ROUNDS,
     ) -> None:
         self.thread = thread
         self.turn_id = turn_id
         self._input = user_input
+        # The Responses-API user message (built, with local images read, by the caller).
+        self._message = message
+        self._compact_only = compact_only
+        self._compacted_since_request = False
         self._sink = sink
         self._tools = tools if tools is not None else default_registry()
         self._max_tool_rounds = max_tool_rounds
@@ -121,8 +132,12 @@ class TurnRunner:
             if answered is not None:
                 await answered.wait()  # the turn/start response goes out first
             self._notify(TURN_STARTED, TurnNotification(self.thread.id, self._turn("inProgress")))
-            self._user_message()
-            await self._agent_loop()
+            if self._compact_only:
+                await self._compact()
+            else:
+                await self._record_context()
+                self._user_message()
+                await self._agent_loop()
         except (asyncio.CancelledError, TurnCancelled):
             status = "interrupted"
         except Exception as exc:  # noqa: BLE001 - any failure ends the turn as `failed`
@@ -131,6 +146,7 @@ class TurnRunner:
                 log.error("turn failed unexpectedly: %s", type(exc).__name__, exc_info=exc)
         self.thread.history.answer_open_calls()  # a call stopped mid-way still gets an output
         self._items.close_open()
+        self.thread.steered.clear()  # input steered into a turn that stopped goes nowhere
         self.thread.active = None
         self.thread.touch()
         if error is not None:  # upstream sends `error` (willRetry false) before the failed turn
@@ -141,19 +157,48 @@ class TurnRunner:
         items = list(self._items.completed) if status != "inProgress" else []
         return Turn(id=self.turn_id, status=status, items=items, error=error)
 
+    async def _record_context(self) -> None:
+        """AGENTS.md and the environment context, when the history doesn't say them yet."""
+        thread = self.thread
+        if thread.context_settings is None:
+            return
+        items = await asyncio.to_thread(
+            context_items,
+            thread.history.items,
+            cwd=thread.cwd,
+            approval_policy=thread.approval_policy,
+            sandbox=thread.sandbox_policy,
+            settings=thread.context_settings,
+        )
+        thread.history.record(*items)
+
     def _user_message(self) -> None:
-        item = UserMessageItem(type="userMessage", id=new_item_id(), content=list(self._input))
+        message = self._message or to_model_message(self._input, self.thread.cwd)
+        self._record_user_input(self._input, message)
+        if not self.thread.preview:
+            self.thread.preview = preview_text(self._input)[:PREVIEW_CHARS]
+
+    def _record_user_input(self, inputs: list[UserInput], message: dict[str, Any]) -> None:
+        item = UserMessageItem(type="userMessage", id=new_item_id(), content=list(inputs))
         self._items.start(item)
         self._items.complete(item)
-        text = "\n".join(part.text for part in self._input)
-        if not self.thread.preview:
-            self.thread.preview = text[:PREVIEW_CHARS]
-        self.thread.history.record(user_message([part.text for part in self._input]))
+        self.thread.history.record(message)
+
+    def _take_steered(self) -> None:
+        """Input from `turn/steer` joins the conversation before the next model request."""
+        steered = self.thread.steered
+        while steered:
+            entry = steered.pop(0)
+            self._record_user_input(entry.input, entry.message)
 
     async def _agent_loop(self) -> None:
         for round_number in range(self._max_tool_rounds + 1):
+            self._take_steered()
+            await self._compact_if_needed()
             calls = await self._model_round()
             if not calls:
+                if self.thread.steered:
+                    continue  # steered while the model was answering: one more request
                 return
             if round_number == self._max_tool_rounds:
                 raise TooManyToolRounds(
@@ -162,6 +207,49 @@ class TurnRunner:
                 )
             for call in calls:
                 await self._run_call(call)
+
+    # ---- compaction --------------------------------------------------------------------------
+
+    def _context_in_use(self) -> int:
+        """Tokens the next request will carry: the backend's last count plus what came since."""
+        thread = self.thread
+        items = thread.history.items
+        if thread.context_tokens is None or thread.context_mark > len(items):
+            return estimate_tokens(prompt_prefix(thread) + thread.history.for_prompt())
+        return thread.context_tokens + estimate_tokens(items[thread.context_mark :])
+
+    async def _compact_if_needed(self) -> None:
+        # Once per model request at most: a summary that still doesn't fit is sent as it is
+        # (the backend then says whether it fits) rather than summarised again and again.
+        if self._compacted_since_request:
+            return
+        if should_compact(self._context_in_use(), self.thread.auto_compact_limit):
+            await self._compact()
+
+    async def _compact(self) -> None:
+        """Summarise the conversation and replace it by context + recent user messages + summary."""
+        thread = self.thread
+        item = ContextCompactionItem(type="contextCompaction", id=new_item_id())
+        self._items.start(item)
+        history = thread.history.for_prompt()
+        summary = await summarize(thread.client, self._request(), prompt_prefix(thread), history)
+        if summary.usage is not None:
+            self._usage(summary.usage)
+        initial: list[dict[str, Any]] = []
+        if thread.context_settings is not None:
+            initial = await asyncio.to_thread(
+                initial_context,
+                cwd=thread.cwd,
+                approval_policy=thread.approval_policy,
+                sandbox=thread.sandbox_policy,
+                settings=thread.context_settings,
+            )
+        thread.history.replace(
+            build_replacement(thread.history.items, summary.text, initial_context=initial)
+        )
+        thread.context_tokens = None  # unknown until the next response
+        self._compacted_since_request = True
+        self._items.complete(item)
 
     async def _run_call(self, done: FunctionCallDone) -> None:
         history = self.thread.history
@@ -184,18 +272,23 @@ class TurnRunner:
     def _request(self) -> ResponsesRequest:
         thread = self.thread
         spec_context = SpecContext(thread.model, thread.model_info, thread.approval_policy)
+        summary = None if thread.summary == "none" else thread.summary
+        reasons = thread.effort is not None or summary is not None
         return ResponsesRequest(
             model=thread.model,
             instructions=base_instructions(thread),
             input=prompt_prefix(thread) + thread.history.for_prompt(),
             tools=self._tools.specs(spec_context),
             reasoning_effort=thread.effort,
-            reasoning_summary=None if thread.summary == "none" else thread.summary,
+            reasoning_summary=summary,
             prompt_cache_key=thread.id,
             session_id=thread.id,
+            # store=false: reasoning reaches the next request only as its encrypted content.
+            include=(ENCRYPTED_REASONING,) if reasons else (),
         )
 
     async def _model_round(self) -> list[FunctionCallDone]:
+        self._compacted_since_request = False
         calls: list[FunctionCallDone] = []
         async with contextlib.aclosing(self.thread.client.stream(self._request())) as events:
             async for event in events:
@@ -227,6 +320,8 @@ class TurnRunner:
     def _usage(self, usage: TokenUsage) -> None:
         thread = self.thread
         total = thread.history.add_usage(usage)
+        thread.context_tokens = usage.total_tokens  # input + output: the context from now on
+        thread.context_mark = len(thread.history)
         payload = ThreadTokenUsage(
             total=_breakdown(total),
             last=_breakdown(usage),

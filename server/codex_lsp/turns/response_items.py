@@ -105,7 +105,10 @@ class ResponseItems:
             summary = _summary_texts(raw)
             if summary is not None:
                 reasoning.summary = summary
-            # Reasoning is not sent back: with store=false the backend can't resolve its id.
+            # With store=false the backend can't look reasoning up by id: it goes back to the
+            # model only as its encrypted content, exactly as received (nothing without it).
+            if isinstance(raw.get("encrypted_content"), str):
+                self._history.record(dict(raw))
             self._items.complete(reasoning)
 
     def _delta(self, item: ThreadItem, delta: str) -> ItemDelta:

@@ -15,8 +15,10 @@ import attrs
 
 from codex_lsp.backend.responses import ResponseEvent, ResponsesRequest
 from codex_lsp.context.history import ConversationHistory
+from codex_lsp.context.turn_context import ContextSettings
 from codex_lsp.errors import InvalidRequest
 from codex_lsp.models.catalog import ModelInfo
+from codex_lsp.protocol.inputs import UserInput
 from codex_lsp.sandbox.policy import SandboxPolicy
 
 
@@ -32,6 +34,15 @@ class ActiveTurn:
 
     turn_id: str
     task: asyncio.Task[Any] = attrs.field(repr=False)
+    kind: str = "regular"  # "compact" for `thread/compact/start` (not steerable)
+
+
+@attrs.frozen
+class SteeredInput:
+    """Input from `turn/steer` waiting for the turn's next model request."""
+
+    input: list[UserInput]
+    message: dict[str, Any]  # the Responses-API user message built from it
 
 
 @attrs.define
@@ -58,6 +69,13 @@ class ThreadState:
     preview: str = ""
     history: ConversationHistory = attrs.Factory(ConversationHistory)
     approved_commands: set[tuple[str, ...]] = attrs.Factory(set)
+    # Agent context: where AGENTS.md comes from (None: no AGENTS.md/environment messages), when
+    # to compact, the context size the backend last reported (tokens) and the history length then.
+    context_settings: ContextSettings | None = None
+    auto_compact_limit: int | None = None
+    context_tokens: int | None = None
+    context_mark: int = 0
+    steered: list[SteeredInput] = attrs.Factory(list)
     # Real paths a patch may write without asking again (`acceptForSession` on a file change).
     approved_patch_paths: set[Path] = attrs.Factory(set)
     active: ActiveTurn | None = None

@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING, Any, cast
 from codex_lsp import __version__
 from codex_lsp.backend.provider import ORIGINATOR, ModelProvider, provider_from_config
 from codex_lsp.backend.responses import ResponsesClient, TokenUsage
+from codex_lsp.context.compaction import auto_compact_limit
 from codex_lsp.context.history import ConversationHistory
+from codex_lsp.context.turn_context import ContextSettings
+from codex_lsp.context.user_input import to_model_message
 from codex_lsp.errors import InvalidParams, InvalidRequest
 from codex_lsp.history.git import collect_git_info
 from codex_lsp.history.hooks import RecordingSink, RolloutListener
@@ -27,7 +30,9 @@ from codex_lsp.history.policy import turn_context_line
 from codex_lsp.history.recorder import RolloutRecorder
 from codex_lsp.history.rollout import new_thread_id
 from codex_lsp.history.service import THREAD_SOURCE, StoredThread, ThreadHistory, session_meta
+from codex_lsp.models.catalog import ModelInfo
 from codex_lsp.paths import existing_directory
+from codex_lsp.protocol.context import ThreadCompactStartParams, TurnSteerParams
 from codex_lsp.protocol.history import ThreadForkParams, ThreadResumeParams
 from codex_lsp.protocol.threads import (
     SandboxPolicyWire,
@@ -42,7 +47,7 @@ from codex_lsp.protocol.wire import from_wire, to_wire
 from codex_lsp.sandbox.policy import policy_from_config, policy_from_wire, policy_to_wire
 from codex_lsp.turns.engine import TurnRunner, schedule_turn
 from codex_lsp.turns.items import TurnSink
-from codex_lsp.turns.store import ActiveTurn, ThreadState, ThreadStore
+from codex_lsp.turns.store import ActiveTurn, SteeredInput, ThreadState, ThreadStore
 
 if TYPE_CHECKING:
     from codex_lsp.services import Services
@@ -99,11 +104,12 @@ class ThreadService:
             base_instructions=params.base_instructions,
             developer_instructions=params.developer_instructions,
             effort=info.default_reasoning_level if info is not None else None,
-            context_window=info.context_window if info is not None else None,
             model_info=info,
+            context_settings=self._context_settings(),
             ephemeral=bool(params.ephemeral),
             session_id=thread_id,
         )
+        self._set_model_limits(thread, info)
         if not thread.ephemeral:  # an ephemeral thread writes nothing
             thread.git = await collect_git_info(cwd)
             meta = session_meta(
@@ -271,7 +277,7 @@ class ThreadService:
         )
         history = ConversationHistory(state.history)
         history.usage_total = _usage(state.token_usage)
-        return ThreadState(
+        thread = ThreadState(
             id=thread_id,
             cwd=cwd,
             model=model,
@@ -288,8 +294,8 @@ class ThreadService:
             developer_instructions=params.developer_instructions,
             effort=state.effort or (info.default_reasoning_level if info is not None else None),
             summary=state.summary or "auto",
-            context_window=info.context_window if info is not None else None,
             model_info=info,
+            context_settings=self._context_settings(),
             created_at=summary.created_at,
             preview=summary.preview,
             history=history,
@@ -300,6 +306,8 @@ class ThreadService:
             stored_cli_version=summary.cli_version or None,
             stored_source=summary.source,
         )
+        self._set_model_limits(thread, info)
+        return thread
 
     async def _from_loaded(
         self, source: ThreadState, params: ThreadForkParams, thread_id: str
@@ -312,7 +320,7 @@ class ThreadService:
         )
         history = ConversationHistory(source.history.items)
         history.usage_total = source.history.usage_total
-        return ThreadState(
+        thread = ThreadState(
             id=thread_id,
             cwd=existing_directory(params.cwd, "params.cwd") if params.cwd else source.cwd,
             model=model,
@@ -326,12 +334,14 @@ class ThreadService:
             developer_instructions=params.developer_instructions or source.developer_instructions,
             effort=source.effort,
             summary=source.summary,
-            context_window=info.context_window if info is not None else source.context_window,
             model_info=info,
+            context_settings=self._context_settings(),
             preview=source.preview,
             history=history,
             git=source.git,
         )
+        self._set_model_limits(thread, info)
+        return thread
 
     def _attach(self, thread: ThreadState, recorder: RolloutRecorder) -> None:
         thread.history.add_listener(RolloutListener(recorder))
@@ -349,26 +359,110 @@ class ThreadService:
 
     # ---- turns ---------------------------------------------------------------------------------
 
-    def start_turn(self, params: TurnStartParams, answered: asyncio.Event | None) -> TurnRunner:
+    async def start_turn(
+        self, params: TurnStartParams, answered: asyncio.Event | None
+    ) -> TurnRunner:
         """Start a turn; it waits for ``answered`` (the `turn/start` answer is out) to begin."""
+        thread = self._idle_thread(params.thread_id)
+        if not params.input:
+            raise InvalidParams("params.input: must contain at least one item")
+        cwd = existing_directory(params.cwd, "params.cwd") if params.cwd else thread.cwd
+        # Reading local images is file IO: off the loop, and before anything changes.
+        message = await asyncio.to_thread(to_model_message, params.input, cwd)
+        info = None
+        if params.model and params.model != thread.model:
+            info = await self._services.models.model_info(params.model)
+        thread = self._idle_thread(params.thread_id)  # still idle after the awaits?
+        self._apply_overrides(thread, params)
+        if params.model and thread.model_info is None:
+            thread.model_info = info
+            self._set_model_limits(thread, info)
+        runner = TurnRunner(
+            thread,
+            self.store.new_id(),
+            list(params.input),
+            self._turn_sink(thread),
+            message=message,
+        )
+        thread.active = ActiveTurn(runner.turn_id, schedule_turn(runner, answered))
+        return runner
+
+    async def steer(self, params: TurnSteerParams) -> str:
+        """Queue input for the running turn's next model request; returns the turn id."""
         thread = self.store.get(params.thread_id)
+        self._steerable(thread, params.expected_turn_id)
+        if not params.input:
+            raise InvalidParams("params.input: must contain at least one item")
+        message = await asyncio.to_thread(to_model_message, params.input, thread.cwd)
+        active = self._steerable(thread, params.expected_turn_id)
+        thread.steered.append(SteeredInput(list(params.input), message))
+        return active.turn_id
+
+    def compact(self, params: ThreadCompactStartParams, answered: asyncio.Event | None) -> str:
+        """Start a compaction turn on an idle thread; returns its turn id."""
+        thread = self._idle_thread(params.thread_id)
+        runner = TurnRunner(
+            thread, self.store.new_id(), [], self._turn_sink(thread), compact_only=True
+        )
+        thread.active = ActiveTurn(runner.turn_id, schedule_turn(runner, answered), kind="compact")
+        return runner.turn_id
+
+    def _turn_sink(self, thread: ThreadState) -> TurnSink:
+        """The editor's sink, recording into the thread's rollout when it has one."""
+        recorder = self.history.recorder(thread.id)
+        if recorder is None:
+            return self.sink
+        return RecordingSink(
+            self.sink, recorder, lambda turn_id: self._turn_context(thread, turn_id)
+        )
+
+    def _idle_thread(self, thread_id: str) -> ThreadState:
+        thread = self.store.get(thread_id)
         if thread.active is not None:
             raise InvalidRequest(
                 f"thread {thread.id} already has an active turn ({thread.active.turn_id}); wait for "
                 "turn/completed or call turn/interrupt first"
             )
-        if not params.input:
-            raise InvalidParams("params.input: must contain at least one item")
-        self._apply_overrides(thread, params)
-        sink: TurnSink = self.sink
-        recorder = self.history.recorder(thread.id)
-        if recorder is not None:
-            sink = RecordingSink(
-                self.sink, recorder, lambda turn_id: self._turn_context(thread, turn_id)
+        return thread
+
+    @staticmethod
+    def _steerable(thread: ThreadState, expected_turn_id: str) -> ActiveTurn:
+        active = thread.active
+        if active is None:
+            raise InvalidRequest(
+                f"no active turn to steer on thread {thread.id}; start one with turn/start"
             )
-        runner = TurnRunner(thread, self.store.new_id(), list(params.input), sink)
-        thread.active = ActiveTurn(runner.turn_id, schedule_turn(runner, answered))
-        return runner
+        if active.turn_id != expected_turn_id:
+            raise InvalidRequest(
+                f"expectedTurnId {expected_turn_id!r} is not the active turn of thread "
+                f"{thread.id} ({active.turn_id})"
+            )
+        if active.kind != "regular":
+            raise InvalidRequest(
+                f"the active turn {active.turn_id} is a compaction and can't be steered; wait "
+                "for its turn/completed"
+            )
+        return active
+
+    def _context_settings(self) -> ContextSettings:
+        config = self._services.config
+        return ContextSettings(
+            codex_home=config.codex_home,
+            fallback_filenames=config.project_doc_fallback_filenames,
+            max_bytes=config.project_doc_max_bytes,
+        )
+
+    def _set_model_limits(self, thread: ThreadState, info: ModelInfo | None) -> None:
+        """The context window and the auto-compaction threshold of the thread's model."""
+        config = self._services.config
+        window = config.model_context_window or (info.context_window if info else None)
+        model_limit = info.raw.get("auto_compact_token_limit") if info is not None else None
+        thread.context_window = window
+        thread.auto_compact_limit = auto_compact_limit(
+            window,
+            config.model_auto_compact_token_limit,
+            model_limit if isinstance(model_limit, int) and model_limit > 0 else None,
+        )
 
     async def interrupt(self, params: TurnInterruptParams) -> None:
         thread = self.store.get(params.thread_id)

@@ -16,6 +16,7 @@ M.methods = {
   CODEX_STATUS = "codex/status",
   COMMAND_EXEC = "command/exec",
   ERROR = "error",
+  FUZZY_FILE_SEARCH = "fuzzyFileSearch",
   GET_AUTH_STATUS = "getAuthStatus",
   INITIALIZE = "initialize",
   ITEM_AGENT_MESSAGE_DELTA = "item/agentMessage/delta",
@@ -31,6 +32,7 @@ M.methods = {
   SERVER_REQUEST_RESOLVED = "serverRequest/resolved",
   THREAD_ARCHIVE = "thread/archive",
   THREAD_ARCHIVED = "thread/archived",
+  THREAD_COMPACT_START = "thread/compact/start",
   THREAD_FORK = "thread/fork",
   THREAD_LIST = "thread/list",
   THREAD_NAME_SET = "thread/name/set",
@@ -45,8 +47,10 @@ M.methods = {
   TURN_COMPLETED = "turn/completed",
   TURN_DIFF_UPDATED = "turn/diff/updated",
   TURN_INTERRUPT = "turn/interrupt",
+  TURN_PLAN_UPDATED = "turn/plan/updated",
   TURN_START = "turn/start",
   TURN_STARTED = "turn/started",
+  TURN_STEER = "turn/steer",
 }
 
 -- Direction ("client->server" | "server->client") and kind ("request" | "notification") of each method.
@@ -63,6 +67,7 @@ M.info = {
   ["codex/status"] = { direction = "client->server", kind = "request", group = "status" },
   ["command/exec"] = { direction = "client->server", kind = "request", group = "commands" },
   ["error"] = { direction = "server->client", kind = "notification", group = "threads" },
+  ["fuzzyFileSearch"] = { direction = "client->server", kind = "request", group = "context" },
   ["getAuthStatus"] = { direction = "client->server", kind = "request", group = "account" },
   ["initialize"] = { direction = "client->server", kind = "request", group = "handshake" },
   ["item/agentMessage/delta"] = { direction = "server->client", kind = "notification", group = "threads" },
@@ -78,6 +83,7 @@ M.info = {
   ["serverRequest/resolved"] = { direction = "server->client", kind = "notification", group = "approvals" },
   ["thread/archive"] = { direction = "client->server", kind = "request", group = "history" },
   ["thread/archived"] = { direction = "server->client", kind = "notification", group = "history" },
+  ["thread/compact/start"] = { direction = "client->server", kind = "request", group = "context" },
   ["thread/fork"] = { direction = "client->server", kind = "request", group = "history" },
   ["thread/list"] = { direction = "client->server", kind = "request", group = "history" },
   ["thread/name/set"] = { direction = "client->server", kind = "request", group = "history" },
@@ -92,8 +98,10 @@ M.info = {
   ["turn/completed"] = { direction = "server->client", kind = "notification", group = "threads" },
   ["turn/diff/updated"] = { direction = "server->client", kind = "notification", group = "edits" },
   ["turn/interrupt"] = { direction = "client->server", kind = "request", group = "threads" },
+  ["turn/plan/updated"] = { direction = "server->client", kind = "notification", group = "context" },
   ["turn/start"] = { direction = "client->server", kind = "request", group = "threads" },
   ["turn/started"] = { direction = "server->client", kind = "notification", group = "threads" },
+  ["turn/steer"] = { direction = "client->server", kind = "request", group = "context" },
 }
 
 return M

@@ -75,10 +75,12 @@ def default_registry() -> ToolRegistry:
     """The tools of every thread."""
     from codex_lsp.turns.tools.apply_patch import ApplyPatchTool
     from codex_lsp.turns.tools.shell import ShellTool
+    from codex_lsp.turns.tools.update_plan import UpdatePlanTool
 
     return ToolRegistry(
         [
             ShellTool(),
             ApplyPatchTool(),
+            UpdatePlanTool(),
         ]
     )
