@@ -145,30 +145,6 @@ local steps = {
     record.hook_answer = hook_answer
     record.ticks_during_refresh = ticks
   end,
-  -- Upstream shapes the server does not send yet: a fileChange item and a plan are handed to the
-  -- plugin's handlers directly; the approval request itself comes over the wire (test hook).
-  file_change_review = function()
-    local h = codex.handlers
-    state().running_turn_id = "turn-x"
-    h["item/started"](nil, { threadId = "th-x", turnId = "turn-x", item = { type = "fileChange", id = "fc-1",
-      status = "inProgress", changes = { { path = os.getenv("CODEX_WORKSPACE") .. "/hello.txt",
-        kind = { type = "update" }, diff = "@@ -1 +1 @@\n-hello from the workspace\n+hello from codex" } } } })
-    h["turn/plan/updated"](nil, { threadId = "th-x", turnId = "turn-x", explanation = "Two steps.",
-      plan = { { step = "read the file", status = "completed" }, { step = "change the greeting", status = "inProgress" } } })
-    record.statusline_with_plan = codex.statusline()
-    step("file_change_review", function()
-      request("codexTest/clientRequest", {
-        method = "item/fileChange/requestApproval",
-        params = { threadId = "th-x", turnId = "turn-x", itemId = "fc-1", startedAtMs = 0, reason = "greeting" },
-        timeout = 5,
-      }, function(err, result)
-        hook_answer = err and { error = err } or result
-      end)
-    end, function()
-      return hook_answer ~= nil
-    end, true)
-    record.hook_answer = hook_answer
-  end,
   login = function()
     step("login", function()
       vim.cmd("CodexLogin")

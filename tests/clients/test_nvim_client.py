@@ -23,7 +23,7 @@ from client_support import (
     server_command,
 )
 
-from codex_lsp.fakes.backend import FakeBackend, patch_call, text
+from codex_lsp.fakes.backend import FakeBackend, function_call, patch_call, text
 from codex_lsp.fakes.issuer import FakeIssuer
 
 DRIVER = CLIENT_TESTS / "drive_nvim.lua"
@@ -462,34 +462,6 @@ def test_selection_is_sent_with_the_question_and_help_exists(
     assert record["help"]["buffer"] == "codex_lsp.txt"
 
 
-def test_file_change_review_and_plan_render_in_the_chat(
-    nvim: str, tmp_path: Path, codex_home: Path, workspace: Path, backend: FakeBackend
-) -> None:
-    """Rendering of a hand-made item and plan in upstream's shapes (the server does not send plans
-    yet); the review request comes from the real server over the wire (test hook). A real
-    apply_patch turn is the next test but one."""
-    record = drive_nvim(
-        nvim,
-        tmp_path,
-        codex_home,
-        workspace,
-        steps="start,file_change_review",
-        command=server_command(*fake_config(backend.base_url)),
-        extra={"CODEX_APPROVAL_DECISION": "decline"},
-    )
-    assert record["hook_answer"] == {"answer": {"decision": "decline"}}
-    assert record["approvals"][0]["kind"] == "fileChange"
-    output = "\n".join(record["output"])
-    assert "Apply these file changes?" in output and "because: greeting" in output
-    assert "-hello from the workspace" in output and "+hello from codex" in output
-    assert "~ update " + str(workspace / "hello.txt") in output
-    assert (
-        "Plan:" in output and "[x] read the file" in output and "[>] change the greeting" in output
-    )
-    assert "plan 1/2" in record["statusline_with_plan"]
-    assert (workspace / "hello.txt").read_text() == "hello from the workspace\n"
-
-
 def test_vim_lsp_config_sets_the_command_and_enable_attaches_nothing(
     tmp_path: Path, codex_home: Path, workspace: Path, backend: FakeBackend
 ) -> None:
@@ -638,4 +610,59 @@ def test_file_change_review_of_a_real_apply_patch_shows_the_diff_and_the_answer_
         assert hello.read_text() == "hello from the workspace\n"
         assert "[file changes declined]" in output
         assert record["state"]["turn_diff"] is None
+    assert record["state"]["errors"] == []
+
+
+PLAN = {
+    "explanation": "Two steps left.",
+    "plan": [
+        {"step": "read the file", "status": "completed"},
+        {"step": "change the greeting", "status": "in_progress"},
+        {"step": "run the tests", "status": "pending"},
+    ],
+}
+
+
+def test_a_real_update_plan_shows_in_the_chat_and_the_statusline(
+    nvim: str,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
+) -> None:
+    login = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
+    backend.script_next([function_call("update_plan", PLAN, call_id="plan_1")])
+    backend.script_next([text("Working on the greeting now.")])
+    backend.event_delay_s = 0.05  # the rest of the turn takes a moment: the statusline is sampled
+    record = drive_nvim(
+        nvim,
+        tmp_path,
+        codex_home,
+        workspace,
+        steps="start,login,ask",
+        command=server_command(*fake_config(backend.base_url)),
+        tokens={"login": login},
+        extra={"CODEX_PROMPT": "plan the change"},
+    )
+    assert all(s["ok"] for s in record["steps"].values()), record["steps"]
+    output = "\n".join(record["output"])
+    assert (
+        output.index("> plan the change")
+        < output.index(
+            "Plan:\n  Two steps left.\n  [x] read the file\n  [>] change the greeting\n  [ ] run the tests"
+        )
+        < output.index("Working on the greeting now.")
+        < output.index("-- done --")
+    )
+    assert record["state"]["plan"]["steps"][1] == {
+        "step": "change the greeting",
+        "status": "inProgress",
+    }
+    # While the turn ran the statusline showed the plan's progress; after it, no more.
+    assert any("plan 1/3" in line for line in record["statuslines_during_ask"]), record[
+        "statuslines_during_ask"
+    ]
+    assert "plan" not in record["statusline"]
+    assert record["turn"]["status"] == "completed"
     assert record["state"]["errors"] == []

@@ -25,7 +25,7 @@ from client_support import (
     server_command,
 )
 
-from codex_lsp.fakes.backend import FakeBackend, patch_call, text
+from codex_lsp.fakes.backend import FakeBackend, function_call, patch_call, text
 from codex_lsp.fakes.issuer import FakeIssuer
 
 DRIVER = CLIENT_TESTS / "drive_vscode_core.mjs"
@@ -301,7 +301,7 @@ def test_unified_diffs_apply_for_the_diff_editor(vscode_out: Path) -> None:
         "console.log(JSON.stringify([applyUnifiedDiff(base, diff), applyUnifiedDiff('x\\ny\\n', diff)]));"
     )
     proc = subprocess.run(
-        ["node", "-e", script, str(vscode_out / "core" / "upstream.js")],
+        ["node", "-e", script, str(vscode_out / "core" / "diff.js")],
         capture_output=True,
         text=True,
         timeout=30,
@@ -421,4 +421,48 @@ def test_core_reviews_a_real_apply_patch_and_the_answer_decides(
         assert hello.read_text() == "hello from the workspace\n"
         assert "[file changes declined]" in record["output"]
         assert ask["turnDiff"] is None
+    assert record["errors"] == []
+
+
+def test_core_shows_the_plan_of_a_real_update_plan_call(
+    vscode_out: Path,
+    tmp_path: Path,
+    codex_home: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
+) -> None:
+    login = jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro")
+    plan = {
+        "explanation": "Two steps left.",
+        "plan": [
+            {"step": "read the file", "status": "completed"},
+            {"step": "change the greeting", "status": "in_progress"},
+            {"step": "run the tests", "status": "pending"},
+        ],
+    }
+    backend.script_next([function_call("update_plan", plan, call_id="plan_1")])
+    backend.script_next([text("Working on the greeting now.")])
+    record = drive(
+        vscode_out,
+        tmp_path,
+        codex_home,
+        workspace,
+        steps="init,signIn,ask",
+        command=server_command(*fake_config(backend.base_url)),
+        tokens=login,
+        extra={"CODEX_PROMPT": "plan the change"},
+    )
+    steps = record["steps"]
+    assert all(s["ok"] for s in steps.values()), steps
+    ask = steps["ask"]["result"]
+    assert ask["status"] == "completed" and ask["text"] == "Working on the greeting now."
+    [shown] = record["plans"]
+    assert shown["threadId"] == ask["threadId"]
+    assert shown["explanation"] == "Two steps left."
+    assert shown["plan"] == [
+        {"step": "read the file", "status": "completed"},
+        {"step": "change the greeting", "status": "inProgress"},
+        {"step": "run the tests", "status": "pending"},
+    ]
     assert record["errors"] == []

@@ -30,7 +30,7 @@ from client_support import (
     script_turn_with_401_and_command,
 )
 
-from codex_lsp.fakes.backend import FakeBackend, patch_call, text
+from codex_lsp.fakes.backend import FakeBackend, function_call, patch_call, text
 from codex_lsp.fakes.issuer import FakeIssuer
 from harness import ROOT
 
@@ -415,4 +415,50 @@ def test_a_file_change_opens_a_diff_and_accept_applies_it(
     assert "[file changes completed]" in review["output"]
     shots = [Path(p).name for p in record["screenshots"]]
     assert any(name.endswith("file-change-review.png") for name in shots)
+    assert all(Path(p).stat().st_size > 10_000 for p in record["screenshots"])
+
+
+def test_a_plan_shows_in_the_status_bar_while_the_turn_runs_and_in_the_output(
+    host: tuple[Host, Path],
+    tmp_path: Path,
+    workspace: Path,
+    issuer: FakeIssuer,
+    backend: FakeBackend,
+) -> None:
+    running, tokens_file = host
+    tokens_file.write_text(
+        json.dumps(jwt_tokens(issuer, account_id="acct-1", email="me@example.com", plan_type="pro"))
+    )
+    plan = {
+        "explanation": "Two steps left.",
+        "plan": [
+            {"step": "read the file", "status": "completed"},
+            {"step": "change the greeting", "status": "in_progress"},
+            {"step": "run the tests", "status": "pending"},
+        ],
+    }
+    backend.script_next([function_call("update_plan", plan, call_id="plan_1")])
+    backend.script_next([text("Working on the greeting now, step by step, as planned.")])
+    backend.event_delay_s = 0.3  # the answer after the plan takes a few seconds
+    record = drive(
+        running,
+        tmp_path,
+        workspace,
+        "open,signIn,askWithPlan",
+        "vscode-plan",
+        extra={"CODEX_PROMPTS": json.dumps(["plan the change"])},
+    )
+    assert not failed_steps(record, running), failed_steps(record, running)
+    result = record["steps"]["askWithPlan"]["result"]
+    assert result["during"].endswith("Codex: pro · 5h 23% · wk 61% · plan 1/3")
+    assert "plan" not in result["after"]
+    output = result["output"]
+    assert (
+        output.index("Plan:")
+        < output.index("Two steps left.")
+        < output.index("[x] read the file")
+        < output.index("[>] change the greeting")
+        < output.index("[ ] run the tests")
+        < output.index("--- turn completed ---")
+    )
     assert all(Path(p).stat().st_size > 10_000 for p in record["screenshots"])

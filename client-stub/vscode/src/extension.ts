@@ -9,7 +9,12 @@ import { delimiter, isAbsolute, join } from "node:path";
 import * as vscode from "vscode";
 import { LanguageClient, type LanguageClientOptions, type ServerOptions, TransportKind } from "vscode-languageclient/node";
 
-import type { CommandExecutionRequestApprovalParams, FileChangeItem, FileChangeRequestApprovalParams } from "./protocol";
+import type {
+  CommandExecutionRequestApprovalParams,
+  FileChangeItem,
+  FileChangeRequestApprovalParams,
+  TurnPlanUpdated,
+} from "./protocol";
 import { renderThread } from "./core/render";
 import { describeError } from "./core/rpc";
 import {
@@ -22,7 +27,7 @@ import {
 } from "./core/session";
 import { type AccountView, statusText } from "./core/state";
 import { JsonFileTokenProvider, type TokenProvider } from "./core/tokens";
-import { applyUnifiedDiff, type TurnPlanUpdated } from "./core/upstream";
+import { applyUnifiedDiff } from "./core/diff";
 
 const config = () => vscode.workspace.getConfiguration("codex");
 
@@ -150,11 +155,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   let activity: ((message: string | null) => void) | undefined;
   let plan: TurnPlanUpdated | null = null;
 
+  let lastView: AccountView | undefined;
+  // Account and limits; while a turn runs, its plan's progress ("plan 1/3", the steps in the tooltip).
   const showAccount = (view: AccountView) => {
-    statusBar.text = `$(hubot) ${statusText(view)}`;
-    statusBar.tooltip = (view.email ? `Signed in as ${view.email}` : "Codex: click for status") + (plan ? `\n${planText(plan)}` : "");
+    lastView = view;
+    const current = plan && running?.session.runningTurnId === plan.turnId ? plan : null;
+    const done = current ? current.plan.filter((s) => s.status === "completed").length : 0;
+    statusBar.text = `$(hubot) ${statusText(view)}` + (current ? ` · plan ${done}/${current.plan.length}` : "");
+    statusBar.tooltip = (view.email ? `Signed in as ${view.email}` : "Codex: click for status") + (current ? `\n${planText(current)}` : "");
     statusBar.command = "codex.status";
     statusBar.show();
+  };
+  const refreshStatus = () => {
+    if (lastView) showAccount(lastView);
   };
 
   const ui: CodexUi = {
@@ -166,8 +179,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     showPlan: (p) => {
       plan = p;
       turns.append(planText(p));
+      refreshStatus();
     },
-    showActivity: (message) => activity?.(message),
+    showActivity: (message) => {
+      activity?.(message);
+      if (message === null) refreshStatus(); // the turn ended: its plan leaves the status bar
+    },
   };
 
   const showStartProblem = (problem: string) => {

@@ -185,6 +185,16 @@ const steps = {
     await shot(page, "file-change-answered");
     return { tabTitle, original, modified, message, output };
   },
+  // Ask; the agent's update_plan shows in the status bar while the turn runs and in the output.
+  async askWithPlan(page) {
+    await ask(page, prompts.shift() ?? "plan the change");
+    const during = await statusText(page, /plan \d+\/\d+/, 60000);
+    await shot(page, "plan-running");
+    const output = await waitForOutput(page, "turn completed", 60000);
+    const after = await statusText(page, "Codex:");
+    await shot(page, "plan-done");
+    return { during, after, output };
+  },
   // The server command setting is wrong: the status bar and an error point to the setting.
   async badCommand(page) {
     await page.goto(`${env.CODEX_HOST_URL}/?folder=${encodeURIComponent(env.CODEX_WORKSPACE)}`);

@@ -17,13 +17,6 @@ local M = {}
 local m = protocol.methods
 local value = compat.value
 
--- Methods of features whose server side is not on this branch yet (upstream wire names; they move
--- to the generated protocol table once the server serves them).
-M.upstream = {
-  TURN_PLAN_UPDATED = "turn/plan/updated",
-}
-local up = M.upstream
-
 -- What the user reads instead of method names.
 local LABELS = {
   [m.ACCOUNT_LOGIN_START] = "sign-in",
@@ -399,7 +392,7 @@ end
 
 local PLAN_MARKS = { completed = "[x]", inProgress = "[>]", pending = "[ ]" }
 
-handlers[up.TURN_PLAN_UPDATED] = function(_, params)
+handlers[m.TURN_PLAN_UPDATED] = function(_, params)
   M.state.plan = { explanation = value(params.explanation), steps = params.plan }
   local lines = { "Plan:" }
   if value(params.explanation) then

@@ -23,6 +23,7 @@ import {
   TURN_COMPLETED,
   TURN_DIFF_UPDATED,
   TURN_INTERRUPT,
+  TURN_PLAN_UPDATED,
   TURN_START,
   TURN_STARTED,
   THREAD_LIST,
@@ -43,6 +44,7 @@ import type {
   ThreadResumeParams,
   ThreadStartParams,
   Turn,
+  TurnPlanUpdated,
 } from "../protocol";
 import {
   renderAgentDelta,
@@ -55,8 +57,6 @@ import {
 import type { Disposable, RpcConnection } from "./rpc";
 import { type AccountView, mergeRateLimits, signedOutView } from "./state";
 import { refreshAnswer, type TokenProvider } from "./tokens";
-import { TURN_PLAN_UPDATED, type TurnPlanUpdated } from "./upstream";
-
 export type ApprovalDecision = CommandExecutionRequestApprovalResponse["decision"];
 export type FileChangeApprovalDecision = FileChangeRequestApprovalResponse["decision"];
 export type ApprovalPolicy = NonNullable<ThreadStartParams["approvalPolicy"]>;

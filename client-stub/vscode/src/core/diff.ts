@@ -1,22 +1,5 @@
-// Wire types and method names of plans (`turn/plan/updated`), whose server side is being built in
-// parallel: upstream's app-server v2 shapes, moving to the generated protocol.ts once served
-// (history and file changes already did). Also `applyUnifiedDiff` for the diff editor.
-
-import { NotificationType } from "vscode-jsonrpc";
-
-export interface TurnPlanStep {
-  step: string;
-  status: "pending" | "inProgress" | "completed";
-}
-
-export interface TurnPlanUpdated {
-  threadId: string;
-  turnId: string;
-  explanation?: string | null;
-  plan: TurnPlanStep[];
-}
-
-export const TURN_PLAN_UPDATED = new NotificationType<TurnPlanUpdated>("turn/plan/updated");
+// Builds the proposed file shown on the right of a `vscode.diff` editor from a `fileChange` item's
+// unified diff.
 
 /**
  * Apply a unified diff to `original` (for showing the proposed file in a diff editor). Returns null
