@@ -142,11 +142,18 @@ const steps = {
   // Codex: Resume a past conversation → pick the first entry; the transcript fills the output.
   async resume(page) {
     await runCommand(page, "Codex: Resume a past conversation");
+    // The command palette's rows stay until the extension's own quick pick replaces them.
+    const input = page.locator(".quick-input-widget input");
+    const started = Date.now();
+    while ((await input.getAttribute("placeholder").catch(() => null)) !== "Resume which conversation?") {
+      if (Date.now() - started > 20000) throw new Error("the resume picker did not open");
+      await page.waitForTimeout(100);
+    }
     const rows = page.locator(".quick-input-widget .monaco-list-row");
     await rows.first().waitFor({ state: "visible", timeout: 20000 });
     const offered = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, " ").trim());
     await shot(page, "resume-picker");
-    await page.locator(".quick-input-widget input").press("Enter");
+    await input.press("Enter");
     const message = await toast(page, "resumed");
     const output = await waitForOutput(page, env.CODEX_RESUMED_TEXT || "#", 20000);
     await shot(page, "resumed");
