@@ -80,8 +80,9 @@ const prompts = JSON.parse(env.CODEX_PROMPTS || "[]");
 /** Codex: Ask with `prompt` typed into its input box. */
 async function ask(page, prompt) {
   await runCommand(page, "Codex: Ask");
+  // The extension's input box (its prompt shows under the input), not the palette it replaces.
+  await page.locator(".quick-input-widget", { hasText: "Ask Codex" }).waitFor({ state: "visible", timeout: 10000 });
   const input = page.locator(".quick-input-widget input");
-  await input.waitFor({ state: "visible", timeout: 10000 });
   await input.fill(prompt);
   await input.press("Enter");
 }
