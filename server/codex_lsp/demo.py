@@ -2,7 +2,8 @@
 
 The server runs as a real subprocess over stdio (LSP framing). This process plays the editor
 (a pygls ``LanguageClient`` that owns ChatGPT tokens minted by the FakeIssuer and answers token
-refreshes and approval requests) and hosts the FakeBackend as the model. Every step is checked;
+refreshes, command and patch approvals) and hosts the FakeBackend as the model; the last step
+stops the server and starts a new one to resume the thread from disk. Every step is checked;
 the exit code is 0 only if all of them behaved as expected.
 """
 
@@ -58,6 +59,9 @@ DEMO_PATCH = """*** Begin Patch
 +- README: how to run the demo
 *** End Patch"""
 FIRST_PROMPT = "Write a notes file in the project."
+EDIT_PROMPT = "Document how to run the demo."
+REFRESH_PROMPT = "What did you write?"
+EARLIER_PROMPTS = (FIRST_PROMPT, EDIT_PROMPT, REFRESH_PROMPT)
 
 
 class DemoFailure(Exception):
@@ -391,7 +395,7 @@ class Demo:
         self.backend.script_next([text("README.md explains the demo; CHANGELOG.md records it.")])
         approvals_before = len(self.file_approvals)
         requests_before = len(self.backend.requests_to("/responses"))
-        completed, mark = await self.run_turn("Document how to run the demo.")
+        completed, mark = await self.run_turn(EDIT_PROMPT)
         turn = completed["turn"]
         for method, params in self.protocol.received[mark:]:
             item = params.get("item", {}) if isinstance(params, dict) else {}
@@ -476,7 +480,7 @@ class Demo:
         check(old.returncode is not None, "the first server process did not exit")
         check(new.pid != old.pid, "no new server process was started")
         say(f"    server process {old.pid} exited; server process {new.pid} started")
-        say("    editor -> account/login/start again (editor-owned tokens live in memory only)")
+        say("    (editor-owned tokens live in server memory only: the editor signs in again)")
         await self.login()
         listed = await self.call("thread/list", {})
         ids = [t["id"] for t in listed["data"]]
@@ -510,21 +514,24 @@ class Demo:
         check(bool(bodies), "the resumed turn sent no request to the model")
         items = bodies[0].get("input", [])
         texts = _input_texts(bodies[0])
-        check(FIRST_PROMPT in texts, "the resumed request lacks the first user message")
+        for prompt in EARLIER_PROMPTS:
+            check(prompt in texts, f"the resumed request lacks the earlier prompt {prompt!r}")
+        patch_items = {
+            i.get("type") for i in items if isinstance(i, dict) and i.get("call_id") == "call-patch"
+        }
         check(
-            any(i.get("call_id") == "call-patch" for i in items if isinstance(i, dict)),
-            "the resumed request lacks the earlier apply_patch call",
+            patch_items == {"custom_tool_call", "custom_tool_call_output"},
+            f"the resumed request lacks the earlier apply_patch call or its output: {patch_items}",
         )
-        say(
-            f"    the resumed request carries the earlier conversation ({len(items)} input items, "
-            "from the first prompt to the patch)"
-        )
+        say(f"    the resumed request carries the earlier conversation ({len(items)} input items):")
+        say(f"      prompts {', '.join(repr(p) for p in EARLIER_PROMPTS)}")
+        say("      and the apply_patch call call-patch with its output")
 
     async def refresh_on_401(self) -> None:
         self.backend.accepted_tokens = {"the-old-token-was-revoked"}
         say("    (the backend now rejects the current access token with HTTP 401)")
         before = len(self.refreshes)
-        completed, mark = await self.run_turn("What did you write?")
+        completed, mark = await self.run_turn(REFRESH_PROMPT)
         self.describe_turn(mark)
         turn = completed["turn"]
         check(turn["status"] == "completed", f"turn ended {turn['status']}: {turn.get('error')}")

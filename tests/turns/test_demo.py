@@ -96,6 +96,9 @@ def test_demo_shows_a_planned_edit_and_a_resumed_thread() -> None:
             "editor -> turn/start: 'Remind me what you did so far.'",
             "server -> agent: Earlier I wrote notes.txt and documented the demo.",
             "the resumed request carries the earlier conversation",
+            "prompts 'Write a notes file in the project.', 'Document how to run the demo.', "
+            "'What did you write?'",
+            "and the apply_patch call call-patch with its output",
             "    ok",
             "PASS: all 7 steps behaved as expected",
         ],
