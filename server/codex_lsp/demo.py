@@ -2,7 +2,8 @@
 
 The server runs as a real subprocess over stdio (LSP framing). This process plays the editor
 (a pygls ``LanguageClient`` that owns ChatGPT tokens minted by the FakeIssuer and answers token
-refreshes and approval requests) and hosts the FakeBackend as the model. Every step is checked;
+refreshes, command and patch approvals) and hosts the FakeBackend as the model; the last step
+stops the server and starts a new one to resume the thread from disk. Every step is checked;
 the exit code is 0 only if all of them behaved as expected.
 """
 
@@ -26,7 +27,15 @@ from pygls.protocol import LanguageServerProtocol
 
 from codex_lsp.backend.rate_limits import render_status_lines
 from codex_lsp.config import Config
-from codex_lsp.fakes.backend import FakeBackend, Step, reasoning, shell_call, text
+from codex_lsp.fakes.backend import (
+    FakeBackend,
+    Step,
+    function_call,
+    patch_call,
+    reasoning,
+    shell_call,
+    text,
+)
 from codex_lsp.fakes.issuer import FakeIssuer
 from codex_lsp.sandbox.detect import NONE, detect
 from codex_lsp.server import converter_factory
@@ -34,6 +43,25 @@ from codex_lsp.server import converter_factory
 STEP_TIMEOUT_S = 30.0
 ACCOUNT_ID = "acct-demo"
 NOTES_TEXT = "notes written by the agent"
+AGENTS_RULE = "Record every user-visible change in CHANGELOG.md."
+README_BEFORE = "# demo project\n"
+README_AFTER = "# demo project\n\nRun `make demo` to try it.\n"
+CHANGELOG_TEXT = "# Changelog\n\n- README: how to run the demo\n"
+DEMO_PATCH = """*** Begin Patch
+*** Update File: README.md
+@@
+ # demo project
++
++Run `make demo` to try it.
+*** Add File: CHANGELOG.md
++# Changelog
++
++- README: how to run the demo
+*** End Patch"""
+FIRST_PROMPT = "Write a notes file in the project."
+EDIT_PROMPT = "Document how to run the demo."
+REFRESH_PROMPT = "What did you write?"
+EARLIER_PROMPTS = (FIRST_PROMPT, EDIT_PROMPT, REFRESH_PROMPT)
 
 
 class DemoFailure(Exception):
@@ -68,19 +96,24 @@ class Demo:
         self.issuer = issuer
         self.codex_home = root / "codex-home"
         self.workspace = root / "workspace"
-        self.client = LanguageClient(
+        self.client = self._new_client()
+        self.refreshes: list[dict[str, Any]] = []
+        self.approvals: list[dict[str, Any]] = []
+        self.file_approvals: list[dict[str, Any]] = []
+        self.sandboxed = True
+        self.git_protected = True
+        self.thread_id = ""
+        self._stderr: collections.deque[str] = collections.deque(maxlen=40)
+
+    def _new_client(self) -> LanguageClient:
+        client = LanguageClient(
             "codex-lsp-demo",
             "0.1",
             converter_factory=converter_factory,
             protocol_cls=_RecordingProtocol,
         )
-        self.refreshes: list[dict[str, Any]] = []
-        self.approvals: list[dict[str, Any]] = []
-        self.sandboxed = True
-        self.git_protected = True
-        self.thread_id = ""
-        self._stderr: collections.deque[str] = collections.deque(maxlen=40)
-        self._install_editor_handlers()
+        self._install_editor_handlers(client)
+        return client
 
     @property
     def protocol(self) -> _RecordingProtocol:
@@ -88,8 +121,8 @@ class Demo:
 
     # ---- the editor's answers to server->client requests --------------------------------------
 
-    def _install_editor_handlers(self) -> None:
-        @self.client.feature("account/chatgptAuthTokens/refresh")
+    def _install_editor_handlers(self, client: LanguageClient) -> None:
+        @client.feature("account/chatgptAuthTokens/refresh")
         async def refresh(params: Any) -> dict[str, Any]:
             self.refreshes.append(params)
             token = self.issuer.make_jwt(
@@ -100,7 +133,7 @@ class Demo:
             say("    editor -> fresh access token from the editor's own sign-in")
             return {"accessToken": token, "chatgptAccountId": ACCOUNT_ID, "chatgptPlanType": "pro"}
 
-        @self.client.feature("item/commandExecution/requestApproval")
+        @client.feature("item/commandExecution/requestApproval")
         async def approve(params: Any) -> dict[str, Any]:
             self.approvals.append(params)
             say(f"    server -> approval request: `{params.get('command')}`")
@@ -113,13 +146,22 @@ class Demo:
             say("    editor -> accept")
             return {"decision": "accept"}
 
+        @client.feature("item/fileChange/requestApproval")
+        async def approve_patch(params: Any) -> dict[str, Any]:
+            self.file_approvals.append(params)  # shown in order by plan_and_edit
+            return {"decision": "accept"}
+
     # ---- plumbing ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
         self.codex_home.mkdir()
         self.workspace.mkdir()
-        (self.workspace / "README.md").write_text("# demo project\n")
+        (self.workspace / "README.md").write_text(README_BEFORE)
         (self.workspace / ".git").mkdir()  # workspace-write keeps .git read-only
+        (self.workspace / "AGENTS.md").write_text(f"# Project rules\n\n{AGENTS_RULE}\n")
+        await self._start_server()
+
+    async def _start_server(self) -> None:
         # A clean server environment: no credentials or CODEX_HOME of the user's own setup.
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CODEX_", "OPENAI_"))}
         if "CODEX_SANDBOX_BACKEND" in os.environ:  # keep the sandbox choice consistent with ours
@@ -155,6 +197,12 @@ class Demo:
     async def _drain(self, stream: asyncio.StreamReader) -> None:
         while line := await stream.readline():
             self._stderr.append(line.decode("utf-8", "replace").rstrip())
+
+    async def restart(self) -> None:
+        """Stop the server process and start a fresh one (a new client, as an editor reload)."""
+        await self.stop()
+        self.client = self._new_client()
+        await self._start_server()
 
     async def stop(self) -> None:
         with contextlib.suppress(Exception):
@@ -286,7 +334,7 @@ class Demo:
         if self.sandboxed:
             steps.append(shell_call(["touch", ".git/injected-hook"], call_id="call-git"))
         self.backend.script_next(steps)
-        completed, mark = await self.run_turn("Write a notes file in the project.")
+        completed, mark = await self.run_turn(FIRST_PROMPT)
         self.describe_turn(mark)
         turn = completed["turn"]
         check(turn["status"] == "completed", f"turn ended {turn['status']}: {turn.get('error')}")
@@ -320,11 +368,170 @@ class Demo:
         )
         check(len(self.since(mark, "item/agentMessage/delta")) > 0, "no model text was streamed")
 
+    async def plan_and_edit(self) -> None:
+        plan_start = {
+            "explanation": "Document how to run the demo, as AGENTS.md asks",
+            "plan": [
+                {"step": "Add a usage line to README.md", "status": "in_progress"},
+                {"step": "Record the change in CHANGELOG.md", "status": "pending"},
+            ],
+        }
+        plan_done = {
+            "plan": [
+                {"step": "Add a usage line to README.md", "status": "completed"},
+                {"step": "Record the change in CHANGELOG.md", "status": "completed"},
+            ]
+        }
+        self.backend.script_next(
+            [
+                reasoning(
+                    "AGENTS.md wants a changelog entry; plan, then one patch for both files."
+                ),
+                function_call("update_plan", plan_start, call_id="call-plan-1"),
+                patch_call(DEMO_PATCH, call_id="call-patch"),
+            ]
+        )
+        self.backend.script_next([function_call("update_plan", plan_done, call_id="call-plan-2")])
+        self.backend.script_next([text("README.md explains the demo; CHANGELOG.md records it.")])
+        approvals_before = len(self.file_approvals)
+        requests_before = len(self.backend.requests_to("/responses"))
+        completed, mark = await self.run_turn(EDIT_PROMPT)
+        turn = completed["turn"]
+        for method, params in self.protocol.received[mark:]:
+            item = params.get("item", {}) if isinstance(params, dict) else {}
+            if method == "turn/plan/updated":
+                if params.get("explanation"):
+                    say(f"    server -> turn/plan/updated: {params['explanation']}")
+                else:
+                    say("    server -> turn/plan/updated")
+                for step in params.get("plan", []):
+                    say(f"      [{step['status']}] {step['step']}")
+            elif method == "item/started" and item.get("type") == "fileChange":
+                say(f"    server -> item/started fileChange {item.get('id')}:")
+                for change in item.get("changes", []):
+                    rel = Path(change["path"]).relative_to(self.workspace)
+                    say(f"      {change['kind']['type']} {rel}")
+                    for line in change.get("diff", "").splitlines():
+                        say(f"        {line}".rstrip())
+                for asked in self.file_approvals:
+                    if asked.get("itemId") == item.get("id"):
+                        say(
+                            f"    server -> item/fileChange/requestApproval (item {item.get('id')})"
+                        )
+                        say("    editor -> accept")
+            elif method == "item/completed" and item.get("type") == "fileChange":
+                say(f"    server -> item/completed fileChange: {item.get('status')}")
+            elif method == "turn/diff/updated":
+                say("    server -> turn/diff/updated (the turn's diff so far):")
+                for line in params.get("diff", "").splitlines():
+                    say(f"        {line}".rstrip())
+            elif method == "item/completed" and item.get("type") == "agentMessage":
+                say(f"    server -> agent: {item.get('text', '').strip()}")
+        check(turn["status"] == "completed", f"turn ended {turn['status']}: {turn.get('error')}")
+        plans = self.since(mark, "turn/plan/updated")
+        check(len(plans) == 2, f"expected two turn/plan/updated, saw {len(plans)}")
+        check(
+            [s["status"] for s in plans[0]["plan"]] == ["inProgress", "pending"]
+            and [s["status"] for s in plans[1]["plan"]] == ["completed", "completed"],
+            f"unexpected plans {plans}",
+        )
+        changes = [i for i in turn["items"] if i["type"] == "fileChange"]
+        check(len(changes) == 1, f"expected one fileChange item, saw {len(changes)}")
+        check(changes[0]["status"] == "completed", f"the patch ended {changes[0]['status']}")
+        kinds = {os.path.basename(c["path"]): c["kind"]["type"] for c in changes[0]["changes"]}
+        check(
+            kinds == {"README.md": "update", "CHANGELOG.md": "add"}, f"the item's changes: {kinds}"
+        )
+        # untrusted asks before every patch; the demo editor accepted it
+        check(
+            len(self.file_approvals) - approvals_before == 1,
+            "the editor was not asked to approve the patch",
+        )
+        diffs = self.since(mark, "turn/diff/updated")
+        check(bool(diffs), "no turn/diff/updated was sent")
+        diff = diffs[-1]["diff"]
+        check(
+            "+++ b/README.md" in diff and "+Run `make demo` to try it." in diff,
+            "turn/diff/updated lacks the README change",
+        )
+        check("+++ b/CHANGELOG.md" in diff, "turn/diff/updated lacks the new CHANGELOG.md")
+        readme = (self.workspace / "README.md").read_text()
+        check(readme == README_AFTER, f"README.md on disk is {readme!r}")
+        changelog = (self.workspace / "CHANGELOG.md").read_text()
+        check(changelog == CHANGELOG_TEXT, f"CHANGELOG.md on disk is {changelog!r}")
+        say("    on disk: README.md and CHANGELOG.md now read exactly as the patch says")
+        bodies = [r.body for r in self.backend.requests_to("/responses")[requests_before:]]
+        check(bool(bodies), "the turn sent no request to the model")
+        agents = [
+            t
+            for t in _input_texts(bodies[0])
+            if t.startswith("# AGENTS.md instructions for ") and AGENTS_RULE in t
+        ]
+        check(bool(agents), "the request to the model does not carry the AGENTS.md instructions")
+        say(f"    request to the model carries: {agents[0].splitlines()[0]!r} ({AGENTS_RULE!r})")
+
+    async def restart_and_resume(self) -> None:
+        say("    (stopping the server; starting a new server process)")
+        old = self.client._server
+        await self.restart()
+        new = self.client._server
+        if old is None or new is None:
+            raise DemoFailure("the server process is unknown")
+        check(old.returncode is not None, "the first server process did not exit")
+        check(new.pid != old.pid, "no new server process was started")
+        say(f"    server process {old.pid} exited; server process {new.pid} started")
+        say("    (editor-owned tokens live in server memory only: the editor signs in again)")
+        await self.login()
+        listed = await self.call("thread/list", {})
+        ids = [t["id"] for t in listed["data"]]
+        check(self.thread_id in ids, f"thread/list on the new server shows {ids}")
+        entry = next(t for t in listed["data"] if t["id"] == self.thread_id)
+        say(f"    thread/list -> {self.thread_id} (preview {entry.get('preview')!r})")
+        rollout = Path(entry.get("path") or "")
+        check(
+            await asyncio.to_thread(rollout.is_file),
+            f"the thread's rollout file is missing: {entry.get('path')}",
+        )
+        say(f"    rollout on disk: $CODEX_HOME/{rollout.relative_to(self.codex_home)}")
+        check(
+            entry.get("preview") == FIRST_PROMPT,
+            f"the thread's preview is {entry.get('preview')!r}",
+        )
+        resumed = await self.call("thread/resume", {"threadId": self.thread_id})
+        turns = resumed["thread"].get("turns") or []
+        say(f"    thread/resume -> {len(turns)} earlier turns restored")
+        check(resumed["thread"]["id"] == self.thread_id, f"resumed {resumed['thread']['id']}")
+        check(len(turns) == 3, f"the resumed thread has {len(turns)} turns, not 3")
+        self.backend.script_next([text("Earlier I wrote notes.txt and documented the demo.")])
+        requests_before = len(self.backend.requests_to("/responses"))
+        completed, mark = await self.run_turn("Remind me what you did so far.")
+        self.describe_turn(mark)
+        check(
+            completed["turn"]["status"] == "completed",
+            f"turn ended {completed['turn']['status']}: {completed['turn'].get('error')}",
+        )
+        bodies = [r.body for r in self.backend.requests_to("/responses")[requests_before:]]
+        check(bool(bodies), "the resumed turn sent no request to the model")
+        items = bodies[0].get("input", [])
+        texts = _input_texts(bodies[0])
+        for prompt in EARLIER_PROMPTS:
+            check(prompt in texts, f"the resumed request lacks the earlier prompt {prompt!r}")
+        patch_items = {
+            i.get("type") for i in items if isinstance(i, dict) and i.get("call_id") == "call-patch"
+        }
+        check(
+            patch_items == {"custom_tool_call", "custom_tool_call_output"},
+            f"the resumed request lacks the earlier apply_patch call or its output: {patch_items}",
+        )
+        say(f"    the resumed request carries the earlier conversation ({len(items)} input items):")
+        say(f"      prompts {', '.join(repr(p) for p in EARLIER_PROMPTS)}")
+        say("      and the apply_patch call call-patch with its output")
+
     async def refresh_on_401(self) -> None:
         self.backend.accepted_tokens = {"the-old-token-was-revoked"}
         say("    (the backend now rejects the current access token with HTTP 401)")
         before = len(self.refreshes)
-        completed, mark = await self.run_turn("What did you write?")
+        completed, mark = await self.run_turn(REFRESH_PROMPT)
         self.describe_turn(mark)
         turn = completed["turn"]
         check(turn["status"] == "completed", f"turn ended {turn['status']}: {turn.get('error')}")
@@ -370,6 +577,18 @@ class Demo:
         )
 
 
+def _input_texts(body: Any) -> list[str]:
+    """The text of every message in a Responses request's ``input``."""
+    texts: list[str] = []
+    for item in body.get("input", []) if isinstance(body, dict) else []:
+        content = item.get("content") if isinstance(item, dict) else None
+        if isinstance(content, list):
+            texts.extend(str(p.get("text", "")) for p in content if isinstance(p, dict))
+        elif isinstance(content, str):
+            texts.append(content)
+    return texts
+
+
 def say(line: str) -> None:
     print(line, flush=True)
 
@@ -381,9 +600,17 @@ async def _run_steps(demo: Demo) -> int:
             "a turn in which the model runs sandboxed commands (approved by the editor)",
             demo.sandboxed_turn,
         ),
+        (
+            "a planned edit: update_plan and apply_patch (AGENTS.md sent to the model)",
+            demo.plan_and_edit,
+        ),
         ("a 401 answered by an editor token refresh", demo.refresh_on_401),
         ("rate limits", demo.rate_limits),
         ("status", demo.status),
+        (
+            "the thread survives a server restart: thread/list, thread/resume",
+            demo.restart_and_resume,
+        ),
     ]
     failures = 0
     for number, (title, step) in enumerate(steps, 1):

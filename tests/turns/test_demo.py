@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -35,11 +36,76 @@ def test_demo_passes_every_step() -> None:
         "5h limit: 23% used",
         "account/rateLimits/read: primary 23% of 300 min",
         "Auth mode: chatgptAuthTokens",
-        "PASS: all 5 steps behaved as expected",
+        "PASS: all 7 steps behaved as expected",
     ]:
         assert line in out, f"missing {line!r} in:\n{out}"
     assert "FAIL" not in out
     assert "eyJ" not in out  # no token is ever printed
+
+
+def _ordered(out: str, lines: list[str]) -> None:
+    """Every line is in ``out``, in this order."""
+    position = 0
+    for line in lines:
+        found = out.find(line, position)
+        assert found >= 0, f"missing {line!r} (after position {position}) in:\n{out}"
+        position = found + len(line)
+
+
+def test_demo_shows_a_planned_edit_and_a_resumed_thread() -> None:
+    proc = _run_demo()
+    out = proc.stdout
+    assert proc.returncode == 0, out + proc.stderr
+    step3 = out[out.index("[3] ") : out.index("[4] ")]
+    _ordered(
+        step3,
+        [
+            "[3] a planned edit: update_plan and apply_patch (AGENTS.md sent to the model)",
+            "server -> turn/plan/updated: Document how to run the demo, as AGENTS.md asks",
+            "[inProgress] Add a usage line to README.md",
+            "[pending] Record the change in CHANGELOG.md",
+            "server -> item/started fileChange call-patch:",
+            "update README.md",
+            "+Run `make demo` to try it.",
+            "add CHANGELOG.md",
+            "server -> item/fileChange/requestApproval (item call-patch)",
+            "editor -> accept",
+            "server -> item/completed fileChange: completed",
+            "server -> turn/diff/updated (the turn's diff so far):",
+            "+++ b/CHANGELOG.md",
+            "+++ b/README.md",
+            "server -> turn/plan/updated",
+            "[completed] Add a usage line to README.md",
+            "[completed] Record the change in CHANGELOG.md",
+            "on disk: README.md and CHANGELOG.md now read exactly as the patch says",
+            "request to the model carries: '# AGENTS.md instructions for ",
+            "('Record every user-visible change in CHANGELOG.md.')",
+            "    ok",
+        ],
+    )
+    step7 = out[out.index("[7] ") :]
+    _ordered(
+        step7,
+        [
+            "[7] the thread survives a server restart: thread/list, thread/resume",
+            "exited; server process",
+            "server -> account/login/completed",
+            "(preview 'Write a notes file in the project.')",
+            "rollout on disk: $CODEX_HOME/sessions/",
+            "thread/resume -> 3 earlier turns restored",
+            "editor -> turn/start: 'Remind me what you did so far.'",
+            "server -> agent: Earlier I wrote notes.txt and documented the demo.",
+            "the resumed request carries the earlier conversation",
+            "prompts 'Write a notes file in the project.', 'Document how to run the demo.', "
+            "'What did you write?'",
+            "and the apply_patch call call-patch with its output",
+            "    ok",
+            "PASS: all 7 steps behaved as expected",
+        ],
+    )
+    ids = re.findall(r"thread/list -> ([0-9a-f-]{36}) ", step7)
+    rollout = re.search(r"rollout on disk: (\S+)", step7)
+    assert len(ids) == 1 and rollout is not None and ids[0] in rollout.group(1)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="bwrap sandbox is Linux-only")
@@ -69,4 +135,5 @@ def test_demo_without_a_sandbox_says_so_and_still_passes() -> None:
         "NOTE: no sandbox backend is available here; using danger-full-access instead"
         in proc.stdout
     )
-    assert "PASS: all 5 steps behaved as expected" in proc.stdout
+    assert "server -> item/fileChange/requestApproval (item call-patch)" in proc.stdout
+    assert "PASS: all 7 steps behaved as expected" in proc.stdout
