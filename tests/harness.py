@@ -141,9 +141,11 @@ async def start_session(
     initialize: bool = True,
     before_initialize: Callable[[Session], None] | None = None,
     wrapper: list[str] | None = None,
+    python: str | None = None,
 ):
-    """Start the real server (stdio) and yield an initialized `Session`."""
-    command = [*(wrapper or []), sys.executable, "-m", "codex_lsp", *(args or [])]
+    """Start the real server (stdio) and yield an initialized `Session` (``python``: the
+    interpreter that runs it, this one by default)."""
+    command = [*(wrapper or []), python or sys.executable, "-m", "codex_lsp", *(args or [])]
     if stderr_file is not None:
         command = ["/bin/sh", "-c", f'exec "$0" "$@" 2>>"{stderr_file}"', *command]
     config = ClientServerConfig(

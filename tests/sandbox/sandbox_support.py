@@ -215,3 +215,28 @@ def readable_pythonpath(dest: Path, module: str = "codex_lsp.sandbox") -> str:
     for path in [dest, *dest.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return str(dest)
+
+
+def sandbox_python() -> str:
+    """A Python (stdlib only) that sandboxed commands can see. Not the venv's: the checkout, and
+    with it the venv, may live under /tmp, which read-only sandboxes replace with a private tmpfs."""
+    for candidate in (os.path.realpath(sys.executable), "/usr/bin/python3"):
+        if not Path(candidate).is_relative_to("/tmp") and os.access(candidate, os.X_OK):
+            return candidate
+    raise AssertionError("no Python outside /tmp for sandboxed commands")
+
+
+def system_python() -> str:
+    """A python3 other users can run (the venv's may sit under a directory only root enters)."""
+    for candidate in ("/usr/bin/python3.11", "/usr/bin/python3"):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    raise AssertionError("a python3 readable by other users is needed for the non-root case")
+
+
+# Everything the whole server imports, also lazily (HTTP stack, history, search).
+SERVER_MODULES = (
+    "codex_lsp.app, codex_lsp.cli, codex_lsp.services, codex_lsp.turns.threads, "
+    "codex_lsp.handlers, codex_lsp.sandbox.landlock, httpx, httpx_sse, anyio, h11, httpcore, "
+    "idna, certifi, orjson, pathspec, keyring, jwt"
+)

@@ -18,7 +18,16 @@ from typing import Any
 import pytest
 from escape_support import Approvals, agent_turn, exec_, server_session
 from pygls.exceptions import JsonRpcException
-from sandbox_support import Dirs, kill_all, processes_with, wait_until
+from sandbox_support import (
+    SERVER_MODULES,
+    Dirs,
+    kill_all,
+    processes_with,
+    readable_pythonpath,
+    sandbox_python,
+    system_python,
+    wait_until,
+)
 
 from codex_lsp.fakes.backend import FakeBackend, shell_call
 from codex_lsp.sandbox import cgroup
@@ -144,7 +153,7 @@ async def test_host_unix_socket_unreachable_with_network_off(
     path, received = unix_listener
     async with server_session(codex_home, dirs.ws, backend=backend) as s:
         params = {
-            "command": [sys.executable, "-c", UNIX_CONNECT, str(path)],
+            "command": [sandbox_python(), "-c", UNIX_CONNECT, str(path)],
             "cwd": str(dirs.ws),
             "sandboxPolicy": policy,
         }
@@ -178,7 +187,7 @@ async def test_socketpair_and_multiprocessing_still_work_with_network_off(
             result = await s.call(
                 "command/exec",
                 {
-                    "command": [sys.executable, "probe.py"],
+                    "command": [sandbox_python(), "probe.py"],
                     "cwd": str(dirs.ws),
                     "sandboxPolicy": policy,
                 },
@@ -408,7 +417,13 @@ async def test_unprivileged_landlock_asks_before_workspace_writes_and_says_why(
     chown = ["chown", "-R", f"{user}:{user}", str(dirs.ws)]
     await asyncio.to_thread(subprocess.run, chown, check=True, timeout=30)
     wrapper = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "--"]
-    env = {"CODEX_SANDBOX_BACKEND": "landlock", "CODEX_API_KEY": "sk-test", "HOME": str(dirs.base)}
+    env = {
+        "CODEX_SANDBOX_BACKEND": "landlock",
+        "CODEX_API_KEY": "sk-test",
+        "HOME": str(dirs.base),
+        # The user can't enter a checkout under a 0700 directory: a readable copy of the code.
+        "PYTHONPATH": readable_pythonpath(dirs.base / "pylib", SERVER_MODULES),
+    }
     args = [
         "-c",
         'model_provider="fake"',
@@ -418,7 +433,9 @@ async def test_unprivileged_landlock_asks_before_workspace_writes_and_says_why(
         "model_providers.fake.requires_openai_auth=true",
     ]
     plant = shell_call(["sh", "-c", "echo evil > .git/hooks/pre-commit"])
-    async with start_session(home, args=args, env=env, workspace=dirs.ws, wrapper=wrapper) as s:
+    async with start_session(
+        home, args=args, env=env, workspace=dirs.ws, wrapper=wrapper, python=system_python()
+    ) as s:
         status = await s.call("codex/status")
         assert status["sandboxBackend"] == "landlock"
         assert any(".git" in gap and "NOT protected" in gap for gap in status["sandboxGaps"])

@@ -21,6 +21,7 @@ from sandbox_support import (
     readable_pythonpath,
     run,
     sh,
+    system_python,
     unique,
     wait_until,
 )
@@ -242,13 +243,6 @@ def _pids_of_uid(uid: int) -> list[int]:
     return pids
 
 
-def _system_python() -> str:
-    for candidate in ("/usr/bin/python3.11", "/usr/bin/python3"):
-        if os.access(candidate, os.X_OK):
-            return candidate
-    raise AssertionError("a python3 readable by other users is needed for the non-root case")
-
-
 def test_bwrap_backend_as_non_root_user(dirs: Dirs, throwaway_user: str) -> None:
     user = pwd.getpwnam(throwaway_user)
     (dirs.ws / ".git").mkdir()
@@ -267,7 +261,7 @@ def test_bwrap_backend_as_non_root_user(dirs: Dirs, throwaway_user: str) -> None
             "-u",
             throwaway_user,
             "--",
-            _system_python(),
+            system_python(),
             "-c",
             NON_ROOT_SCRIPT,
             str(dirs.ws),
