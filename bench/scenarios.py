@@ -163,7 +163,7 @@ class EditorRig:
 
     async def start(self) -> LspClient:
         home = self.tmp / "home"
-        home.mkdir()
+        home.mkdir(exist_ok=True)  # a scenario may have filled it first (stored threads)
         client = await LspClient.spawn(home, ["-c", f'chatgpt_base_url="{self.backend.base_url}/backend-api"',
                                               "-c", 'sandbox_mode="workspace-write"',
                                               "-c", 'approval_policy="never"'])
