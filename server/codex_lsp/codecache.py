@@ -19,6 +19,11 @@ Safety, because the cache holds executable code:
   source, so a changed class can never pick up stale code.
 * a hit never rewrites the file; writes are atomic (temp file + rename). Any failure falls back
   to plain ``compile()``. POSIX only (ownership checks); elsewhere the cache is off.
+
+Idle memory: the file is an index plus the marshalled code objects back to back, kept as one
+buffer while start-up runs; each code object is unmarshalled only when attrs asks for it and is
+dropped right after its class is built. Unmarshalling the whole table up front left ~5 MB of
+pymalloc arenas pinned by the classes built in between, after the table itself was freed.
 """
 
 from __future__ import annotations
@@ -39,11 +44,12 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-FORMAT = b"codex-lsp attrs code cache v1\n"
+FORMAT = b"codex-lsp attrs code cache v2\n"
 KEY_NAME = "code-cache.key"
 KEY_BYTES = 32
 MAX_CACHE_BYTES = 32 * 1024 * 1024
 DISABLE_ENV = "CODEX_LSP_NO_CODE_CACHE"
+PRUNE_AFTER_S = 30 * 24 * 3600  # other versions' caches untouched this long are removed on a save
 
 
 def default_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -78,9 +84,11 @@ class CodeCache:
         tag = sys.implementation.cache_tag or "python"
         safe_version = "".join(c if c.isalnum() or c in ".-" else "_" for c in attrs_version)[:80]
         self.path = directory / f"attrs-{safe_version}-{tag}.code"
-        self.entries: dict[bytes, CodeType] = {}
+        # key -> marshalled code object (a slice of the file's buffer, or bytes for a new one)
+        self.entries: dict[bytes, bytes | memoryview] = {}
+        self.filenames: dict[bytes, str] = {}
         self.hits = 0
-        self.misses: dict[bytes, CodeType] = {}  # new scripts: worth writing
+        self.misses: set[bytes] = set()  # new scripts: worth writing
         self.changed = 0  # known file names with new source (see lookup)
         self._known_files: set[str] = set()
         self._used: set[bytes] = set()
@@ -100,45 +108,48 @@ class CodeCache:
             data = _read_private_file(self.path, MAX_CACHE_BYTES)
             if data is None:
                 return
-            entries = self._verify(data, key)
-            if entries is not None:
-                self.entries = entries
-                self._known_files = {code.co_filename for code in entries.values()}
+            if self._verify(data, key):
+                self._known_files = set(self.filenames.values())
         except Exception as exc:  # noqa: BLE001 - the cache is only ever a speed-up
             log.warning("code cache ignored (%s)", type(exc).__name__)
-            self.entries = {}
+            self.entries, self.filenames = {}, {}
 
-    def _verify(self, data: bytes, key: bytes) -> dict[bytes, CodeType] | None:
-        mac, payload = data[:32], data[32:]
+    def _verify(self, data: bytes, key: bytes) -> bool:
+        """Check the signature, then take the index; no code object is unmarshalled here."""
+        view = memoryview(data)
+        mac, payload = view[:32], view[32:]
         expected = hmac.new(key, payload, hashlib.sha256).digest()
         if len(data) < 32 or not hmac.compare_digest(mac, expected):
             log.warning("code cache %s failed its signature check: ignoring it", self.path.name)
-            return None
-        if not payload.startswith(self.header):
-            return None  # another attrs/Python version (signed by us, so just a miss)
-        table = marshal.loads(payload[len(self.header) :])
-        if not isinstance(table, dict) or not all(
-            isinstance(k, bytes) and isinstance(v, CodeType) for k, v in table.items()
-        ):
-            return None
-        return table
+            return False
+        if payload[: len(self.header)] != self.header:
+            return False  # another attrs/Python version (signed by us, so just a miss)
+        entries, filenames = _unpack(payload[len(self.header) :])
+        self.entries, self.filenames = entries, filenames
+        return True
 
     def lookup(self, script: str, filename: str) -> CodeType:
         key = _entry_key(script, filename)
         self._used.add(key)
-        code = self.entries.get(key)
-        if code is not None:
-            self.hits += 1
-            return code
+        raw = self.entries.get(key)
+        if raw is not None:
+            try:
+                code = marshal.loads(raw)
+            except (ValueError, EOFError, TypeError):
+                code = None  # signed by us, so only a bug could get here: compile instead
+            if isinstance(code, CodeType):
+                self.hits += 1
+                return code
         code = compile(script, filename, "exec")
-        self.entries[key] = code
+        self.entries[key] = marshal.dumps(code)
+        self.filenames[key] = filename
         if filename in self._known_files:
             # Same class, new source. attrs bakes the per-process str hash into frozen classes'
             # __hash__, so a few of these differ on every run: caching them would rewrite the
             # file each time. Many of them mean a library changed: see stale().
             self.changed += 1
         else:
-            self.misses[key] = code
+            self.misses.add(key)
         return code
 
     def stale(self) -> bool:
@@ -158,18 +169,32 @@ class CodeCache:
             key = self._key or self._read_key(create=True)
             if key is None:
                 return False
-            entries = self.entries
-            if stale:  # start over from what this run used
-                entries = {k: v for k, v in entries.items() if k in self._used}
-            payload = self.header + marshal.dumps(entries)
+            keys = [k for k in self.entries if not stale or k in self._used]
+            payload = self.header + _pack(
+                {k: self.entries[k] for k in keys}, {k: self.filenames.get(k, "") for k in keys}
+            )
             mac = hmac.new(key, payload, hashlib.sha256).digest()
             _write_private_file(self.path, mac + payload)
+            self._prune_others()
         except Exception as exc:  # noqa: BLE001 - the cache is only ever a speed-up
             log.warning("code cache not written (%s)", type(exc).__name__)
             return False
-        self.misses = {}
+        self.misses = set()
         self.changed = 0
         return True
+
+    def _prune_others(self) -> None:
+        """Remove other attrs/Python versions' caches nobody wrote for PRUNE_AFTER_S (each
+        upgraded venv leaves one behind). A cache still in use is only rebuilt once if pruned."""
+        import time
+
+        cutoff = time.time() - PRUNE_AFTER_S
+        for path in self.directory.glob("attrs-*.code"):
+            if path == self.path:
+                continue
+            info = path.lstat()
+            if stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid() and info.st_mtime < cutoff:
+                path.unlink(missing_ok=True)
 
     # ---- ownership and permissions -------------------------------------------------------------
 
@@ -217,6 +242,37 @@ def _read_private_file(path: Path, limit: int) -> bytes | None:
         if info.st_size > limit:
             return None
         return handle.read(limit)
+
+
+def _pack(codes: Mapping[bytes, bytes | memoryview], filenames: Mapping[bytes, str]) -> bytes:
+    """index length (8 bytes) + marshalled index {key: (start, end, filename)} + the codes."""
+    index: dict[bytes, tuple[int, int, str]] = {}
+    position = 0
+    for key, raw in codes.items():
+        index[key] = (position, position + len(raw), filenames[key])
+        position += len(raw)
+    packed_index = marshal.dumps(index)
+    return len(packed_index).to_bytes(8, "little") + packed_index + b"".join(codes.values())
+
+
+def _unpack(body: memoryview) -> tuple[dict[bytes, memoryview], dict[bytes, str]]:
+    """The entries (slices of ``body``) and their file names; empty when malformed."""
+    size = int.from_bytes(body[:8], "little")
+    index = marshal.loads(body[8 : 8 + size])
+    blob = body[8 + size :]
+    entries: dict[bytes, memoryview] = {}
+    filenames: dict[bytes, str] = {}
+    if not isinstance(index, dict):
+        return {}, {}
+    for key, place in index.items():
+        if not (isinstance(key, bytes) and isinstance(place, tuple) and len(place) == 3):
+            return {}, {}
+        start, end, filename = place
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(blob)):
+            return {}, {}
+        entries[key] = blob[start:end]
+        filenames[key] = str(filename)
+    return entries, filenames
 
 
 def _write_private_file(path: Path, data: bytes) -> None:
@@ -273,7 +329,7 @@ def uninstall() -> None:
     import attr._make as attrs_make
 
     attrs_make._compile_and_eval = _original
-    _active.entries = {}
+    _active.entries, _active.filenames = {}, {}  # and with them the file's buffer
     _active, _original = None, None
 
 

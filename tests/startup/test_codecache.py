@@ -90,7 +90,8 @@ def evil_entry(marker: Path) -> dict[bytes, object]:
 
 
 def write_signed(cache: CodeCache, table: dict, key: bytes, mode: int = 0o600) -> None:
-    payload = cache.header + marshal.dumps(table)
+    codes = {k: marshal.dumps(code) for k, code in table.items()}
+    payload = cache.header + codecache._pack(codes, {k: FILENAME for k in table})
     cache.path.write_bytes(hmac.new(key, payload, hashlib.sha256).digest() + payload)
     cache.path.chmod(mode)
 
