@@ -255,12 +255,12 @@ def _pack(codes: Mapping[bytes, bytes | memoryview], filenames: Mapping[bytes, s
     return len(packed_index).to_bytes(8, "little") + packed_index + b"".join(codes.values())
 
 
-def _unpack(body: memoryview) -> tuple[dict[bytes, memoryview], dict[bytes, str]]:
+def _unpack(body: memoryview) -> tuple[dict[bytes, bytes | memoryview], dict[bytes, str]]:
     """The entries (slices of ``body``) and their file names; empty when malformed."""
     size = int.from_bytes(body[:8], "little")
     index = marshal.loads(body[8 : 8 + size])
     blob = body[8 + size :]
-    entries: dict[bytes, memoryview] = {}
+    entries: dict[bytes, bytes | memoryview] = {}
     filenames: dict[bytes, str] = {}
     if not isinstance(index, dict):
         return {}, {}
