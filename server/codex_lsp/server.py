@@ -16,7 +16,7 @@ import logging
 import platform
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -190,6 +190,8 @@ class CodexLanguageServer(LanguageServer):
         self.file_edits_mode = "disk"  # or "workspaceEdit" (initializationOptions.fileEdits)
         self.workspace_folders: list[Path] = []
         self.registered: dict[str, Method] = {}  # methods with a bound handler
+        # method name -> binds its handler on first use (see on_demand)
+        self._on_demand: dict[str, Callable[[], Awaitable[None]]] = {}
         self.services: Services | None = None  # set during start-up
         self._handlers: dict[str, Callable[[Any], Awaitable[Any]]] = {}
         self._routed: set[str] = set()
@@ -300,6 +302,18 @@ class CodexLanguageServer(LanguageServer):
 
         return decorator
 
+    def on_demand(self, methods: Iterable[Method], load: Callable[[], Awaitable[None]]) -> None:
+        """Route ``methods`` now; ``load`` binds their handlers on the first request for any of
+        them (and must be safe to await more than once)."""
+        for method in methods:
+            self.route(method)
+            self._on_demand[method.name] = load
+
+    async def load_on_demand(self) -> None:
+        """Bind every handler that is still waiting for its first request (tests, tools)."""
+        for load in dict.fromkeys(self._on_demand.values()):
+            await load()
+
     def begin_startup(self, startup: Awaitable[None]) -> None:
         """Run the heavy part of start-up (imports, credentials, handlers) after `initialize`
         answers; requests wait for it, so the editor gets its handshake answer fast."""
@@ -320,6 +334,9 @@ class CodexLanguageServer(LanguageServer):
             raise JsonRpcException("Server not initialized", code=errors.SERVER_NOT_INITIALIZED)
         await self.wait_started()
         handler = self._handlers.get(method.name)
+        if handler is None and method.name in self._on_demand:
+            await self._on_demand[method.name]()
+            handler = self._handlers.get(method.name)
         if handler is None:
             raise JsonRpcException(f"Method Not Found: {method.name}", code=errors.METHOD_NOT_FOUND)
         if log.isEnabledFor(logging.DEBUG):

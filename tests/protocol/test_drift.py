@@ -12,6 +12,7 @@ from pygls.exceptions import JsonRpcException
 
 from codex_lsp.app import build_server, start_services
 from codex_lsp.config import load_config
+from codex_lsp.handlers import ON_DEMAND
 from codex_lsp.protocol import GROUPS, METHODS, client_requests
 from codex_lsp.protocol.schema import SCHEMA_FILE, render
 from harness import ROOT, start_session
@@ -79,8 +80,12 @@ async def test_registered_handlers_are_exactly_the_client_requests(tmp_path: Pat
     config = load_config(tmp_path)
     server = build_server(config)
     await start_services(server, config)
-    await server.services.close()
     expected = {m.name for m in client_requests()} - {"initialize"}
+    on_demand = {m.name for methods in ON_DEMAND.values() for m in methods}
+    assert on_demand and not on_demand & set(server.registered)  # not imported at start-up
+    assert set(server.registered) | on_demand == expected
+    await server.load_on_demand()  # each module binds exactly what ON_DEMAND says it does
+    await server.services.close()
     assert set(server.registered) == expected
 
 
