@@ -74,6 +74,15 @@ class LspClient:
         )
         return cls(proc)
 
+    @classmethod
+    async def spawn_echo(cls) -> LspClient:
+        """The do-nothing Python server of echo_server.py (the round-trip floor)."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(Path(__file__).with_name("echo_server.py")),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )
+        return cls(proc)
+
     async def initialize(self, workspace: Path | None = None, init_options: Any = None) -> Any:
         result = await self.request(
             "initialize",

@@ -73,6 +73,9 @@ async def startup(tmp: Path, quick: bool) -> list[dict[str, Any]]:
         await client.request("account/read", {})
         await client.close()
     overhead = [s - statistics.median(baseline) for s in spawn]
+    # The issue's targets were set where `import pygls.lsp.server` took ~390 ms: 300 ms and
+    # 430 ms are 0.77x and 1.10x of it. Relative to the same run's import they hold on any machine.
+    pygls_import = statistics.median(baseline)
     return [
         figure("import pygls.lsp.server (baseline)", "ms", baseline, target="baseline", meets=None),
         figure("spawn -> initialize", "ms", spawn, target="median <= 300 ms", rule=["median", 300]),
@@ -81,30 +84,51 @@ async def startup(tmp: Path, quick: bool) -> list[dict[str, Any]]:
         figure("spawn -> initialize, first start (empty code cache)", "ms", cold, target="report",
                meets=None),
         figure("our overhead on spawn -> initialize", "ms", overhead, target="<= 100 ms", rule=["median", 100]),
+        figure("spawn -> initialize / import pygls.lsp.server (same run)", "x",
+               [t / pygls_import for t in spawn], target="median <= 0.77 (300 of 390 ms)",
+               rule=["median", 0.77]),
+        figure("spawn -> first custom request / import pygls.lsp.server (same run)", "x",
+               [t / pygls_import for t in first_custom], target="median <= 1.10 (430 of 390 ms)",
+               rule=["median", 1.10]),
         figure("idle RSS after start-up", "MB", rss, target="<= 55 MB", rule=["median", 55]),
     ]
 
 
 @scenario("roundtrip")
 async def roundtrip(tmp: Path, quick: bool) -> list[dict[str, Any]]:
-    """Sequential custom-request round trips (`account/read`, answered from memory)."""
+    """Sequential custom-request round trips (`account/read`, answered from memory), interleaved
+    in slices with the same calls to a do-nothing Python server over the same pipes (the floor:
+    what the machine, the pipes and this client cost before any server logic)."""
     calls = reps(2000, 300, quick)
+    slices = 10
     client = await LspClient.spawn(tmp)
+    floor_server = await LspClient.spawn_echo()
     try:
         await client.initialize()
         for _ in range(100):  # warm-up
             await client.request("account/read", {})
-        times = []
-        for _ in range(calls):
-            start = time.perf_counter()
-            await client.request("account/read", {})
-            times.append((time.perf_counter() - start) * 1000)
+            await floor_server.request("account/read", {})
+        times: list[float] = []
+        floor: list[float] = []
+        for i in range(slices):
+            pairs = [(client, times), (floor_server, floor)]
+            for target, out in pairs if i % 2 == 0 else pairs[::-1]:
+                for _ in range(max(1, calls // slices)):
+                    start = time.perf_counter()
+                    await target.request("account/read", {})
+                    out.append((time.perf_counter() - start) * 1000)
         peak = client.rss_kb()[1] / 1024
     finally:
         await client.close()
+        await floor_server.close()
+    floor_median = statistics.median(floor)
     return [
         figure("custom request round trip (account/read)", "ms", times,
                target="median <= 0.20 ms, p99 <= 0.35 ms", rule=["median+p99", 0.20, 0.35]),
+        figure("floor: same calls to a do-nothing Python server over the same pipes", "ms", floor,
+               target="baseline", meets=None),
+        figure("added by codex-lsp over the floor (round trip - floor median)", "ms",
+               [t - floor_median for t in times], target="report", meets=None),
         figure("peak RSS after round trips", "MB", [peak], target="report", meets=None),
     ]
 
@@ -341,8 +365,10 @@ async def refresh(tmp: Path, quick: bool) -> list[dict[str, Any]]:
 
 @scenario("first_backend")
 async def first_backend(tmp: Path, quick: bool) -> list[dict[str, Any]]:
-    """The first backend request after start-up vs later ones (lazy imports, cold pool)."""
-    firsts, later, ratios = [], [], []
+    """The first backend request after start-up vs later ones (lazy imports, cold pool), a later
+    one on a new connection (what the first pays for connecting), and the first thread request
+    (its handler module loads on demand)."""
+    firsts, later, ratios, fresh, first_threads, later_threads = [], [], [], [], [], []
     for i in range(reps(20, 4, quick)):
         (tmp / f"run{i}").mkdir()
         rig = EditorRig(tmp / f"run{i}")
@@ -353,6 +379,15 @@ async def first_backend(tmp: Path, quick: bool) -> list[dict[str, Any]]:
                 start = time.perf_counter()
                 await client.request("account/rateLimits/read", {})
                 times.append((time.perf_counter() - start) * 1000)
+            rig.backend.close_after_next_response = True  # the next request must reconnect
+            await client.request("account/rateLimits/read", {})
+            start = time.perf_counter()
+            await client.request("account/rateLimits/read", {})
+            fresh.append((time.perf_counter() - start) * 1000)
+            for out in (first_threads, later_threads):
+                start = time.perf_counter()
+                await rig.thread()
+                out.append((time.perf_counter() - start) * 1000)
         finally:
             await rig.close()
         firsts.append(times[0])
@@ -364,6 +399,11 @@ async def first_backend(tmp: Path, quick: bool) -> list[dict[str, Any]]:
         figure("later backend requests (2nd-11th)", "ms", later, target="report", meets=None),
         figure("first backend request / median of later ones", "x", ratios, target="median <= 2",
                rule=["median", 2.0]),
+        figure("later backend request on a new TCP connection", "ms", fresh, target="report",
+               meets=None, note="what connecting costs here; the first request also connects"),
+        figure("first thread/start after start (loads the thread domain)", "ms", first_threads,
+               target="report", meets=None),
+        figure("second thread/start", "ms", later_threads, target="report", meets=None),
     ]
 
 

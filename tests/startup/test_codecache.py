@@ -11,6 +11,7 @@ import marshal
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,33 @@ def test_disabled_by_environment(tmp_path: Path) -> None:
 
 def test_default_dir_follows_xdg(tmp_path: Path) -> None:
     assert codecache.default_dir({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "codex-lsp"
+
+
+def test_entries_are_unmarshalled_only_when_used(tmp_path: Path) -> None:
+    cache = own_cache(tmp_path)
+    cache.lookup(SCRIPT, FILENAME)
+    assert cache.save()
+    loaded = CodeCache(cache.directory, "1.0")
+    loaded.load()
+    assert len(loaded.entries) == 2
+    assert not any(
+        isinstance(raw, type(compile("", "", "exec"))) for raw in loaded.entries.values()
+    )
+    run_lookup(loaded)
+    assert loaded.hits == 1
+
+
+def test_other_versions_caches_are_pruned_after_thirty_days(tmp_path: Path) -> None:
+    cache = own_cache(tmp_path)
+    stale = cache.directory / "attrs-0.1-cpython-39.code"
+    recent = cache.directory / "attrs-0.2-cpython-310.code"
+    unrelated = cache.directory / "notes.txt"
+    for path in (stale, recent, unrelated):
+        path.write_bytes(b"x")
+    old = time.time() - 31 * 24 * 3600
+    os.utime(stale, (old, old))
+    os.utime(unrelated, (old, old))
+    cache.lookup("y = 2\n", "<another>")
+    assert cache.save()
+    assert not stale.exists()
+    assert recent.exists() and unrelated.exists() and cache.path.exists()

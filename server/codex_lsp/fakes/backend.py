@@ -289,6 +289,9 @@ class FakeBackend:
         self._connections: set[socket.socket] = set()
         self._connection_serials = itertools.count(1)
         self.connections_opened = 0  # TCP connections accepted so far
+        # Set to answer the next plain (JSON) response with `Connection: close` and hang up, so
+        # the client's following request opens a new connection (benchmarks: a fresh connection).
+        self.close_after_next_response = False
         # time.perf_counter() of every 401 written (benchmarks: 401 -> editor asked).
         self.sent_401_at: list[float] = []
         self._server = _Server((host, port), _Handler, self)
@@ -544,6 +547,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
+        if self.fake.close_after_next_response:
+            self.fake.close_after_next_response = False
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
         self.wfile.write(data)
 

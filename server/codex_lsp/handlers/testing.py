@@ -6,6 +6,7 @@ depending on any domain feature. They are not part of the protocol module or its
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import attrs
@@ -44,6 +45,9 @@ CLIENT_REQUEST = Method(
     "test",
 )
 NOTIFY = Method("codexTest/notify", "client->server", "request", "handshake", None, None, "test")
+LOADED_MODULES = Method(
+    "codexTest/loadedModules", "client->server", "request", "handshake", None, None, "test"
+)
 
 
 def register(server: CodexLanguageServer) -> None:
@@ -67,3 +71,7 @@ def register(server: CodexLanguageServer) -> None:
 
         server.send_notification(ACCOUNT_UPDATED, AccountUpdated(auth_mode=None, plan_type=None))
         return {}
+
+    @server.request_handler(LOADED_MODULES)
+    async def loaded_modules(params: Any) -> dict[str, Any]:
+        return {"modules": sorted(m for m in sys.modules if m.startswith("codex_lsp"))}
