@@ -41,8 +41,9 @@ async def start_services(server: CodexLanguageServer, config: Config) -> None:
 
 def finish_startup() -> None:
     """Pay the HTTP stack's lazy imports now rather than in the first backend request (httpx
-    loads anyio, its asyncio backend, h11 and the idna codec on first connect), then persist the
-    code cache and put attrs back (see codecache)."""
+    loads anyio, its asyncio backend, h11 and the idna codec on first connect), persist the
+    code cache and put attrs back (see codecache), then resolve the payload classes' type hints
+    (otherwise the first request using each class pays for it)."""
     from codex_lsp import codecache
 
     try:
@@ -57,6 +58,13 @@ def finish_startup() -> None:
         log.debug("HTTP stack preload skipped: %s", exc)
     codecache.save_and_uninstall()
     compile_own_bytecode()
+    from codex_lsp.protocol import METHODS
+    from codex_lsp.protocol.wire import prepare
+
+    try:
+        prepare([part for m in METHODS.values() for part in (m.params, m.result)])
+    except Exception as exc:  # noqa: BLE001 - only a warm-up: requests resolve them as before
+        log.warning("payload classes not prepared (%s)", type(exc).__name__)
 
 
 def compile_own_bytecode() -> None:

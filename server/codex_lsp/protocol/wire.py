@@ -70,6 +70,30 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls, include_extras=False)
 
 
+@functools.cache
+def _wire_fields(cls: type) -> tuple[tuple[str, str, bool], ...]:
+    """(python name, wire name, omit when None) of each field, worked out once per class."""
+    return tuple(
+        (f.name, wire_name(f), bool(f.metadata.get(_OMIT_NONE))) for f in attrs.fields(cls)
+    )
+
+
+def prepare(roots: typing.Iterable[Any]) -> int:
+    """Resolve the type hints and wire names of every payload class reachable from ``roots``
+    now (start-up, off the loop) rather than in the first request that uses each. Returns how
+    many classes were prepared."""
+    seen: set[type] = set()
+    pending = list(roots)
+    while pending:
+        tp = pending.pop()
+        pending.extend(get_args(tp))
+        if isinstance(tp, type) and attrs.has(tp) and tp not in seen:
+            seen.add(tp)
+            _wire_fields(tp)
+            pending.extend(_hints(tp).values())
+    return len(seen)
+
+
 # --------------------------------------------------------------------------------------------
 # Python -> JSON
 
@@ -88,11 +112,12 @@ def to_wire(value: Any) -> Any:
     if kind is list:
         return [to_wire(v) for v in value]
     if attrs.has(kind):
-        return {
-            wire_name(f): to_wire(getattr(value, f.name))
-            for f in attrs.fields(kind)
-            if not (f.metadata.get(_OMIT_NONE) and getattr(value, f.name) is None)
-        }
+        wire = {}
+        for name, key, omit_none in _wire_fields(kind):
+            item = getattr(value, name)
+            if not (omit_none and item is None):
+                wire[key] = to_wire(item)
+        return wire
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, (list, tuple)):
