@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -174,6 +175,18 @@ async def compare(selected: list[str], quick: bool, baseline: Path,
     return merged
 
 
+def _commit(path: Path) -> str:
+    """The checkout's short commit (`+changes` when its server/ differs from it), for the report."""
+    try:
+        head = subprocess.run(["git", "-C", str(path), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain", "--", "server"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "commit unknown"
+    return f"{head}+changes" if dirty else head
+
+
 def write_comparison(merged: dict[str, dict[str, dict[str, Any]]], info: dict[str, Any], end: dict[str, Any],
                      args: argparse.Namespace, out: Path = HERE) -> None:
     results = out / "results"
@@ -205,13 +218,13 @@ def write_comparison(merged: dict[str, dict[str, dict[str, Any]]], info: dict[st
         f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB, Linux {info['kernel']}, "
         f"Python {info['python']}.",
         f"Run: {info['date']} to {end['date']}. Load average at the start: {info['load']}; at the end: "
-        f"{end['load']}. The cores were shared with other developers' work during the run.",
+        f"{end['load']}.",
         "",
         f"Command: `.venv/bin/python bench/run.py --baseline {args.baseline} --blocks {args.blocks}` "
         "(JSON with every sample: `bench/results/latest.json`).",
         "",
-        "Method: *before* is the server of the baseline checkout (main before issue 18), *after* this "
-        f"branch; each scenario ran in {args.blocks} blocks per side, alternating before/after and which "
+        f"Method: *before* is the server of the baseline checkout ({_commit(Path(args.baseline))}), "
+        f"*after* this checkout ({_commit(HERE.parent)}); each scenario ran in {args.blocks} blocks per side, alternating before/after and which "
         "side goes first, so both sides saw the same machine load; the blocks' samples are merged. "
         "Medians and p99 over all samples (n). Both sides use the same bench client, fakes and venv. "
         "The after side starts with a warm code cache (one unmeasured start per side first); a "
