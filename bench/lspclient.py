@@ -75,10 +75,10 @@ class LspClient:
         return cls(proc)
 
     @classmethod
-    async def spawn_echo(cls) -> LspClient:
-        """The do-nothing Python server of echo_server.py (the round-trip floor)."""
+    async def spawn_echo(cls, script: str = "echo_server.py") -> LspClient:
+        """A floor server of bench/ (echo_server.py: round trips; refresh_floor.py: 401s)."""
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(Path(__file__).with_name("echo_server.py")),
+            sys.executable, str(Path(__file__).with_name(script)),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )
         return cls(proc)

@@ -322,11 +322,22 @@ async def forwarding(tmp: Path, quick: bool) -> list[dict[str, Any]]:
 
 @scenario("refresh")
 async def refresh(tmp: Path, quick: bool) -> list[dict[str, Any]]:
-    """A backend 401 → editor refresh → retry, measured on `account/rateLimits/read`."""
+    """A backend 401 → editor refresh → retry, measured on `account/rateLimits/read`; each
+    round also runs the same 401 through refresh_floor.py (the least a Python server can do)."""
     rig = EditorRig(tmp)
+    floor_server = await LspClient.spawn_echo("refresh_floor.py")
     try:
         client = await rig.start()
+        floor_refreshes: list[tuple[float, float]] = []
+
+        async def floor_refresh(params: Any) -> dict[str, Any]:
+            return {"accessToken": rig.new_token()}
+
+        floor_server.handlers["account/chatgptAuthTokens/refresh"] = floor_refresh
+        floor_server.server_requests["account/chatgptAuthTokens/refresh"] = floor_refreshes
+        usage_url = f"{rig.backend.base_url}/backend-api/wham/usage"
         plain, recovered, asked, retried, new_connections = [], [], [], [], []
+        floor_asked, floor_retried = [], []
         refreshes = client.server_requests.setdefault("account/chatgptAuthTokens/refresh", [])
         for _ in range(reps(200, 20, quick)):
             start = time.perf_counter()
@@ -345,8 +356,15 @@ async def refresh(tmp: Path, quick: bool) -> list[dict[str, Any]]:
             retry = rig.backend.requests[-1]
             retried.append((retry.received_at - answered_at) * 1000)
             new_connections.append(float(rig.backend.connections_opened - connections))
+            # The floor, same backend, same kind of 401.
+            rig.backend.accepted_tokens = {"nobody-has-this"}
+            await floor_server.request("floor/usage", {"url": usage_url, "token": "rejected"})
+            parsed_at, answered_at = floor_refreshes[-1]
+            floor_asked.append((parsed_at - rig.backend.sent_401_at[-1]) * 1000)
+            floor_retried.append((rig.backend.requests[-1].received_at - answered_at) * 1000)
     finally:
         await rig.close()
+        await floor_server.close()
     extra = [r - statistics.median(plain) for r in recovered]
     return [
         figure("usage read (no 401)", "ms", plain, target="baseline", meets=None),
@@ -355,8 +373,13 @@ async def refresh(tmp: Path, quick: bool) -> list[dict[str, Any]]:
         figure("backend 401 written -> refresh request parsed by the editor", "ms", asked,
                target="median <= 0.40 ms", rule=["median", 0.40],
                note="fake backend and editor share the bench process and its clock"),
+        figure("floor: 401 written -> refresh request parsed (refresh_floor.py)", "ms", floor_asked,
+               target="baseline", meets=None,
+               note="a raw-socket Python stand-in: read the status line, write the request"),
         figure("editor answer written -> retried request at the backend", "ms", retried,
                target="median <= 1.5 ms", rule=["median", 1.5]),
+        figure("floor: editor answer written -> retried request (refresh_floor.py)", "ms",
+               floor_retried, target="baseline", meets=None),
         figure("new TCP connections per 401 retry (non-streamed usage read)", "count", new_connections,
                target="0 (reused)",
                rule=["all", 0.0]),
