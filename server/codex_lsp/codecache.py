@@ -44,7 +44,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-FORMAT = b"codex-lsp attrs code cache v2\n"
+FORMAT = b"codex-lsp attrs code cache v3\n"
 KEY_NAME = "code-cache.key"
 KEY_BYTES = 32
 MAX_CACHE_BYTES = 32 * 1024 * 1024
@@ -87,6 +87,7 @@ class CodeCache:
         # key -> marshalled code object (a slice of the file's buffer, or bytes for a new one)
         self.entries: dict[bytes, bytes | memoryview] = {}
         self.filenames: dict[bytes, str] = {}
+        self.type_hashes: dict[bytes, int] = {}  # the per-process constant an entry was built with
         self.hits = 0
         self.misses: set[bytes] = set()  # new scripts: worth writing
         self.changed = 0  # known file names with new source (see lookup)
@@ -124,12 +125,15 @@ class CodeCache:
             return False
         if payload[: len(self.header)] != self.header:
             return False  # another attrs/Python version (signed by us, so just a miss)
-        entries, filenames = _unpack(payload[len(self.header) :])
-        self.entries, self.filenames = entries, filenames
+        self.entries, self.filenames, self.type_hashes = _unpack(payload[len(self.header) :])
         return True
 
     def lookup(self, script: str, filename: str) -> CodeType:
-        key = _entry_key(script, filename)
+        # attrs bakes a per-process constant (the str hash of a name) into hashable classes'
+        # __hash__: it is keyed out of the script and swapped into the cached code on a hit.
+        type_hash = _baked_type_hash(script, filename)
+        stable = script if type_hash is None else script.replace(str(type_hash), "<type hash>")
+        key = _entry_key(stable, filename)
         self._used.add(key)
         raw = self.entries.get(key)
         if raw is not None:
@@ -138,22 +142,23 @@ class CodeCache:
             except (ValueError, EOFError, TypeError):
                 code = None  # signed by us, so only a bug could get here: compile instead
             if isinstance(code, CodeType):
+                built_with = self.type_hashes.get(key, 0)
+                if type_hash is not None and built_with != type_hash:
+                    code = _swap_constant(code, built_with, type_hash)
                 self.hits += 1
                 return code
         code = compile(script, filename, "exec")
         self.entries[key] = marshal.dumps(code)
         self.filenames[key] = filename
+        self.type_hashes[key] = type_hash or 0
+        self.misses.add(key)
         if filename in self._known_files:
-            # Same class, new source. attrs bakes the per-process str hash into frozen classes'
-            # __hash__, so a few of these differ on every run: caching them would rewrite the
-            # file each time. Many of them mean a library changed: see stale().
+            # Same class, new source: many of these mean a library changed (see stale()).
             self.changed += 1
-        else:
-            self.misses.add(key)
         return code
 
     def stale(self) -> bool:
-        """More changed scripts than per-run hash noise explains (e.g. lsprotocol upgraded)."""
+        """Many classes with new source (e.g. lsprotocol upgraded): start the file over."""
         return self.changed > max(16, len(self._used) // 10)
 
     # ---- writing -------------------------------------------------------------------------------
@@ -171,7 +176,8 @@ class CodeCache:
                 return False
             keys = [k for k in self.entries if not stale or k in self._used]
             payload = self.header + _pack(
-                {k: self.entries[k] for k in keys}, {k: self.filenames.get(k, "") for k in keys}
+                {k: self.entries[k] for k in keys},
+                {k: (self.filenames.get(k, ""), self.type_hashes.get(k, 0)) for k in keys},
             )
             mac = hmac.new(key, payload, hashlib.sha256).digest()
             _write_private_file(self.path, mac + payload)
@@ -244,35 +250,74 @@ def _read_private_file(path: Path, limit: int) -> bytes | None:
         return handle.read(limit)
 
 
-def _pack(codes: Mapping[bytes, bytes | memoryview], filenames: Mapping[bytes, str]) -> bytes:
-    """index length (8 bytes) + marshalled index {key: (start, end, filename)} + the codes."""
-    index: dict[bytes, tuple[int, int, str]] = {}
+def _baked_type_hash(script: str, filename: str) -> int | None:
+    """The ``hash()`` of a name that attrs wrote into this script as a literal, if it did.
+
+    attrs compiles a class's methods as one script named ``<attrs generated methods M.Q>``;
+    a generated ``__hash__`` starts its tuple with ``hash("<attrs generated hash M.Q>")``, which
+    differs in every process (str hash randomisation)."""
+    prefix = "<attrs generated methods "
+    if not filename.startswith(prefix):
+        return None
+    type_hash = hash("<attrs generated hash " + filename[len(prefix) :])
+    return type_hash if f" {type_hash}," in script else None
+
+
+def _swap_constant(code: CodeType, old: int, new: int) -> CodeType:
+    """``code`` (and the code objects inside it) with the int constant ``old`` replaced."""
+    consts = tuple(
+        new
+        if type(c) is int and c == old
+        else _swap_constant(c, old, new)
+        if isinstance(c, CodeType)
+        else c
+        for c in code.co_consts
+    )
+    return code.replace(co_consts=consts)
+
+
+def _pack(
+    codes: Mapping[bytes, bytes | memoryview], about: Mapping[bytes, tuple[str, int]]
+) -> bytes:
+    """index length (8 bytes) + marshalled index {key: (start, end, filename, type hash)} + the
+    codes."""
+    index: dict[bytes, tuple[int, int, str, int]] = {}
     position = 0
     for key, raw in codes.items():
-        index[key] = (position, position + len(raw), filenames[key])
+        filename, type_hash = about[key]
+        index[key] = (position, position + len(raw), filename, type_hash)
         position += len(raw)
     packed_index = marshal.dumps(index)
     return len(packed_index).to_bytes(8, "little") + packed_index + b"".join(codes.values())
 
 
-def _unpack(body: memoryview) -> tuple[dict[bytes, bytes | memoryview], dict[bytes, str]]:
-    """The entries (slices of ``body``) and their file names; empty when malformed."""
+def _unpack(
+    body: memoryview,
+) -> tuple[dict[bytes, bytes | memoryview], dict[bytes, str], dict[bytes, int]]:
+    """The entries (slices of ``body``), their file names and type hashes; empty if malformed."""
     size = int.from_bytes(body[:8], "little")
     index = marshal.loads(body[8 : 8 + size])
     blob = body[8 + size :]
     entries: dict[bytes, bytes | memoryview] = {}
     filenames: dict[bytes, str] = {}
+    type_hashes: dict[bytes, int] = {}
     if not isinstance(index, dict):
-        return {}, {}
+        return {}, {}, {}
     for key, place in index.items():
-        if not (isinstance(key, bytes) and isinstance(place, tuple) and len(place) == 3):
-            return {}, {}
-        start, end, filename = place
-        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(blob)):
-            return {}, {}
+        if not (isinstance(key, bytes) and isinstance(place, tuple) and len(place) == 4):
+            return {}, {}, {}
+        start, end, filename, type_hash = place
+        if not (
+            isinstance(start, int)
+            and isinstance(end, int)
+            and isinstance(type_hash, int)
+            and 0 <= start <= end <= len(blob)
+        ):
+            return {}, {}, {}
         entries[key] = blob[start:end]
         filenames[key] = str(filename)
-    return entries, filenames
+        type_hashes[key] = type_hash
+    return entries, filenames, type_hashes
 
 
 def _write_private_file(path: Path, data: bytes) -> None:
@@ -329,7 +374,7 @@ def uninstall() -> None:
     import attr._make as attrs_make
 
     attrs_make._compile_and_eval = _original
-    _active.entries, _active.filenames = {}, {}  # and with them the file's buffer
+    _active.entries, _active.filenames, _active.type_hashes = {}, {}, {}  # and the file's buffer
     _active, _original = None, None
 
 

@@ -92,7 +92,7 @@ def evil_entry(marker: Path) -> dict[bytes, object]:
 
 def write_signed(cache: CodeCache, table: dict, key: bytes, mode: int = 0o600) -> None:
     codes = {k: marshal.dumps(code) for k, code in table.items()}
-    payload = cache.header + codecache._pack(codes, {k: FILENAME for k in table})
+    payload = cache.header + codecache._pack(codes, {k: (FILENAME, 0) for k in table})
     cache.path.write_bytes(hmac.new(key, payload, hashlib.sha256).digest() + payload)
     cache.path.chmod(mode)
 
@@ -238,3 +238,45 @@ def test_other_versions_caches_are_pruned_after_thirty_days(tmp_path: Path) -> N
     assert cache.save()
     assert not stale.exists()
     assert recent.exists() and unrelated.exists() and cache.path.exists()
+
+
+FROZEN = """
+import json, sys
+from pathlib import Path
+from codex_lsp import codecache
+cache = codecache.install(Path(sys.argv[1]))
+import attrs
+
+@attrs.frozen
+class Point:
+    x: int
+    y: int
+
+expected = hash((hash("<attrs generated hash __main__.Point>"), 1, 2))
+print(json.dumps({"hits": cache.hits, "new": len(cache.misses), "ok": hash(Point(1, 2)) == expected}))
+codecache.save_and_uninstall()
+"""
+
+
+def test_hashable_classes_hit_the_cache_and_hash_with_this_process_constant(
+    tmp_path: Path,
+) -> None:
+    """attrs writes a per-process constant into a frozen class's __hash__: the cache keys it out
+    and puts this process's value back, so the class hits and still hashes as attrs would."""
+    cache_dir = tmp_path / "codex-lsp"
+    runs = []
+    for seed in ("1", "2", "3"):
+        done = subprocess.run(
+            [sys.executable, "-c", FROZEN, str(cache_dir)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert [r["ok"] for r in runs] == [True, True, True]
+    assert runs[0]["new"] >= 1 and runs[0]["hits"] == 0
+    assert runs[1]["new"] == 0 and runs[1]["hits"] >= 1  # a hit under another hash seed
+    assert runs[2]["new"] == 0

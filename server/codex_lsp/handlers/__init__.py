@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import threading
 from collections.abc import Awaitable, Callable
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from codex_lsp.protocol.context import (
@@ -84,8 +86,24 @@ async def _load(
     name: str, methods: tuple[Method, ...], server: CodexLanguageServer, services: Services
 ) -> None:
     # The import runs in a thread so the loop keeps serving (streams, other requests) meanwhile.
-    module = await asyncio.to_thread(importlib.import_module, f"{__name__}.{name}")
+    module = await asyncio.to_thread(_import, f"{__name__}.{name}")
     module.register(server, services)
     missing = sorted(m.name for m in methods if m.name not in server.registered)
     if missing:
         raise RuntimeError(f"handlers.{name} did not bind {missing}")
+
+
+_import_lock = threading.Lock()
+
+
+def _import(module_name: str) -> ModuleType:
+    """Import through the attrs code cache (start-up has put attrs back by now): the thread
+    domain builds some sixty attrs classes."""
+    from codex_lsp import codecache
+
+    with _import_lock:
+        codecache.install()
+        try:
+            return importlib.import_module(module_name)
+        finally:
+            codecache.save_and_uninstall()
