@@ -16,7 +16,7 @@ from lsprotocol import types
 
 from codex_lsp import open_documents
 from codex_lsp.config import Config
-from codex_lsp.protocol import client_requests
+from codex_lsp.protocol.names import CLIENT_REQUESTS
 from codex_lsp.server import CodexLanguageServer
 
 log = logging.getLogger(__name__)
@@ -89,9 +89,9 @@ def compile_own_bytecode() -> None:
 
 def build_server(config: Config, *, log_level: str = "INFO") -> CodexLanguageServer:
     server = CodexLanguageServer(config, log_level=log_level)
-    for method in client_requests():
-        if method.name != "initialize":
-            server.route(method)
+    for name in CLIENT_REQUESTS:
+        if name != "initialize":
+            server.route(name)
 
     @server.feature(types.INITIALIZE)
     def on_initialize(params: types.InitializeParams) -> None:

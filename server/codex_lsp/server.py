@@ -277,17 +277,18 @@ class CodexLanguageServer(LanguageServer):
 
     # ---- requests from the client --------------------------------------------------------------
 
-    def route(self, method: Method) -> None:
-        """Make pygls route ``method`` to :meth:`_dispatch` (cheap; the handler may come later)."""
-        if method.name in self._routed:
+    def route(self, name: str) -> None:
+        """Make pygls route the request ``name`` to :meth:`_dispatch` (cheap: needs neither the
+        handler nor the method's payload classes yet)."""
+        if name in self._routed:
             return
 
         async def wrapper(params: Any) -> Any:
-            return await self._dispatch(method, params)
+            return await self._dispatch(name, params)
 
-        wrapper.__name__ = f"handle_{method.name.replace('/', '_')}"
-        self.feature(method.name)(wrapper)
-        self._routed.add(method.name)
+        wrapper.__name__ = f"handle_{name.replace('/', '_')}"
+        self.feature(name)(wrapper)
+        self._routed.add(name)
 
     def request_handler(
         self, method: Method
@@ -295,7 +296,7 @@ class CodexLanguageServer(LanguageServer):
         """Bind ``handler(params) -> result`` to a client→server request of the protocol module."""
 
         def decorator(handler: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitable[Any]]:
-            self.route(method)
+            self.route(method.name)
             self._handlers[method.name] = handler
             self.registered[method.name] = method
             return handler
@@ -306,7 +307,7 @@ class CodexLanguageServer(LanguageServer):
         """Route ``methods`` now; ``load`` binds their handlers on the first request for any of
         them (and must be safe to await more than once)."""
         for method in methods:
-            self.route(method)
+            self.route(method.name)
             self._on_demand[method.name] = load
 
     async def load_on_demand(self) -> None:
@@ -329,16 +330,17 @@ class CodexLanguageServer(LanguageServer):
                 f"codex-lsp failed to start: {logs.redact(str(exc))}", code=errors.INTERNAL_ERROR
             ) from None
 
-    async def _dispatch(self, method: Method, params: Any) -> Any:
+    async def _dispatch(self, name: str, params: Any) -> Any:
         if not self.initialized:
             raise JsonRpcException("Server not initialized", code=errors.SERVER_NOT_INITIALIZED)
         await self.wait_started()
-        handler = self._handlers.get(method.name)
-        if handler is None and method.name in self._on_demand:
-            await self._on_demand[method.name]()
-            handler = self._handlers.get(method.name)
+        handler = self._handlers.get(name)
+        if handler is None and name in self._on_demand:
+            await self._on_demand[name]()
+            handler = self._handlers.get(name)
         if handler is None:
-            raise JsonRpcException(f"Method Not Found: {method.name}", code=errors.METHOD_NOT_FOUND)
+            raise JsonRpcException(f"Method Not Found: {name}", code=errors.METHOD_NOT_FOUND)
+        method = self.registered[name]
         if log.isEnabledFor(logging.DEBUG):
             # Params can carry tokens: the log filter scrubs them (see logs.SecretRedactor).
             log.debug("request %s params=%s", method.name, _json_for_log(params))

@@ -96,3 +96,34 @@ async def test_every_client_request_is_routed_by_the_running_server(codex_home: 
                 await s.call(method, {"__probe": True}, timeout=30)
             except JsonRpcException as exc:
                 assert exc.code != -32601, f"{method} is not registered"
+
+
+def test_the_routed_names_are_exactly_the_client_requests() -> None:
+    """protocol/names.py (routed before the group modules load) lists every client request."""
+    from codex_lsp.protocol.names import CLIENT_REQUESTS
+
+    assert len(set(CLIENT_REQUESTS)) == len(CLIENT_REQUESTS)
+    assert set(CLIENT_REQUESTS) == {m.name for m in client_requests()}
+
+
+def test_answering_initialize_does_not_load_the_group_modules() -> None:
+    """What the server imports before it answers `initialize` leaves the payload classes of the
+    other groups unbuilt (they load in the deferred start-up)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from codex_lsp.app import build_server\n"
+        "from codex_lsp.config import load_config\n"
+        "import tempfile, pathlib\n"
+        "build_server(load_config(pathlib.Path(tempfile.mkdtemp())))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('codex_lsp.protocol.')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    loaded = done.stdout.strip()
+    for group in ("account", "threads", "history", "commands", "context", "edits", "models"):
+        assert f"'codex_lsp.protocol.{group}'" not in loaded, loaded
+    assert "'codex_lsp.protocol.handshake'" in loaded
