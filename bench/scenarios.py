@@ -450,12 +450,14 @@ async def concurrency(tmp: Path, quick: bool) -> list[dict[str, Any]]:
             await asyncio.gather(*(rig.turn(t) for t in threads))
             durations.append((time.perf_counter() - start) * 1000)
             refreshes.append(float(rig.refresh_calls - before))
-            # The fake closes every SSE stream's connection (no chunked encoding), so count
-            # retries that went out on a connection other than one a 401 came back on.
-            burst = rig.backend.requests[seen:]
-            rejected_on = {r.connection for r in burst if r.bearer == rejected_token}
-            retries = [r for r in burst if r.bearer != rejected_token]
-            reconnects.append(float(sum(r.connection not in rejected_on for r in retries)))
+            # A retry reconnected when nothing before it (this burst or earlier) used its
+            # connection: pooled ones, including the 401s', are all in the request log.
+            log = rig.backend.requests
+            reconnected = 0
+            for index in range(seen, len(log)):
+                if log[index].bearer != rejected_token:
+                    reconnected += all(r.connection != log[index].connection for r in log[:index])
+            reconnects.append(float(reconnected))
         for _ in range(200):
             await client.request("account/read", {})
         rss, peak = client.rss_kb()

@@ -49,8 +49,12 @@ from codex_lsp.backend.pool import release_response
 from codex_lsp.errors import CodexError, InvalidParams, InvalidRequest
 from codex_lsp.logs import register_secret
 
-# How long a 401 body may still be draining once the editor has answered (see below).
-_DRAIN_GRACE_S = 0.05
+# How long a 401 body may still be draining once the editor has answered (see below). A small
+# body normally finishes long before; the wait matters when the loop is busy (a burst of turns,
+# and a 401 that arrives after another request already refreshed gets no head start): 0.05 s
+# dropped a few connections per 20-turn burst here, and reconnecting (TCP + TLS to the real
+# backend) costs more than this wait.
+_DRAIN_GRACE_S = 0.25
 log = logging.getLogger(__name__)
 
 CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
