@@ -56,6 +56,10 @@ def finish_startup() -> None:
         import httpcore._backends.anyio  # noqa: F401
     except ImportError as exc:  # a different httpx stack: it will import what it needs itself
         log.debug("HTTP stack preload skipped: %s", exc)
+    try:
+        asyncio.run(warm_http_stack())
+    except Exception as exc:  # noqa: BLE001 - only a warm-up
+        log.debug("HTTP warm-up skipped (%s)", type(exc).__name__)
     codecache.save_and_uninstall()
     compile_own_bytecode()
     from codex_lsp.protocol import METHODS
@@ -65,6 +69,34 @@ def finish_startup() -> None:
         prepare([part for m in METHODS.values() for part in (m.params, m.result)])
     except Exception as exc:  # noqa: BLE001 - only a warm-up: requests resolve them as before
         log.warning("payload classes not prepared (%s)", type(exc).__name__)
+
+
+async def warm_http_stack() -> None:
+    """One request through a throw-away client to a listener of our own on 127.0.0.1 (nothing
+    leaves the machine), on this thread's own loop: the first request through httpx, httpcore,
+    h11 and anyio runs a lot of code for the first time (and unspecialised), several ms that
+    would otherwise land on the user's first backend request."""
+    import httpx
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+            await writer.drain()
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+            pass
+        finally:
+            writer.close()
+
+    listener = await asyncio.start_server(answer, "127.0.0.1", 0)
+    try:
+        port = listener.sockets[0].getsockname()[1]
+        async with httpx.AsyncClient(timeout=2, trust_env=False) as client:
+            response = await client.get(f"http://127.0.0.1:{port}/", headers={"X-Warm-Up": "1"})
+            response.json()
+    finally:
+        listener.close()
+        await listener.wait_closed()
 
 
 def compile_own_bytecode() -> None:
