@@ -69,6 +69,20 @@ def finish_startup() -> None:
         prepare([part for m in METHODS.values() for part in (m.params, m.result)])
     except Exception as exc:  # noqa: BLE001 - only a warm-up: requests resolve them as before
         log.warning("payload classes not prepared (%s)", type(exc).__name__)
+    release_free_memory()
+
+
+def release_free_memory() -> None:
+    """Give the heap that start-up used and freed back to the OS (glibc keeps it otherwise):
+    about half a megabyte of an idle server's RSS."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc (macOS, musl, Windows): nothing to do
 
 
 async def warm_http_stack() -> None:
