@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from codex_lsp.services import Services
 
 log = logging.getLogger(__name__)
+CLOSE_TIMEOUT_S = 10.0  # the editor gone: how long flushing may keep the process alive
 P = TypeVar("P")
 
 USER_AGENT = f"codex_lsp/{__version__} ({platform.system().lower()}; {platform.machine()})"
@@ -314,6 +315,18 @@ class CodexLanguageServer(LanguageServer):
         """Bind every handler that is still waiting for its first request (tests, tools)."""
         for load in dict.fromkeys(self._on_demand.values()):
             await load()
+
+    async def close_services(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
+        """Stop turns and flush every rollout (what `shutdown` does), at most ``timeout_s``;
+        shared with a `shutdown` already doing it."""
+        if self.services is None:
+            return
+        try:
+            await asyncio.wait_for(self.services.close(), timeout_s)
+        except TimeoutError:
+            log.warning("closing took longer than %gs; exiting anyway", timeout_s)
+        except Exception as exc:  # noqa: BLE001 - exiting anyway
+            log.warning("closing failed (%s); exiting anyway", type(exc).__name__)
 
     def begin_startup(self, startup: Awaitable[None]) -> None:
         """Run the heavy part of start-up (imports, credentials, handlers) after `initialize`

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -60,6 +61,7 @@ class Services:
     credentials_problem: str | None = None
     # Run at shutdown before the HTTP client closes (e.g. interrupt running turns).
     on_close: list[Callable[[], Awaitable[None]]] = attrs.Factory(list)
+    _closing: asyncio.Future[None] | None = attrs.field(default=None, init=False)
 
     @classmethod
     def from_config(cls, config: Config, env: dict[str, str] | None = None) -> Services:
@@ -109,6 +111,13 @@ class Services:
             log.warning("%s", self.startup_warning)
 
     async def close(self) -> None:
+        """Run the closers once (`shutdown`, and the editor going away, may both ask); a second
+        caller waits for the first."""
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close())
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
         for closer in self.on_close:
             try:
                 await closer()

@@ -117,6 +117,9 @@ def serve_stdio(server: Any, stdin: BinaryIO, stdout: BinaryIO) -> bool:
             )
         finally:
             reader.close()
+        # The editor is gone (EOF). Editors often quit without waiting for `shutdown` to finish
+        # (Neovim does): close like `shutdown` would, so queued rollout lines still reach disk.
+        await server.close_services()
 
     try:
         asyncio.run(serve())

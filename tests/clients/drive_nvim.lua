@@ -342,9 +342,12 @@ record.state = {
 }
 record.statusline = codex.statusline()
 record.output = codex.output_lines()
+-- Wait for the server process itself: Neovim 0.12 reports a client stopped as soon as stop()
+-- is asked, while the server is still answering `shutdown` (flushing its rollouts).
+local stopping_id = codex.state.client_id
 codex.stop()
 record.client_stopped = vim.wait(5000, function()
-  return codex.client() == nil
+  return codex.client() == nil and (stopping_id == nil or vim.lsp.get_client_by_id(stopping_id) == nil)
 end, 20)
 save()
 vim.cmd("qa!")

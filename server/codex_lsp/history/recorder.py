@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,12 @@ from codex_lsp.history.policy import is_persisted, scrub_line
 from codex_lsp.history.rollout import encode_line
 
 log = logging.getLogger(__name__)
+# Tests only (with CODEX_LSP_TEST_HOOKS=1): every rollout write first sleeps this long.
+_TEST_WRITE_DELAY_S = (
+    float(os.environ.get("CODEX_LSP_TEST_ROLLOUT_WRITE_DELAY_S", "0") or 0)
+    if os.environ.get("CODEX_LSP_TEST_HOOKS") == "1"
+    else 0.0
+)
 
 
 class RolloutLocked(InvalidRequest):
@@ -177,6 +184,8 @@ class RolloutRecorder:
             self._report(f"{type(exc).__name__}: {exc.strerror or exc}")
 
     def _write_sync(self, batch: list[bytes], fsync: bool) -> None:
+        if _TEST_WRITE_DELAY_S:
+            time.sleep(_TEST_WRITE_DELAY_S)  # tests only: a slow disk
         if batch and self._fd is None:
             self._fd = _open_locked(self.path, self.thread_id)
         if self._fd is None:
