@@ -78,20 +78,27 @@ def _wire_fields(cls: type) -> tuple[tuple[str, str, bool], ...]:
     )
 
 
-def prepare(roots: typing.Iterable[Any]) -> int:
-    """Resolve the type hints and wire names of every payload class reachable from ``roots``
-    now (start-up, off the loop) rather than in the first request that uses each. Returns how
-    many classes were prepared."""
-    seen: set[type] = set()
+def payload_classes(roots: typing.Iterable[Any]) -> list[type]:
+    """Every payload (attrs) class reachable from the types ``roots`` through field types."""
+    seen: dict[type, None] = {}
     pending = list(roots)
     while pending:
         tp = pending.pop()
         pending.extend(get_args(tp))
         if isinstance(tp, type) and attrs.has(tp) and tp not in seen:
-            seen.add(tp)
-            _wire_fields(tp)
+            seen[tp] = None
             pending.extend(_hints(tp).values())
-    return len(seen)
+    return list(seen)
+
+
+def prepare(roots: typing.Iterable[Any]) -> int:
+    """Resolve the type hints and wire names of every payload class reachable from ``roots``
+    now (start-up, off the loop) rather than in the first request that uses each. Returns how
+    many classes were prepared."""
+    classes = payload_classes(roots)
+    for cls in classes:
+        _wire_fields(cls)
+    return len(classes)
 
 
 # --------------------------------------------------------------------------------------------
