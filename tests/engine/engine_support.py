@@ -24,7 +24,12 @@ from codex_lsp.backend.responses import (
 )
 from codex_lsp.edits.session import EditorAnswer, EditorConnection
 from codex_lsp.protocol.methods import Method
-from codex_lsp.protocol.threads import CommandExecutionRequestApprovalParams, TextInput
+from codex_lsp.protocol.threads import (
+    TURN_COMPLETED,
+    CommandExecutionRequestApprovalParams,
+    TextInput,
+    TurnNotification,
+)
 from codex_lsp.protocol.wire import to_wire
 from codex_lsp.sandbox.policy import SandboxPolicy, WorkspaceWrite
 from codex_lsp.turns.approvals import Decision
@@ -89,6 +94,9 @@ class RecordingSink:
 
     def file_edits(self) -> EditorConnection:
         return EditorConnection()
+
+    async def complete_turn(self, payload: TurnNotification) -> None:
+        self.notify(TURN_COMPLETED, payload)
 
     def methods(self) -> list[str]:
         return [method for method, _ in self.events]

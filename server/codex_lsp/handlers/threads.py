@@ -27,6 +27,7 @@ from codex_lsp.protocol.threads import (
     SERVER_REQUEST_RESOLVED,
     THREAD_START,
     THREAD_STARTED,
+    TURN_COMPLETED,
     TURN_INTERRUPT,
     TURN_START,
     CommandExecutionRequestApprovalParams,
@@ -38,6 +39,7 @@ from codex_lsp.protocol.threads import (
     ThreadStartResult,
     Turn,
     TurnInterruptParams,
+    TurnNotification,
     TurnStartParams,
     TurnStartResult,
 )
@@ -117,6 +119,9 @@ class LspTurnSink:
 
     def file_edits(self) -> EditorConnection:
         return open_documents.connection(self._server)
+
+    async def complete_turn(self, payload: TurnNotification) -> None:
+        self.notify(TURN_COMPLETED, payload)  # nothing to write first (RecordingSink does that)
 
 
 def _sandbox_wire(policy: SandboxPolicy) -> SandboxPolicyWire:

@@ -6,6 +6,8 @@
 - :class:`RecordingSink` wraps the turn's sink: what the turn tells the editor becomes
   ``event_msg`` lines (see :func:`~codex_lsp.history.policy.events_for_notification`), a
   ``turn_context`` line follows ``task_started``, and the rollout is flushed when the turn ends.
+  ``turn/completed`` reaches the editor once the turn's lines are written (not yet fsynced), so an
+  editor that reads the thread (or the file) right after it finds the whole turn.
 """
 
 from __future__ import annotations
@@ -22,16 +24,20 @@ from codex_lsp.edits.session import EditorAnswer, EditorConnection
 from codex_lsp.history.policy import events_for_notification
 from codex_lsp.history.recorder import RolloutRecorder
 from codex_lsp.protocol.methods import Method
-from codex_lsp.protocol.threads import CommandExecutionRequestApprovalParams
+from codex_lsp.protocol.threads import (
+    TURN_COMPLETED,
+    CommandExecutionRequestApprovalParams,
+    TurnNotification,
+)
 from codex_lsp.protocol.wire import to_wire
 from codex_lsp.turns.approvals import Decision
 from codex_lsp.turns.items import TurnSink
 
 log = logging.getLogger(__name__)
 
-_RECORDED_METHODS = frozenset(
-    {"turn/started", "item/completed", "thread/tokenUsage/updated", "turn/completed"}
-)
+# How long `turn/completed` waits for the turn's lines to be written before it goes anyway.
+_WRITE_WAIT_S = 5.0
+_RECORDED_METHODS = frozenset({"turn/started", "item/completed", "thread/tokenUsage/updated"})
 
 
 class RolloutListener(HistoryListener):
@@ -81,6 +87,16 @@ class RecordingSink:
     def file_edits(self) -> EditorConnection:
         return self._inner.file_edits()
 
+    async def complete_turn(self, payload: TurnNotification) -> None:
+        self._record(TURN_COMPLETED.name, payload)
+        try:  # a disk that hangs must not hang the turn
+            await asyncio.wait_for(self._recorder.flush(sync=False), _WRITE_WAIT_S)
+        except TimeoutError:
+            log.warning("the history of thread %s is slow to write", self._recorder.thread_id)
+        finally:
+            self._inner.notify(TURN_COMPLETED, payload)
+        self._spawn_flush()  # durable at every turn end
+
     def _record(self, method: str, payload: Any) -> None:
         try:
             wire = to_wire(payload)
@@ -92,8 +108,8 @@ class RecordingSink:
                     )
         except Exception:  # noqa: BLE001 - history must never break the turn
             log.exception("recording %s in the rollout failed", method)
-            return
-        if method == "turn/completed":  # flushed at every turn end
-            task = asyncio.get_running_loop().create_task(self._recorder.flush())
-            self._flushes.add(task)
-            task.add_done_callback(self._flushes.discard)
+
+    def _spawn_flush(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._recorder.flush())
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)

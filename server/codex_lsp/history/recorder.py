@@ -4,7 +4,8 @@
 don't leak in) and queues it. The writer task scrubs secrets, appends batches with ``os.write``
 on an ``O_APPEND`` descriptor (each line whole, so a crash loses at most the line being written)
 and fsyncs when asked: ``flush()`` is acknowledged once the lines before it are on disk (called
-at every turn end), ``aclose()`` flushes and releases the file (called at shutdown).
+at every turn end, which is announced once they are written), ``aclose()`` flushes and releases
+the file (called at shutdown).
 
 A new thread's file is created with its first item (``session_meta`` goes first). Each open
 rollout is held under an exclusive ``flock``: a second server trying to append to the same thread
@@ -40,7 +41,8 @@ class RolloutLocked(InvalidRequest):
 
 
 class _Flush:
-    def __init__(self) -> None:
+    def __init__(self, *, sync: bool) -> None:
+        self.sync = sync  # fsync too, not just write
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
@@ -121,11 +123,11 @@ class RolloutRecorder:
         for item in items:
             self.record("response_item", item)
 
-    async def flush(self) -> None:
-        """Return once everything recorded so far is written and fsynced."""
+    async def flush(self, *, sync: bool = True) -> None:
+        """Return once everything recorded so far is written, and fsynced if ``sync``."""
         if self._task is None or self._closed:
             return
-        marker = _Flush()
+        marker = _Flush(sync=sync)
         self._queue.put_nowait(marker)
         await asyncio.shield(marker.done)
 
@@ -168,7 +170,7 @@ class RolloutRecorder:
                     break
                 entry = self._queue.get_nowait()
             if batch or flushes:
-                await self._write(batch, fsync=bool(flushes))
+                await self._write(batch, fsync=any(marker.sync for marker in flushes))
             for marker in flushes:
                 if not marker.done.done():
                     marker.done.set_result(None)

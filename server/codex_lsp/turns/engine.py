@@ -47,7 +47,6 @@ from codex_lsp.errors import CodexError
 from codex_lsp.protocol.methods import Method
 from codex_lsp.protocol.threads import (
     THREAD_TOKEN_USAGE_UPDATED,
-    TURN_COMPLETED,
     TURN_STARTED,
     ContextCompactionItem,
     ThreadTokenUsage,
@@ -151,7 +150,11 @@ class TurnRunner:
         self.thread.touch()
         if error is not None:  # upstream sends `error` (willRetry false) before the failed turn
             self._notify(ERROR, ErrorNotification(error, False, self.thread.id, self.turn_id))
-        self._notify(TURN_COMPLETED, TurnNotification(self.thread.id, self._turn(status, error)))
+        completed = TurnNotification(self.thread.id, self._turn(status, error))
+        try:
+            await self._sink.complete_turn(completed)
+        except asyncio.CancelledError:  # interrupted again (shutdown); the sink still announced it
+            pass
 
     def _turn(self, status: Any, error: TurnError | None = None) -> Turn:
         items = list(self._items.completed) if status != "inProgress" else []

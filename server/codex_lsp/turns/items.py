@@ -18,6 +18,7 @@ from codex_lsp.protocol.threads import (
     ItemCompleted,
     ItemStarted,
     ThreadItem,
+    TurnNotification,
 )
 from codex_lsp.protocol.wire import to_wire
 from codex_lsp.turns.approvals import Decision
@@ -43,6 +44,12 @@ class TurnSink(Protocol):
 
     def file_edits(self) -> EditorConnection:
         """How this editor connection takes file edits (mode, capabilities, open documents)."""
+        ...
+
+    async def complete_turn(self, payload: TurnNotification) -> None:
+        """Send `turn/completed` (always, even when cancelled while waiting) once what the turn
+        leaves behind (its rollout lines) is written: an editor that reads the thread right after
+        finds the whole turn."""
         ...
 
 
