@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,6 +115,42 @@ async def test_many_records_keep_their_order_and_every_line_is_whole(codex_home:
     assert rollout.skipped == 0
     messages = [line.payload["message"] for line in rollout.lines if line.type == "event_msg"]
     assert messages == [f"m{n}" * (n % 7 + 1) for n in range(500)]
+
+
+class _CountingRecorder(RolloutRecorder):
+    """Counts the worker-thread writes (each is one hop off the event loop)."""
+
+    writes = 0
+
+    def _write_sync(self, *args: Any) -> None:
+        type(self).writes += 1
+        super()._write_sync(*args)
+
+
+async def test_lines_recorded_close_together_take_one_write(codex_home: Path) -> None:
+    thread_id = new_thread_id()
+    rec = _CountingRecorder.new(
+        rollout_path(codex_home, thread_id, 1_764_410_400), thread_id, {**META, "id": thread_id}
+    )
+    _CountingRecorder.writes = 0
+    for n in range(20):  # a turn's events: each recorded on its own loop iteration
+        rec.record("event_msg", {"type": "agent_message", "message": f"m{n}"})
+        await asyncio.sleep(0)
+    await rec.flush(durable=False)
+    assert _CountingRecorder.writes == 1  # one hop for all 20 lines (and the fsync)
+    assert len(rec.path.read_bytes().splitlines()) == 21  # session_meta + 20
+    await rec.aclose()
+
+
+async def test_lines_reach_the_file_without_a_flush(codex_home: Path) -> None:
+    rec = _recorder(codex_home)
+    rec.record("event_msg", {"type": "agent_message", "message": "unflushed"})
+    for _ in range(200):  # the gathering window is COALESCE_S; give it up to 4 s
+        if rec.path.exists() and b"unflushed" in rec.path.read_bytes():
+            break
+        await asyncio.sleep(0.02)
+    assert b"unflushed" in rec.path.read_bytes()
+    await rec.aclose()
 
 
 async def test_record_after_close_is_ignored_and_close_is_idempotent(codex_home: Path) -> None:

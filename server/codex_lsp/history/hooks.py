@@ -65,7 +65,6 @@ class RecordingSink:
         self._inner = inner
         self._recorder = recorder
         self._turn_context = turn_context
-        self._flushes: set[asyncio.Task[None]] = set()
 
     def notify(self, method: Method, payload: Any) -> None:
         if method.name in _RECORDED_METHODS:
@@ -89,13 +88,12 @@ class RecordingSink:
 
     async def complete_turn(self, payload: TurnNotification) -> None:
         self._record(TURN_COMPLETED.name, payload)
-        try:  # a disk that hangs must not hang the turn
-            await asyncio.wait_for(self._recorder.flush(sync=False), _WRITE_WAIT_S)
-        except TimeoutError:
+        try:  # written, then announced; the fsync follows in the same worker hop
+            await asyncio.wait_for(self._recorder.flush(durable=False), _WRITE_WAIT_S)
+        except TimeoutError:  # a disk that hangs must not hang the turn
             log.warning("the history of thread %s is slow to write", self._recorder.thread_id)
         finally:
             self._inner.notify(TURN_COMPLETED, payload)
-        self._spawn_flush()  # durable at every turn end
 
     def _record(self, method: str, payload: Any) -> None:
         try:
@@ -108,8 +106,3 @@ class RecordingSink:
                     )
         except Exception:  # noqa: BLE001 - history must never break the turn
             log.exception("recording %s in the rollout failed", method)
-
-    def _spawn_flush(self) -> None:
-        task = asyncio.get_running_loop().create_task(self._recorder.flush())
-        self._flushes.add(task)
-        task.add_done_callback(self._flushes.discard)

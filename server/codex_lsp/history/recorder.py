@@ -1,11 +1,13 @@
 """Writes one thread's rollout: one writer task per thread, fed by an :class:`asyncio.Queue`.
 
 ``record()`` never blocks the event loop: it encodes the line (so later changes to the payload
-don't leak in) and queues it. The writer task scrubs secrets, appends batches with ``os.write``
-on an ``O_APPEND`` descriptor (each line whole, so a crash loses at most the line being written)
-and fsyncs when asked: ``flush()`` is acknowledged once the lines before it are on disk (called
-at every turn end, which is announced once they are written), ``aclose()`` flushes and releases
-the file (called at shutdown).
+don't leak in) and queues it. The writer task gathers lines for up to :data:`COALESCE_S` (a
+worker-thread hop per line costs the event loop more than the write itself), then scrubs secrets
+and appends the batch with ``os.write`` on an ``O_APPEND`` descriptor (each line whole), so a crash
+loses at most the lines of the last :data:`COALESCE_S`. ``flush()`` and ``aclose()`` don't wait
+for the window: ``flush()`` writes at once and fsyncs in the same worker hop, and returns once the
+lines are on disk, or once written (``durable=False``, how a turn end waits before it is
+announced); ``aclose()`` flushes and releases the file (called at shutdown).
 
 A new thread's file is created with its first item (``session_meta`` goes first). Each open
 rollout is held under an exclusive ``flock``: a second server trying to append to the same thread
@@ -20,6 +22,7 @@ import fcntl
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +43,27 @@ class RolloutLocked(InvalidRequest):
     """Another process appends to this rollout."""
 
 
+# How long the writer gathers lines before it writes them (flush and close don't wait).
+COALESCE_S = 0.05
+
+
 class _Flush:
-    def __init__(self, *, sync: bool) -> None:
-        self.sync = sync  # fsync too, not just write
+    def __init__(self, *, durable: bool) -> None:
+        self.durable = durable  # acknowledged after the fsync, not once written
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
 _CLOSE = object()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _resolve_all(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        _resolve(future)
 
 
 def _open_locked(path: Path, thread_id: str) -> int:
@@ -86,6 +103,8 @@ class RolloutRecorder:
         self._fd = fd
         self._pending_meta = pending_meta  # written before the first item of a new thread
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._hurry: asyncio.Future[None] | None = None  # ends the gathering window early
+        self._urgent = False  # a flush or close is queued: write without waiting
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._failed = False
@@ -123,12 +142,13 @@ class RolloutRecorder:
         for item in items:
             self.record("response_item", item)
 
-    async def flush(self, *, sync: bool = True) -> None:
-        """Return once everything recorded so far is written, and fsynced if ``sync``."""
+    async def flush(self, *, durable: bool = True) -> None:
+        """Write everything recorded so far now and fsync it; return once it is on disk, or once
+        it is written (the fsync still follows) when not ``durable``."""
         if self._task is None or self._closed:
             return
-        marker = _Flush(sync=sync)
-        self._queue.put_nowait(marker)
+        marker = _Flush(durable=durable)
+        self._put_urgent(marker)
         await asyncio.shield(marker.done)
 
     async def aclose(self) -> None:
@@ -138,7 +158,7 @@ class RolloutRecorder:
         await self.flush()
         self._closed = True
         if self._task is not None:
-            self._queue.put_nowait(_CLOSE)
+            self._put_urgent(_CLOSE)
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._fd is not None:
@@ -153,12 +173,32 @@ class RolloutRecorder:
                 self._writer(), name=f"rollout-{self.thread_id}"
             )
 
+    def _put_urgent(self, entry: Any) -> None:
+        self._queue.put_nowait(entry)
+        self._urgent = True
+        if self._hurry is not None and not self._hurry.done():
+            self._hurry.set_result(None)
+
+    async def _gather(self) -> None:
+        """Wait out the gathering window, or until a flush or close cuts it short."""
+        loop = asyncio.get_running_loop()
+        self._hurry = loop.create_future()
+        timer = loop.call_later(COALESCE_S, _resolve, self._hurry)
+        try:
+            await self._hurry
+        finally:
+            timer.cancel()
+            self._hurry = None
+
     async def _writer(self) -> None:
         while True:
+            entry = await self._queue.get()
+            if not self._urgent:
+                await self._gather()
+            self._urgent = False  # the drain below takes every flush or close queued so far
             batch: list[bytes] = []
             flushes: list[_Flush] = []
             stop = False
-            entry = await self._queue.get()
             while True:
                 if entry is _CLOSE:
                     stop = True
@@ -170,22 +210,28 @@ class RolloutRecorder:
                     break
                 entry = self._queue.get_nowait()
             if batch or flushes:
-                await self._write(batch, fsync=any(marker.sync for marker in flushes))
+                await self._write(batch, flushes)
             for marker in flushes:
-                if not marker.done.done():
-                    marker.done.set_result(None)
+                _resolve(marker.done)
             if stop:
                 return
 
-    async def _write(self, batch: list[bytes], *, fsync: bool) -> None:
+    async def _write(self, batch: list[bytes], flushes: list[_Flush]) -> None:
+        loop = asyncio.get_running_loop()
+        eager = [marker.done for marker in flushes if not marker.durable]
+
+        def written() -> None:  # in the worker, between the write and the fsync
+            if eager:
+                loop.call_soon_threadsafe(_resolve_all, eager)
+
         try:
-            await asyncio.to_thread(self._write_sync, batch, fsync)
+            await asyncio.to_thread(self._write_sync, batch, bool(flushes), written)
         except RolloutLocked as exc:
             self._report(exc.message)
         except OSError as exc:
             self._report(f"{type(exc).__name__}: {exc.strerror or exc}")
 
-    def _write_sync(self, batch: list[bytes], fsync: bool) -> None:
+    def _write_sync(self, batch: list[bytes], fsync: bool, written: Callable[[], None]) -> None:
         if _TEST_WRITE_DELAY_S:
             time.sleep(_TEST_WRITE_DELAY_S)  # tests only: a slow disk
         if batch and self._fd is None:
@@ -195,6 +241,7 @@ class RolloutRecorder:
         if batch:
             data = scrub_line(b"".join(batch).decode("utf-8")).encode("utf-8")
             _write_all(self._fd, data)
+        written()
         if fsync:
             os.fsync(self._fd)
 
