@@ -14,7 +14,7 @@ Reading is blocking file IO: call :func:`load_instructions` off the event loop.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +162,7 @@ def agents_md_item(instructions: Instructions) -> dict[str, Any]:
     }
 
 
-def _first_text(item: dict[str, Any]) -> str | None:
+def _first_text(item: Mapping[str, Any]) -> str | None:
     if item.get("type") != "message" or item.get("role") != "user":
         return None
     content = item.get("content")
@@ -172,7 +172,7 @@ def _first_text(item: dict[str, Any]) -> str | None:
     return text if isinstance(text, str) else None
 
 
-def agents_md_cwd(item: dict[str, Any]) -> str | None:
+def agents_md_cwd(item: Mapping[str, Any]) -> str | None:
     """The cwd an AGENTS.md message in the history was sent for; None for other items."""
     text = _first_text(item)
     if text is None or not text.startswith(HEADER_PREFIX) or OPEN_TAG not in text:
@@ -180,7 +180,7 @@ def agents_md_cwd(item: dict[str, Any]) -> str | None:
     return text[len(HEADER_PREFIX) :].split("\n", 1)[0]
 
 
-def last_sent_cwd(history: Sequence[dict[str, Any]]) -> str | None:
+def last_sent_cwd(history: Sequence[Mapping[str, Any]]) -> str | None:
     """The cwd of the most recent AGENTS.md message in the history (None: never sent)."""
     for item in reversed(history):
         cwd = agents_md_cwd(item)

@@ -85,7 +85,7 @@ def is_contextual(item: Mapping[str, Any]) -> bool:
     if item.get("type") != "message" or item.get("role") != "user":
         return False
     text = _text_of(item) or ""
-    return agents_md.agents_md_cwd(dict(item)) is not None or text.lstrip().startswith(
+    return agents_md.agents_md_cwd(item) is not None or text.lstrip().startswith(
         environment.OPEN_TAG
     )
 

@@ -40,7 +40,7 @@ def context_items(
 ) -> list[dict[str, Any]]:
     """The items to record before this turn's user message (possibly none)."""
     items: list[dict[str, Any]] = []
-    if agents_md.last_sent_cwd([dict(i) for i in history]) != str(cwd):
+    if agents_md.last_sent_cwd(history) != str(cwd):
         found = agents_md.load_instructions(
             cwd,
             settings.codex_home,
