@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
@@ -500,6 +501,50 @@ async def test_early_close_releases_the_stream(
     fake.event_delay_s = 0.0
     completed = await collect(client, user_request())
     assert isinstance(completed[-1], ResponseCompleted)
+
+
+async def test_consecutive_streams_reuse_one_connection(
+    fake: FakeBackend,
+    http_client: httpx.AsyncClient,
+    api_provider: ModelProvider,
+    api_key_auth: AuthManager,
+) -> None:
+    """The body is read to its end after response.completed, so the connection goes back to
+    the pool: three model calls (a tool round, then two turns) take one TCP connection."""
+    client = client_for(http_client, api_provider, api_key_auth)
+    fake.script_next([shell_call(["ls"])])
+    for _ in range(3):
+        events = await collect(client, user_request())
+        assert isinstance(events[-1], ResponseCompleted)
+    assert fake.connections_opened == 1
+    assert len({r.connection for r in fake.requests}) == 1
+
+
+async def test_a_body_that_never_ends_after_completed_does_not_hold_the_turn(
+    http_client: httpx.AsyncClient, api_key_auth: AuthManager
+) -> None:
+    completed = b'event: response.completed\ndata: {"type": "response.completed", "response": {"id": "r1"}}\n\n'
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        writer.write(head + b"Transfer-Encoding: chunked\r\n\r\n")
+        writer.write(b"%x\r\n%s\r\n" % (len(completed), completed))  # and never the last chunk
+        await writer.drain()
+        await asyncio.sleep(30)
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    provider = resolve_provider(
+        "stall",
+        {"stall": {"base_url": f"http://127.0.0.1:{port}/v1", "requires_openai_auth": True}},
+    )
+    try:
+        async with asyncio.timeout(5):  # not the 30 s idle timeout
+            events = await collect(client_for(http_client, provider, api_key_auth), user_request())
+        assert isinstance(events[-1], ResponseCompleted)
+    finally:
+        server.close()
 
 
 # --- pure parsing ---------------------------------------------------------------------------

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_IDLE_TIMEOUT_S = 30.0
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
+# How long to wait for the end of the body after `response.completed` (it normally comes with it).
+_END_OF_STREAM_WAIT_S = 0.25
 USAGE_LIMIT_ERROR_TYPES = frozenset({"usage_limit_reached", "usage_not_included"})
 
 CodexErrorInfo = str | dict[str, Any]
@@ -566,7 +568,20 @@ class ResponsesClient:
                 if event is not None:
                     yield event
                 if isinstance(event, ResponseCompleted):
+                    await _read_to_end(sse_events)
                     return
         finally:
             await sse_events.aclose()
         raise stream_disconnected("stream closed before response.completed", status)
+
+
+async def _read_to_end(sse_events: AsyncIterator[ServerSentEvent]) -> None:
+    """Read what follows ``response.completed`` (the end of the chunked body), briefly: a body
+    read to its end gives its connection back to the pool, so the next model request (the next
+    tool round or turn) doesn't open a new TCP and TLS connection."""
+    try:
+        async with asyncio.timeout(_END_OF_STREAM_WAIT_S):
+            async for _ in sse_events:
+                pass  # nothing the model says after completed counts
+    except (TimeoutError, httpx.HTTPError, SSEError):
+        pass  # the connection is dropped instead; the turn is complete either way
