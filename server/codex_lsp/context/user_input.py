@@ -128,6 +128,12 @@ def to_content(
     return parts
 
 
+def reads_files(inputs: Sequence[UserInput]) -> bool:
+    """Whether building the message reads files (local images, skills): then it runs off the
+    event loop; plain text and URLs are built on it (a worker hop costs more than they do)."""
+    return any(isinstance(item, LocalImageInput | SkillInput) for item in inputs)
+
+
 def to_model_message(
     inputs: Sequence[UserInput], cwd: Path, field: str = "params.input"
 ) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from codex_lsp.backend.responses import ResponsesClient, TokenUsage
 from codex_lsp.context.compaction import auto_compact_limit
 from codex_lsp.context.history import ConversationHistory
 from codex_lsp.context.turn_context import ContextSettings
-from codex_lsp.context.user_input import to_model_message
+from codex_lsp.context.user_input import reads_files, to_model_message
 from codex_lsp.errors import InvalidParams, InvalidRequest
 from codex_lsp.history.git import collect_git_info
 from codex_lsp.history.hooks import RecordingSink, RolloutListener
@@ -34,6 +34,7 @@ from codex_lsp.models.catalog import ModelInfo
 from codex_lsp.paths import existing_directory
 from codex_lsp.protocol.context import ThreadCompactStartParams, TurnSteerParams
 from codex_lsp.protocol.history import ThreadForkParams, ThreadResumeParams
+from codex_lsp.protocol.inputs import UserInput
 from codex_lsp.protocol.threads import (
     SandboxPolicyWire,
     Thread,
@@ -367,8 +368,8 @@ class ThreadService:
         if not params.input:
             raise InvalidParams("params.input: must contain at least one item")
         cwd = existing_directory(params.cwd, "params.cwd") if params.cwd else thread.cwd
-        # Reading local images is file IO: off the loop, and before anything changes.
-        message = await asyncio.to_thread(to_model_message, params.input, cwd)
+        # Before anything changes; reading local images or skills is file IO, off the loop.
+        message = await _model_message(params.input, cwd)
         info = None
         if params.model and params.model != thread.model:
             info = await self._services.models.model_info(params.model)
@@ -393,7 +394,7 @@ class ThreadService:
         self._steerable(thread, params.expected_turn_id)
         if not params.input:
             raise InvalidParams("params.input: must contain at least one item")
-        message = await asyncio.to_thread(to_model_message, params.input, thread.cwd)
+        message = await _model_message(params.input, thread.cwd)
         active = self._steerable(thread, params.expected_turn_id)
         thread.steered.append(SteeredInput(list(params.input), message))
         return active.turn_id
@@ -546,3 +547,9 @@ class ThreadService:
                 f"params.modelProvider: unknown provider {provider_id!r}; use one of {known}"
             )
         return provider_from_config(config, provider_id)
+
+
+async def _model_message(inputs: list[UserInput], cwd: Path) -> dict[str, Any]:
+    if reads_files(inputs):
+        return await asyncio.to_thread(to_model_message, inputs, cwd)
+    return to_model_message(inputs, cwd)
