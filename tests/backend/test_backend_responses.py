@@ -257,7 +257,10 @@ async def test_retries_500_then_succeeds(
     fake.faults.server_errors = 2
     events = await collect(client_for(http_client, api_provider, api_key_auth), user_request())
     assert isinstance(events[-1], ResponseCompleted)
-    assert len(fake.requests_to("/responses")) == 3
+    attempts = fake.requests_to("/responses")
+    assert len(attempts) == 3
+    assert attempts[0].body["input"][0]["content"][0]["text"] == "hi"
+    assert all(a.body == attempts[0].body for a in attempts)  # every retry sends the same body
 
 
 async def test_500_until_attempts_run_out(

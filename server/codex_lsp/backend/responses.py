@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import httpx
+import orjson
 from httpx_sse import EventSource, ServerSentEvent, SSEError
 
 from codex_lsp.backend.http import read_error_body, send_authorized
@@ -496,17 +497,22 @@ class ResponsesClient:
         finally:
             await response.aclose()
 
-    def _build(self, request: ResponsesRequest, credentials: Credentials) -> httpx.Request:
+    def _build(
+        self, request: ResponsesRequest, body: bytes, credentials: Credentials
+    ) -> httpx.Request:
         headers = self._provider.headers_for(credentials, self._http.headers["User-Agent"])
         headers["Accept"] = "text/event-stream"
+        headers["Content-Type"] = "application/json"
         if request.session_id:
             headers["session_id"] = request.session_id
         url = f"{self._provider.base_url_for(credentials)}/responses"
         return self._http.build_request(
-            "POST", url, headers=headers, json=request.to_json(), timeout=self._timeout
+            "POST", url, headers=headers, content=body, timeout=self._timeout
         )
 
     async def _open(self, request: ResponsesRequest) -> httpx.Response:
+        # Encoded once for every attempt; orjson: the whole conversation goes out every request.
+        encoded = orjson.dumps(request.to_json())
         attempts = max(self._retry.max_attempts, 1)
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
@@ -515,7 +521,7 @@ class ResponsesClient:
                     self._http,
                     self._provider,
                     self._auth_manager,
-                    lambda creds: self._build(request, creds),
+                    lambda creds: self._build(request, encoded, creds),
                     stream=True,
                 )
             except httpx.TransportError as exc:
