@@ -110,3 +110,20 @@ async def test_git_info_of_a_repository_and_of_a_plain_directory(tmp_path: Path)
     info = await collect_git_info(repo)
     assert info is not None and len(info["commit_hash"]) == 40
     assert info["branch"] == "trunk" and info["repository_url"] == "https://example.com/repo.git"
+    (repo / "sub" / "dir").mkdir(parents=True)
+    assert await collect_git_info(repo / "sub" / "dir") == info  # found from below the root
+    await asyncio.to_thread(
+        subprocess.run,
+        ["git", "-C", str(repo), "checkout", "-q", "--detach"],
+        check=True,
+        env=env,
+        timeout=30,
+    )
+    detached = await collect_git_info(repo)
+    assert detached == {**info, "branch": None}  # a detached HEAD has a commit, no branch
+    unborn = tmp_path / "unborn"
+    unborn.mkdir()
+    await asyncio.to_thread(
+        subprocess.run, ["git", "-C", str(unborn), "init", "-q"], check=True, env=env, timeout=30
+    )
+    assert await collect_git_info(unborn) is None  # no commit yet: nothing to record

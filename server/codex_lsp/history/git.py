@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -38,16 +39,28 @@ async def _git(cwd: Path, *args: str) -> str | None:
     return text if proc.returncode == 0 and text else None
 
 
+def _maybe_in_repository(cwd: Path) -> bool:
+    """False when no directory from ``cwd`` up holds a ``.git`` (and git isn't pointed elsewhere
+    by ``GIT_DIR``): then no git process is started (thread/start in a plain directory)."""
+    if os.environ.get("GIT_DIR"):
+        return True
+    return any((directory / ".git").exists() for directory in (cwd, *cwd.parents))
+
+
 async def collect_git_info(cwd: Path) -> dict[str, Any] | None:
     """``{commit_hash, branch, repository_url}`` of the repository at ``cwd``, or None outside one."""
-    commit = await _git(cwd, "rev-parse", "HEAD")
-    if commit is None:
+    if not _maybe_in_repository(cwd):
         return None
-    branch, url = await asyncio.gather(
-        _git(cwd, "rev-parse", "--abbrev-ref", "HEAD"), _git(cwd, "remote", "get-url", "origin")
+    # One rev-parse answers both (commit, then branch); the origin URL is asked at the same time.
+    heads, url = await asyncio.gather(
+        _git(cwd, "rev-parse", "HEAD", "--abbrev-ref", "HEAD"),
+        _git(cwd, "remote", "get-url", "origin"),
     )
+    commit, _, branch = (heads or "").partition("\n")
+    if not commit:
+        return None
     return {
         "commit_hash": commit,
-        "branch": None if branch == "HEAD" else branch,
+        "branch": None if branch in ("HEAD", "") else branch,
         "repository_url": url,
     }

@@ -64,6 +64,8 @@ class ModelsManager:
         self._ttl_s = ttl_s
         self._fetch_timeout_s = fetch_timeout_s
         self._bundled: list[ModelInfo] | None = None
+        # The last list assembled: (the fetched models it came from, for ChatGPT auth, the list).
+        self._assembled: tuple[list[dict[str, Any]] | None, bool, list[ModelInfo]] | None = None
         self._cache: ModelsCache | None = None
         self._cache_loaded = False
         self._retry_fetch_at = 0.0
@@ -122,10 +124,16 @@ class ModelsManager:
         if self._bundled is None:
             self._bundled = await asyncio.to_thread(load_bundled_models)
         remote = await self._remote_models(credentials)
+        chatgpt = _is_chatgpt(credentials)
+        last = self._assembled
+        if last is not None and last[0] is remote and last[1] == chatgpt:
+            return list(last[2])  # the same fetched list: parsed and merged once, not per call
         merged = merge_models(self._bundled, parse_models(remote) if remote is not None else None)
-        if not _is_chatgpt(credentials):
+        if not chatgpt:
             merged = [m for m in merged if m.supported_in_api]
-        return sorted(merged, key=lambda m: m.priority)
+        models = sorted(merged, key=lambda m: m.priority)
+        self._assembled = (remote, chatgpt, models)
+        return list(models)
 
     def _remote_applies(self, credentials: Credentials | None) -> bool:
         if credentials is None:
