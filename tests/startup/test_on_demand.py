@@ -26,6 +26,21 @@ async def loaded(session) -> set[str]:  # type: ignore[no-untyped-def]
     return set((await session.call("codexTest/loadedModules", {}))["modules"])
 
 
+async def frozen(session) -> int:  # type: ignore[no-untyped-def]
+    return int((await session.call("codexTest/loadedModules", {}))["frozenObjects"])
+
+
+async def frozen_after_startup(session) -> int:  # type: ignore[no-untyped-def]
+    """The start-up's objects are out of the cyclic collector's reach once it finished (it runs
+    in the background after `initialize`): tens of thousands of them."""
+    for _ in range(300):
+        count = await frozen(session)
+        if count > 20_000:
+            return count
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"start-up froze only {count} objects")
+
+
 async def test_idle_server_has_not_loaded_the_thread_domain(
     codex_home: Path, tmp_path: Path
 ) -> None:
@@ -36,6 +51,7 @@ async def test_idle_server_has_not_loaded_the_thread_domain(
         await s.call("account/read", {})
         before = await loaded(s)
         assert "codex_lsp.services" in before  # the start-up did run
+        frozen_before = await frozen_after_startup(s)
         assert not before & set(ON_DEMAND_MODULES), before & set(ON_DEMAND_MODULES)
         # Three first requests at once, for both on-demand groups: all answered.
         listed, started, found = await asyncio.gather(
@@ -48,6 +64,8 @@ async def test_idle_server_has_not_loaded_the_thread_domain(
         assert [f["path"] for f in found["files"]] == ["notes.txt"]
         after = await loaded(s)
         assert set(ON_DEMAND_MODULES) <= after
+        frozen_after = await frozen(s)
+        assert frozen_after > frozen_before  # the imported domain is frozen too
         # Loaded once: later requests go straight to the bound handlers.
         again = await s.call("thread/read", {"threadId": started["thread"]["id"]})
         assert again["thread"]["id"] == started["thread"]["id"]

@@ -100,6 +100,7 @@ def _import(module_name: str) -> ModuleType:
     """Import through the attrs code cache (start-up has put attrs back by now): the thread
     domain builds some sixty attrs classes."""
     from codex_lsp import codecache
+    from codex_lsp.app import freeze_heap
 
     with _import_lock:
         codecache.install()
@@ -107,3 +108,4 @@ def _import(module_name: str) -> ModuleType:
             return importlib.import_module(module_name)
         finally:
             codecache.save_and_uninstall()
+            freeze_heap()  # the new modules live as long as the server

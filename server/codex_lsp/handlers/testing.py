@@ -6,6 +6,7 @@ depending on any domain feature. They are not part of the protocol module or its
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Any
 
@@ -74,4 +75,7 @@ def register(server: CodexLanguageServer) -> None:
 
     @server.request_handler(LOADED_MODULES)
     async def loaded_modules(params: Any) -> dict[str, Any]:
-        return {"modules": sorted(m for m in sys.modules if m.startswith("codex_lsp"))}
+        return {
+            "modules": sorted(m for m in sys.modules if m.startswith("codex_lsp")),
+            "frozenObjects": gc.get_freeze_count(),  # see app.freeze_heap
+        }
