@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -33,8 +34,12 @@ def parse_jwt_claims(token: str) -> IdTokenInfo:
     )
 
 
+@functools.lru_cache(maxsize=4)
 def token_expiry(token: str) -> datetime | None:
-    """`exp` of a JWT, or None when the token is opaque or has no usable `exp`."""
+    """`exp` of a JWT, or None when the token is opaque or has no usable `exp`. Remembered for
+    the last few tokens: every backend request asks (is a proactive refresh due?), and decoding
+    a JWT three ways each time was a visible part of a request's cost (memory only, like the
+    token itself)."""
     try:
         return _expiry(_decode_claims(token).get("exp"))
     except MalformedTokenError:
