@@ -5,7 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from codex_lsp.context.turn_context import ContextSettings, context_items, initial_context
+from codex_lsp.context.turn_context import (
+    ContextSettings,
+    context_items,
+    initial_context,
+    reads_files,
+)
 from codex_lsp.sandbox.policy import ReadOnly, WorkspaceWrite
 
 NOW = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
@@ -65,3 +70,31 @@ def test_without_agents_md_only_the_environment_is_sent(tmp_path: Path) -> None:
         env=ENV,
     )
     assert len(items) == 1 and texts(items)[0].startswith("<environment_context>")
+
+
+def test_agents_md_is_looked_up_once_per_thread_and_cwd(tmp_path: Path) -> None:
+    """A thread that found no AGENTS.md for its cwd doesn't look again every turn (file reads,
+    off the event loop); a new cwd is looked up, and so is a thread that never looked."""
+    home, repo = tmp_path / "home", tmp_path / "repo"
+    home.mkdir()
+    (repo / "sub").mkdir(parents=True)
+    args = {
+        "approval_policy": "never",
+        "sandbox": ReadOnly(),
+        "settings": ContextSettings(codex_home=home),
+        "now": NOW,
+        "env": ENV,
+    }
+    assert reads_files([], repo, None)
+    history = context_items([], cwd=repo, **args)  # nothing found: the environment only
+    assert len(history) == 1
+    (repo / "AGENTS.md").write_text("added later")
+    assert not reads_files(history, repo, str(repo))
+    assert context_items(history, cwd=repo, agents_md_checked=str(repo), **args) == []
+    assert reads_files(history, repo / "sub", str(repo))  # a new cwd is looked up
+    assert reads_files(history, repo, None)  # a resumed thread looks once more
+    found = context_items(history, cwd=repo, agents_md_checked=None, **args)
+    assert texts(found) == [
+        f"# AGENTS.md instructions for {repo}\n\n<INSTRUCTIONS>\nadded later\n</INSTRUCTIONS>"
+    ]
+    assert not reads_files(history + found, repo, None)  # sent: the history says so

@@ -8,6 +8,7 @@ environment message folded in order), so a resumed thread needs no extra state.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -105,6 +106,12 @@ def local_timezone(env: Mapping[str, str] | None = None) -> str:
     tz = (env.get("TZ") or "").lstrip(":")
     if tz and "/" in tz and not tz.startswith("/"):
         return tz
+    return _system_timezone()
+
+
+@functools.cache
+def _system_timezone() -> str:
+    """The machine's zone, read once per process (every turn asks; it changes with a reboot)."""
     try:
         name = Path("/etc/timezone").read_text(encoding="utf-8").strip()
         if name:

@@ -3,7 +3,8 @@ message (first turn, and again when the cwd changed) and the `<environment_conte
 (first turn, then only what changed). Decided from the history content, so a resumed thread that
 already holds them gets nothing twice.
 
-Reads files (AGENTS.md): call :func:`context_items` off the event loop.
+Reads files when :func:`reads_files` says so (an AGENTS.md lookup): then call
+:func:`context_items` off the event loop.
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ def context_items(
     settings: ContextSettings,
     now: dt.datetime | None = None,
     env: Mapping[str, str] | None = None,
+    agents_md_checked: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The items to record before this turn's user message (possibly none)."""
+    """The items to record before this turn's user message (possibly none). ``agents_md_checked``:
+    the cwd this thread already looked up AGENTS.md for (found or not); not looked up again."""
     items: list[dict[str, Any]] = []
-    if agents_md.last_sent_cwd(history) != str(cwd):
+    if _agents_md_due(history, cwd, agents_md_checked):
         found = agents_md.load_instructions(
             cwd,
             settings.codex_home,
@@ -54,6 +57,20 @@ def context_items(
     if update is not None:
         items.append(update)
     return items
+
+
+def reads_files(
+    history: Sequence[Mapping[str, Any]], cwd: Path, agents_md_checked: str | None
+) -> bool:
+    """Whether :func:`context_items` would look AGENTS.md up (file reads) for this turn."""
+    return _agents_md_due(history, cwd, agents_md_checked)
+
+
+def _agents_md_due(
+    history: Sequence[Mapping[str, Any]], cwd: Path, agents_md_checked: str | None
+) -> bool:
+    where = str(cwd)
+    return agents_md_checked != where and agents_md.last_sent_cwd(history) != where
 
 
 def initial_context(

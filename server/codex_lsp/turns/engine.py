@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from typing import Any
 
@@ -41,7 +42,7 @@ from codex_lsp.context.history import (
 )
 from codex_lsp.context.instructions import base_instructions, prompt_prefix
 from codex_lsp.context.summarize import summarize
-from codex_lsp.context.turn_context import context_items, initial_context
+from codex_lsp.context.turn_context import context_items, initial_context, reads_files
 from codex_lsp.context.user_input import preview_text, to_model_message
 from codex_lsp.errors import CodexError
 from codex_lsp.protocol.methods import Method
@@ -79,6 +80,8 @@ log = logging.getLogger(__name__)
 
 MAX_TOOL_ROUNDS = 50
 PREVIEW_CHARS = 120
+# Up to this many history items, the per-turn context check runs on the loop (about 0.3 ms).
+INLINE_CONTEXT_ITEMS = 200
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
 
 
@@ -165,14 +168,26 @@ class TurnRunner:
         thread = self.thread
         if thread.context_settings is None:
             return
-        items = await asyncio.to_thread(
+        history = thread.history.items
+        build = functools.partial(
             context_items,
-            thread.history.items,
+            history,
             cwd=thread.cwd,
             approval_policy=thread.approval_policy,
             sandbox=thread.sandbox_policy,
             settings=thread.context_settings,
+            agents_md_checked=thread.agents_md_checked,
         )
+        # An AGENTS.md lookup reads files, and a long history takes a while to scan: those go
+        # to a worker. Otherwise the hop costs more than the work, and in a burst of turns the
+        # hops queue behind each other (20 concurrent turns started ~30 ms later).
+        if len(history) > INLINE_CONTEXT_ITEMS or reads_files(
+            history, thread.cwd, thread.agents_md_checked
+        ):
+            items = await asyncio.to_thread(build)
+        else:
+            items = build()
+        thread.agents_md_checked = str(thread.cwd)
         thread.history.record(*items)
 
     def _user_message(self) -> None:

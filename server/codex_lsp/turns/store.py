@@ -72,6 +72,7 @@ class ThreadState:
     # Agent context: where AGENTS.md comes from (None: no AGENTS.md/environment messages), when
     # to compact, the context size the backend last reported (tokens) and the history length then.
     context_settings: ContextSettings | None = None
+    agents_md_checked: str | None = None  # the cwd AGENTS.md was last looked up for
     auto_compact_limit: int | None = None
     context_tokens: int | None = None
     context_mark: int = 0
