@@ -222,7 +222,8 @@ class RolloutRecorder:
 
         def written() -> None:  # in the worker, between the write and the fsync
             if eager:
-                loop.call_soon_threadsafe(_resolve_all, eager)
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (exit)
+                    loop.call_soon_threadsafe(_resolve_all, eager)
 
         try:
             await asyncio.to_thread(self._write_sync, batch, bool(flushes), written)
