@@ -535,7 +535,11 @@ class AuthManager:
         return self._expires_soon(tokens)
 
     def _expires_soon(self, tokens: ChatGptAuthTokens) -> bool:
-        expires_at = token_expiry(tokens.access_token) or tokens.id_token.expires_at
+        claims = tokens.id_token
+        if claims.raw_jwt == tokens.access_token:  # the claims came from it: decoded already
+            expires_at = claims.expires_at
+        else:
+            expires_at = token_expiry(tokens.access_token) or claims.expires_at
         if expires_at is None:
             return False
         return expires_at - datetime.now(UTC) <= self._editor_proactive_window

@@ -16,7 +16,12 @@ import httpx
 
 from codex_lsp.auth.errors import NotLoggedIn
 from codex_lsp.auth.model import plan_type_from_claim
-from codex_lsp.backend.http import credentials_from_auth, read_error_body, send_authorized
+from codex_lsp.backend.http import (
+    credentials_from_auth,
+    parsed_url,
+    read_error_body,
+    send_authorized,
+)
 from codex_lsp.backend.provider import Credentials, ModelProvider
 from codex_lsp.errors import InternalError, InvalidRequest
 
@@ -298,7 +303,7 @@ async def fetch_usage_snapshots(
         raise InvalidRequest("codex account authentication required to read rate limits")
     if not credentials_from_auth(auth).is_chatgpt:
         raise InvalidRequest("chatgpt authentication required to read rate limits")
-    url = usage_url(provider.chatgpt_base_url)
+    url = parsed_url(usage_url(provider.chatgpt_base_url))
     # Usage is a ChatGPT backend call even when a custom provider with an env_key is active.
     chatgpt_only = attrs.evolve(
         provider, env_key=None, env_key_value=None, requires_openai_auth=True

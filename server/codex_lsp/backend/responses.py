@@ -22,7 +22,7 @@ import httpx
 import orjson
 from httpx_sse import EventSource, ServerSentEvent, SSEError
 
-from codex_lsp.backend.http import read_error_body, send_authorized
+from codex_lsp.backend.http import parsed_url, read_error_body, send_authorized
 from codex_lsp.backend.provider import Credentials, ModelProvider
 from codex_lsp.backend.rate_limits import (
     parse_rate_limit_event,
@@ -505,7 +505,7 @@ class ResponsesClient:
         headers["Content-Type"] = "application/json"
         if request.session_id:
             headers["session_id"] = request.session_id
-        url = f"{self._provider.base_url_for(credentials)}/responses"
+        url = parsed_url(f"{self._provider.base_url_for(credentials)}/responses")
         return self._http.build_request(
             "POST", url, headers=headers, content=body, timeout=self._timeout
         )
