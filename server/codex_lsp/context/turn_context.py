@@ -43,7 +43,7 @@ def context_items(
     """The items to record before this turn's user message (possibly none). ``agents_md_checked``:
     the cwd this thread already looked up AGENTS.md for (found or not); not looked up again."""
     items: list[dict[str, Any]] = []
-    if _agents_md_due(history, cwd, agents_md_checked):
+    if reads_files(history, cwd, agents_md_checked):
         found = agents_md.load_instructions(
             cwd,
             settings.codex_home,
@@ -63,12 +63,6 @@ def reads_files(
     history: Sequence[Mapping[str, Any]], cwd: Path, agents_md_checked: str | None
 ) -> bool:
     """Whether :func:`context_items` would look AGENTS.md up (file reads) for this turn."""
-    return _agents_md_due(history, cwd, agents_md_checked)
-
-
-def _agents_md_due(
-    history: Sequence[Mapping[str, Any]], cwd: Path, agents_md_checked: str | None
-) -> bool:
     where = str(cwd)
     return agents_md_checked != where and agents_md.last_sent_cwd(history) != where
 

@@ -176,8 +176,8 @@ class RolloutRecorder:
     def _put_urgent(self, entry: Any) -> None:
         self._queue.put_nowait(entry)
         self._urgent = True
-        if self._hurry is not None and not self._hurry.done():
-            self._hurry.set_result(None)
+        if self._hurry is not None:
+            _resolve(self._hurry)
 
     async def _gather(self) -> None:
         """Wait out the gathering window, or until a flush or close cuts it short."""

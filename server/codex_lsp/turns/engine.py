@@ -154,10 +154,9 @@ class TurnRunner:
         if error is not None:  # upstream sends `error` (willRetry false) before the failed turn
             self._notify(ERROR, ErrorNotification(error, False, self.thread.id, self.turn_id))
         completed = TurnNotification(self.thread.id, self._turn(status, error))
-        try:
+        # Interrupted again (shutdown) while it waits: the sink still announces the turn.
+        with contextlib.suppress(asyncio.CancelledError):
             await self._sink.complete_turn(completed)
-        except asyncio.CancelledError:  # interrupted again (shutdown); the sink still announced it
-            pass
 
     def _turn(self, status: Any, error: TurnError | None = None) -> Turn:
         items = list(self._items.completed) if status != "inProgress" else []
