@@ -42,14 +42,18 @@ print(json.dumps(stats))
 """
 
 
-def start(cache_dir: Path) -> dict:
-    """A fresh interpreter importing lsprotocol through the cache, like the server's start-up."""
+def start(
+    cache_dir: Path, script: str = START, env: dict[str, str] | None = None, timeout: float = 90
+) -> dict:
+    """A fresh interpreter running ``script`` through the cache (by default importing
+    lsprotocol, like the server's start-up); its last line of output, as JSON."""
     done = subprocess.run(
-        [sys.executable, "-c", START, str(cache_dir)],
+        [sys.executable, "-c", script, str(cache_dir)],
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=timeout,
         check=False,
+        env=env,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -264,18 +268,10 @@ def test_hashable_classes_hit_the_cache_and_hash_with_this_process_constant(
     """attrs writes a per-process constant into a frozen class's __hash__: the cache keys it out
     and puts this process's value back, so the class hits and still hashes as attrs would."""
     cache_dir = tmp_path / "codex-lsp"
-    runs = []
-    for seed in ("1", "2", "3"):
-        done = subprocess.run(
-            [sys.executable, "-c", FROZEN, str(cache_dir)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            env={**os.environ, "PYTHONHASHSEED": seed},
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    runs = [
+        start(cache_dir, FROZEN, {**os.environ, "PYTHONHASHSEED": seed}, timeout=60)
+        for seed in ("1", "2", "3")
+    ]
     assert [r["ok"] for r in runs] == [True, True, True]
     assert runs[0]["new"] >= 1 and runs[0]["hits"] == 0
     assert runs[1]["new"] == 0 and runs[1]["hits"] >= 1  # a hit under another hash seed
